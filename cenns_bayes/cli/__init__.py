@@ -1,0 +1,1 @@
+"""The ``cenns-bayes`` command line: argument parsing and wiring of the layers, nothing else."""

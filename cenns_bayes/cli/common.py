@@ -1,0 +1,67 @@
+"""Helpers shared by sub-commands: loading studies with overrides, JSON and atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..specs import load_study, parse_override
+
+
+class UserError(Exception):
+    """An error in the user's input, reported as one line without a traceback."""
+
+
+def add_study_arguments(parser) -> None:
+    """The STUDY positional argument and repeatable ``--set NAME=VALUE``."""
+    parser.add_argument("study", metavar="STUDY.toml", help="study specification file")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+        help="override a parameter (mu_nu_mu=5) or any spec value by dotted path "
+        "(detectors.Ar40.mass_kg=1000); repeatable",
+    )
+
+
+def study_from_args(args):
+    """Load the study named on the command line with its ``--set`` overrides."""
+    overrides = {}
+    for text in args.overrides:
+        try:
+            name, value = parse_override(text)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+        overrides[name] = value
+    return load_study(args.study, overrides or None)
+
+
+def print_json(obj: Any) -> None:
+    """Print ``obj`` as indented JSON on stdout."""
+    print(json.dumps(obj, indent=2, allow_nan=False))
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike):
+    """Yield a temporary path next to ``target``; rename it onto ``target`` only on success.
+
+    An interrupted or failed write leaves no half-written file under the target's name.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text_atomic(target: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``target`` atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")

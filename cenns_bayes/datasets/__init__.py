@@ -1,0 +1,11 @@
+"""Public data sets shipped with the package, with provenance notes and loaders.
+
+* :mod:`cenns_bayes.datasets.coherent` — the COHERENT CsI[Na] 2017 data release
+  (Zenodo record 1228631, arXiv:1804.09459), stored byte-identical in
+  ``coherent_csi_2017/`` together with its reference note ``REFERENCE.md``
+  and ``SHA256SUMS``; :func:`~cenns_bayes.datasets.coherent.load_coherent_csi_2017`
+  verifies the checksums and returns a frozen
+  :class:`~cenns_bayes.datasets.coherent.CoherentCsI2017Release`.
+
+This layer imports numpy only.
+"""

@@ -1,0 +1,662 @@
+"""Loader for the COHERENT CsI[Na] 2017 data release shipped with the package.
+
+The twelve text files of the release (Zenodo record 1228631, doi:10.5281/zenodo.1228631;
+companion document arXiv:1804.09459; result: Akimov et al., Science 357 (2017) 1123)
+are stored byte-identical in ``cenns_bayes/datasets/coherent_csi_2017/`` together
+with the reference note ``REFERENCE.md`` and ``SHA256SUMS``. They are located
+through :mod:`importlib.resources`, so an installed package finds them without
+the source repository.
+
+:func:`load_coherent_csi_2017` checks every file against ``SHA256SUMS`` before
+parsing (a mismatch raises :class:`ChecksumError`) and returns a frozen
+:class:`CoherentCsI2017Release`.
+
+Binning of the release (REFERENCE.md §2):
+
+* event histograms: 25 bins of 2 PE (0–50 PE) × 24 bins of 0.5 µs (0–12 µs),
+  returned as integer arrays of shape ``(25, 24)`` indexed ``[pe_bin, time_bin]``;
+* arrival-time PDFs: the same 24 time bins, each summing to one;
+* prompt-neutron PE spectrum: 50 bins of 1 PE (0–50 PE), events per GWh of
+  beam exposure, *before* the acceptance efficiency.
+
+The single-number inputs come from ``coherent_parameters.yaml``, read by a small
+dedicated parser (:func:`parse_release_yaml`) so that no YAML library is needed.
+This module imports numpy only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "DATA_FILES",
+    "RELEASE_DIRECTORY_NAME",
+    "AsymmetricValue",
+    "ChecksumError",
+    "CoherentCsI2017Release",
+    "QuenchingFactorData",
+    "load_coherent_csi_2017",
+    "parse_release_yaml",
+    "release_directory",
+    "verify_checksums",
+]
+
+#: Folder (inside ``cenns_bayes/datasets``) that holds the release files.
+RELEASE_DIRECTORY_NAME = "coherent_csi_2017"
+
+#: The twelve files of the Zenodo record that are shipped (the companion PDF is not).
+DATA_FILES: tuple[str, ...] = (
+    "README",
+    "arrivalTimePDF_delayedNeutrinos.txt",
+    "arrivalTimePDF_promptNeutrinos.txt",
+    "arrivalTimePDF_promptNeutrons.txt",
+    "coherent_parameters.yaml",
+    "data_anticoincidence_beamOff.txt",
+    "data_anticoincidence_beamOn.txt",
+    "data_coincidence_beamOff.txt",
+    "data_coincidence_beamOn.txt",
+    "promptPDF.txt",
+    "qfData_chicago.txt",
+    "qfData_tunl.txt",
+)
+
+_N_PE_BINS = 25
+_N_TIME_BINS = 24
+_PE_BIN_WIDTH = 2.0
+_TIME_BIN_WIDTH_US = 0.5
+_N_PROMPT_NEUTRON_PE_BINS = 50
+
+
+class ChecksumError(ValueError):
+    """A release file is missing or its SHA-256 differs from ``SHA256SUMS``."""
+
+
+@dataclass(frozen=True)
+class AsymmetricValue:
+    """A central value with asymmetric 1σ errors (both errors are positive numbers).
+
+    Attributes
+    ----------
+    value : float
+        Central value.
+    error_hi : float
+        Upper 1σ error: the +1σ value is ``value + error_hi``.
+    error_lo : float
+        Lower 1σ error: the −1σ value is ``value - error_lo``.
+
+    """
+
+    value: float
+    error_hi: float
+    error_lo: float
+
+
+@dataclass(frozen=True, eq=False)
+class QuenchingFactorData:
+    """Quenching-factor measurements of CsI[Na] shipped with the release.
+
+    Energy and QF errors are correlated; the release does not give that
+    correlation (REFERENCE.md §2.4). For the Chicago points, whose errors are
+    symmetric, ``*_err_hi`` equals ``*_err_lo``.
+
+    Attributes
+    ----------
+    source : str
+        ``"chicago"`` or ``"tunl"``.
+    recoil_kevnr : ndarray, shape (n,)
+        Mean nuclear-recoil energy (keVnr).
+    recoil_err_hi_kevnr, recoil_err_lo_kevnr : ndarray, shape (n,)
+        Upper and lower errors on the recoil energy (keVnr).
+    qf : ndarray, shape (n,)
+        Quenching factor (keVee/keVnr, dimensionless).
+    qf_err_hi, qf_err_lo : ndarray, shape (n,)
+        Upper and lower errors on the quenching factor.
+
+    """
+
+    source: str
+    recoil_kevnr: NDArray[np.float64]
+    recoil_err_hi_kevnr: NDArray[np.float64]
+    recoil_err_lo_kevnr: NDArray[np.float64]
+    qf: NDArray[np.float64]
+    qf_err_hi: NDArray[np.float64]
+    qf_err_lo: NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class CoherentCsI2017Release:
+    """The COHERENT CsI[Na] 2017 data release, parsed and checksum-verified.
+
+    All arrays are read-only. Histograms are indexed ``[pe_bin, time_bin]``.
+
+    Attributes
+    ----------
+    pe_edges : ndarray, shape (26,)
+        Edges of the 2-PE analysis bins, 0, 2, …, 50 (PE).
+    time_edges_us : ndarray, shape (25,)
+        Edges of the arrival-time bins, 0, 0.5, …, 12 (µs).
+    coincidence_beam_on, anticoincidence_beam_on : ndarray of int, shape (25, 24)
+        Beam-on counts in the coincidence (C) and anticoincidence (AC) windows.
+    coincidence_beam_off, anticoincidence_beam_off : ndarray of int, shape (25, 24)
+        Beam-off counts in the C and AC windows.
+    time_pdf_prompt_neutrinos : ndarray, shape (24,)
+        Arrival-time PDF of prompt ν_μ (π⁺ decay); sums to one.
+    time_pdf_delayed_neutrinos : ndarray, shape (24,)
+        Arrival-time PDF of delayed ν_e and ν̄_μ (μ⁺ decay); sums to one.
+    time_pdf_prompt_neutrons : ndarray, shape (24,)
+        Arrival-time PDF of beam-related prompt neutrons; sums to one.
+    prompt_neutron_pe_edges : ndarray, shape (51,)
+        Edges of the 1-PE bins of the prompt-neutron spectrum, 0, 1, …, 50 (PE).
+    prompt_neutron_per_gwh : ndarray, shape (50,)
+        Expected prompt-neutron events per GWh of beam exposure in each 1-PE
+        bin, before the acceptance efficiency.
+    exposure_gwh : float
+        Effective beam exposure of the released data (GW·h).
+    distance_m : float
+        Distance from the SNS target to the detector (m).
+    qf, qf_sigma : float
+        Energy-independent quenching factor used in 2017 and its 1σ uncertainty.
+    light_yield_pe_per_kevee, light_yield_sigma_pe_per_kevee : float
+        Light yield (PE/keVee) and its 1σ uncertainty.
+    neutrinos_per_proton, neutrinos_per_proton_sigma : float
+        Neutrinos per flavour per proton on target and its 1σ uncertainty.
+    neutron_norm, neutron_norm_sigma : float
+        Prompt-neutron normalisation factor (1) and its 1σ uncertainty (0.25).
+    efficiency_a : AsymmetricValue
+        Plateau ``a`` of the acceptance efficiency (dimensionless).
+    efficiency_k_per_pe : AsymmetricValue
+        Logistic slope ``k`` (PE⁻¹).
+    efficiency_x0_pe : AsymmetricValue
+        Logistic midpoint ``x₀`` (PE).
+    qf_chicago, qf_tunl : QuenchingFactorData
+        The quenching-factor measurements (7 and 12 points).
+    parameters_raw : dict
+        The parsed ``coherent_parameters.yaml`` (names, units and comments included).
+    sha256 : dict[str, str]
+        Verified SHA-256 of every shipped file.
+
+    """
+
+    pe_edges: NDArray[np.float64]
+    time_edges_us: NDArray[np.float64]
+    coincidence_beam_on: NDArray[np.int64]
+    anticoincidence_beam_on: NDArray[np.int64]
+    coincidence_beam_off: NDArray[np.int64]
+    anticoincidence_beam_off: NDArray[np.int64]
+    time_pdf_prompt_neutrinos: NDArray[np.float64]
+    time_pdf_delayed_neutrinos: NDArray[np.float64]
+    time_pdf_prompt_neutrons: NDArray[np.float64]
+    prompt_neutron_pe_edges: NDArray[np.float64]
+    prompt_neutron_per_gwh: NDArray[np.float64]
+    exposure_gwh: float
+    distance_m: float
+    qf: float
+    qf_sigma: float
+    light_yield_pe_per_kevee: float
+    light_yield_sigma_pe_per_kevee: float
+    neutrinos_per_proton: float
+    neutrinos_per_proton_sigma: float
+    neutron_norm: float
+    neutron_norm_sigma: float
+    efficiency_a: AsymmetricValue
+    efficiency_k_per_pe: AsymmetricValue
+    efficiency_x0_pe: AsymmetricValue
+    qf_chicago: QuenchingFactorData
+    qf_tunl: QuenchingFactorData
+    parameters_raw: dict[str, Any]
+    sha256: dict[str, str]
+
+    @property
+    def pe_centres(self) -> NDArray[np.float64]:
+        """Centres of the 2-PE analysis bins, 1, 3, …, 49 (PE)."""
+        return 0.5 * (self.pe_edges[:-1] + self.pe_edges[1:])
+
+    @property
+    def time_centres_us(self) -> NDArray[np.float64]:
+        """Centres of the arrival-time bins, 0.25, …, 11.75 (µs)."""
+        return 0.5 * (self.time_edges_us[:-1] + self.time_edges_us[1:])
+
+    @property
+    def prompt_neutron_pe_centres(self) -> NDArray[np.float64]:
+        """Centres of the 1-PE bins of the prompt-neutron spectrum, 0.5, …, 49.5 (PE)."""
+        return 0.5 * (self.prompt_neutron_pe_edges[:-1] + self.prompt_neutron_pe_edges[1:])
+
+    @property
+    def efficiency_parameters(self) -> tuple[float, float, float]:
+        """Central values ``(a, k_per_pe, x0_pe)`` of the acceptance efficiency."""
+        return (
+            self.efficiency_a.value,
+            self.efficiency_k_per_pe.value,
+            self.efficiency_x0_pe.value,
+        )
+
+
+# --------------------------------------------------------------------------- files
+
+
+def release_directory() -> Traversable:
+    """Return the shipped release folder as an :mod:`importlib.resources` traversable.
+
+    Returns
+    -------
+    Traversable
+        ``cenns_bayes/datasets/coherent_csi_2017`` inside the installed package.
+
+    """
+    return resources.files("cenns_bayes.datasets").joinpath(RELEASE_DIRECTORY_NAME)
+
+
+def _as_traversable(directory: str | Path | Traversable | None) -> Traversable:
+    if directory is None:
+        return release_directory()
+    if isinstance(directory, (str, Path)):
+        return Path(directory)
+    return directory
+
+
+def _read_sha256sums(text: str) -> dict[str, str]:
+    sums: dict[str, str] = {}
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = re.fullmatch(r"([0-9a-f]{64}) [ *](\S+)", line.strip())
+        if match is None:
+            raise ChecksumError(
+                f"SHA256SUMS line {line_number} is not in sha256sum format: {line!r}"
+            )
+        sums[match.group(2)] = match.group(1)
+    return sums
+
+
+def verify_checksums(directory: str | Path | Traversable | None = None) -> dict[str, str]:
+    """Check every release file against ``SHA256SUMS``.
+
+    Parameters
+    ----------
+    directory : str, Path, Traversable or None
+        Folder holding the release files and ``SHA256SUMS``; default: the
+        folder shipped with the package.
+
+    Returns
+    -------
+    dict[str, str]
+        File name → verified SHA-256 (hex), for all files of :data:`DATA_FILES`.
+
+    Raises
+    ------
+    ChecksumError
+        If ``SHA256SUMS`` does not list every file of :data:`DATA_FILES`, a file
+        is missing, or a file's SHA-256 differs from the listed value.
+
+    """
+    folder = _as_traversable(directory)
+    try:
+        sums = _read_sha256sums(folder.joinpath("SHA256SUMS").read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ChecksumError(f"SHA256SUMS not found in {folder}") from exc
+    missing_from_list = sorted(set(DATA_FILES) - set(sums))
+    if missing_from_list:
+        raise ChecksumError(f"SHA256SUMS does not list: {', '.join(missing_from_list)}")
+    verified: dict[str, str] = {}
+    for name in DATA_FILES:
+        try:
+            content = folder.joinpath(name).read_bytes()
+        except FileNotFoundError as exc:
+            raise ChecksumError(f"release file {name!r} is missing from {folder}") from exc
+        digest = hashlib.sha256(content).hexdigest()
+        if digest != sums[name]:
+            raise ChecksumError(
+                f"SHA-256 mismatch for {name!r} in {folder}: expected {sums[name]}, got {digest}. "
+                "The shipped COHERENT CsI 2017 release file was modified or corrupted."
+            )
+        verified[name] = digest
+    return verified
+
+
+# --------------------------------------------------------------------------- YAML subset
+
+
+class _YamlSubsetParser:
+    """Parser for the block-style YAML subset used by ``coherent_parameters.yaml``.
+
+    Supported: nested mappings by indentation, sequences of mappings written
+    ``- key: value``, literal block scalars ``|`` (clip chomping), and plain or
+    quoted scalars (int, float or str). Flow collections, anchors, tags and
+    inline comments are rejected or not interpreted.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.pos = 0
+        self.ends_with_newline = text.endswith(("\n", "\r"))
+
+    @staticmethod
+    def _indent(line: str) -> int:
+        if "\t" in line[: len(line) - len(line.lstrip())]:
+            raise ValueError("tabs in indentation are not supported")
+        return len(line) - len(line.lstrip(" "))
+
+    def _skip_blank(self) -> None:
+        while self.pos < len(self.lines) and (
+            not self.lines[self.pos].strip() or self.lines[self.pos].lstrip().startswith("#")
+        ):
+            self.pos += 1
+
+    def parse(self) -> Any:
+        self._skip_blank()
+        if self.pos >= len(self.lines):
+            return {}
+        value = self._parse_block(self._indent(self.lines[self.pos]))
+        self._skip_blank()
+        if self.pos < len(self.lines):
+            raise ValueError(f"unexpected content at line {self.pos + 1}: {self.lines[self.pos]!r}")
+        return value
+
+    def _parse_block(self, indent: int) -> Any:
+        self._skip_blank()
+        if self.lines[self.pos].lstrip().startswith("- "):
+            return self._parse_sequence(indent)
+        return self._parse_mapping(indent)
+
+    def _parse_sequence(self, indent: int) -> list[Any]:
+        items: list[Any] = []
+        while True:
+            self._skip_blank()
+            if self.pos >= len(self.lines):
+                return items
+            line = self.lines[self.pos]
+            line_indent = self._indent(line)
+            if line_indent < indent:
+                return items
+            if line_indent > indent or not line.lstrip().startswith("- "):
+                raise ValueError(f"bad sequence item at line {self.pos + 1}: {line!r}")
+            # Re-read "- key: value" as a mapping entry two columns deeper.
+            self.lines[self.pos] = " " * (indent + 2) + line.lstrip()[2:]
+            items.append(self._parse_block(indent + 2))
+
+    def _parse_mapping(self, indent: int) -> dict[str, Any]:
+        mapping: dict[str, Any] = {}
+        while True:
+            self._skip_blank()
+            if self.pos >= len(self.lines):
+                return mapping
+            line = self.lines[self.pos]
+            line_indent = self._indent(line)
+            if line_indent < indent:
+                return mapping
+            if line_indent > indent:
+                raise ValueError(f"unexpected indentation at line {self.pos + 1}: {line!r}")
+            if line.lstrip().startswith("- "):
+                return mapping
+            match = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_ ]*?)\s*:(?:\s+(.*))?", line.strip())
+            if match is None:
+                raise ValueError(f"not a 'key: value' line at line {self.pos + 1}: {line!r}")
+            key, rest = match.group(1), (match.group(2) or "").strip()
+            if key in mapping:
+                raise ValueError(f"duplicate key {key!r} at line {self.pos + 1}")
+            self.pos += 1
+            if rest == "|":
+                mapping[key] = self._parse_literal(indent)
+            elif rest == "":
+                self._skip_blank()
+                if self.pos >= len(self.lines) or self._indent(self.lines[self.pos]) <= indent:
+                    mapping[key] = None
+                else:
+                    mapping[key] = self._parse_block(self._indent(self.lines[self.pos]))
+            else:
+                mapping[key] = self._scalar(rest, self.pos)
+        return mapping  # pragma: no cover
+
+    def _parse_literal(self, parent_indent: int) -> str:
+        body: list[str] = []
+        block_indent: int | None = None
+        while self.pos < len(self.lines):
+            line = self.lines[self.pos]
+            if line.strip():
+                line_indent = self._indent(line)
+                if line_indent <= parent_indent:
+                    break
+                if block_indent is None:
+                    block_indent = line_indent
+                if line_indent < block_indent:
+                    break
+                body.append(line[block_indent:])
+            else:
+                body.append("")
+            self.pos += 1
+        reached_end = self.pos >= len(self.lines)
+        had_trailing_blank = bool(body) and body[-1] == ""
+        while body and body[-1] == "":
+            body.pop()
+        if not body:
+            return ""
+        # Clip chomping keeps the final line break, if the last content line has one.
+        terminated = not reached_end or had_trailing_blank or self.ends_with_newline
+        return "\n".join(body) + ("\n" if terminated else "")
+
+    @staticmethod
+    def _scalar(text: str, line_number: int) -> Any:
+        if text[0] in "[{&*!|>":
+            raise ValueError(f"unsupported YAML construct at line {line_number}: {text!r}")
+        if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+            return text[1:-1]
+        if re.fullmatch(r"[-+]?[0-9]+", text):
+            return int(text)
+        if re.fullmatch(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?", text):
+            return float(text)
+        return text
+
+
+def parse_release_yaml(text: str) -> dict[str, Any]:
+    """Parse ``coherent_parameters.yaml`` without a YAML library.
+
+    Handles the block-style subset the release file uses (nested mappings,
+    a sequence of mappings, literal ``|`` comments, numeric and string
+    scalars) and raises :class:`ValueError` on anything else.
+
+    Parameters
+    ----------
+    text : str
+        Content of the YAML file.
+
+    Returns
+    -------
+    dict
+        The parsed document, equal to what ``yaml.safe_load`` returns for it.
+
+    """
+    result = _YamlSubsetParser(text).parse()
+    if not isinstance(result, dict):
+        raise ValueError("the YAML document is not a mapping")
+    return result
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _load_table(text: str, n_columns: int, name: str) -> NDArray[np.float64]:
+    table = np.loadtxt(io.StringIO(text), delimiter=",", comments="#", ndmin=2)
+    if table.shape[1] != n_columns:
+        raise ValueError(f"{name}: expected {n_columns} columns, found {table.shape[1]}")
+    return table
+
+
+def _readonly(array: NDArray[Any]) -> NDArray[Any]:
+    array = np.array(array)  # own copy
+    array.setflags(write=False)
+    return array
+
+
+def _histogram(
+    text: str, name: str, pe_centres: NDArray[np.float64], time_centres_us: NDArray[np.float64]
+) -> NDArray[np.int64]:
+    table = _load_table(text, 3, name)
+    if table.shape[0] != _N_PE_BINS * _N_TIME_BINS:
+        raise ValueError(
+            f"{name}: expected {_N_PE_BINS * _N_TIME_BINS} rows, found {table.shape[0]}"
+        )
+    pe = table[:, 0].reshape(_N_PE_BINS, _N_TIME_BINS)
+    time_us = table[:, 1].reshape(_N_PE_BINS, _N_TIME_BINS)
+    if not (
+        np.allclose(pe, pe_centres[:, None]) and np.allclose(time_us, time_centres_us[None, :])
+    ):
+        raise ValueError(f"{name}: rows are not the PE-major grid of 2-PE × 0.5 µs bin centres")
+    counts = table[:, 2]
+    if np.any(counts < 0) or np.any(counts != np.round(counts)):
+        raise ValueError(f"{name}: counts are not non-negative integers")
+    return counts.astype(np.int64).reshape(_N_PE_BINS, _N_TIME_BINS)
+
+
+def _time_pdf(text: str, name: str, time_centres_us: NDArray[np.float64]) -> NDArray[np.float64]:
+    table = _load_table(text, 2, name)
+    if table.shape[0] != _N_TIME_BINS or not np.allclose(table[:, 0], time_centres_us):
+        raise ValueError(f"{name}: expected the 24 time-bin centres 0.25 … 11.75 µs")
+    pdf = table[:, 1]
+    if np.any(pdf < 0) or abs(pdf.sum() - 1.0) > 1e-9:
+        raise ValueError(f"{name}: not a normalised PDF (sum {pdf.sum()!r})")
+    return pdf
+
+
+def _qf_data(text: str, source: str) -> QuenchingFactorData:
+    if source == "chicago":
+        table = _load_table(text, 4, "qfData_chicago.txt")
+        energy, energy_err, qf, qf_err = table.T
+        columns = (energy, energy_err, energy_err, qf, qf_err, qf_err)
+    else:
+        table = _load_table(text, 6, "qfData_tunl.txt")
+        columns = tuple(table.T)
+    return QuenchingFactorData(source, *(_readonly(column) for column in columns))
+
+
+def _number(parameters: dict[str, Any], key: str, field: str = "value") -> float:
+    value = parameters[key][field]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"coherent_parameters.yaml: {key}.{field} is not a number: {value!r}")
+    return float(value)
+
+
+def _efficiency(parameters: dict[str, Any]) -> dict[str, AsymmetricValue]:
+    entries = {item["name"]: item for item in parameters["acceptanceEfficiency"]["parameters"]}
+    out: dict[str, AsymmetricValue] = {}
+    for name in ("a", "k", "x_0"):
+        item = entries[name]
+        out[name] = AsymmetricValue(
+            float(item["value"]), float(item["error_hi"]), float(item["error_lo"])
+        )
+    return out
+
+
+def _build_release(folder: Traversable, sha256: dict[str, str]) -> CoherentCsI2017Release:
+    def text(name: str) -> str:
+        return folder.joinpath(name).read_bytes().decode("utf-8")
+
+    pe_edges = np.arange(_N_PE_BINS + 1) * _PE_BIN_WIDTH
+    time_edges_us = np.arange(_N_TIME_BINS + 1) * _TIME_BIN_WIDTH_US
+    pe_centres = 0.5 * (pe_edges[:-1] + pe_edges[1:])
+    time_centres_us = 0.5 * (time_edges_us[:-1] + time_edges_us[1:])
+
+    histograms = {
+        field: _histogram(
+            text(f"data_{file_stem}.txt"), f"data_{file_stem}.txt", pe_centres, time_centres_us
+        )
+        for field, file_stem in (
+            ("coincidence_beam_on", "coincidence_beamOn"),
+            ("anticoincidence_beam_on", "anticoincidence_beamOn"),
+            ("coincidence_beam_off", "coincidence_beamOff"),
+            ("anticoincidence_beam_off", "anticoincidence_beamOff"),
+        )
+    }
+    pdfs = {
+        field: _time_pdf(
+            text(f"arrivalTimePDF_{stem}.txt"), f"arrivalTimePDF_{stem}.txt", time_centres_us
+        )
+        for field, stem in (
+            ("time_pdf_prompt_neutrinos", "promptNeutrinos"),
+            ("time_pdf_delayed_neutrinos", "delayedNeutrinos"),
+            ("time_pdf_prompt_neutrons", "promptNeutrons"),
+        )
+    }
+    prompt_table = _load_table(text("promptPDF.txt"), 2, "promptPDF.txt")
+    prompt_edges = np.arange(_N_PROMPT_NEUTRON_PE_BINS + 1, dtype=float)
+    if prompt_table.shape[0] != _N_PROMPT_NEUTRON_PE_BINS or not np.allclose(
+        prompt_table[:, 0], 0.5 * (prompt_edges[:-1] + prompt_edges[1:])
+    ):
+        raise ValueError("promptPDF.txt: expected 50 one-PE bins with centres 0.5 … 49.5")
+
+    parameters = parse_release_yaml(text("coherent_parameters.yaml"))
+    efficiency = _efficiency(parameters)
+
+    return CoherentCsI2017Release(
+        pe_edges=_readonly(pe_edges),
+        time_edges_us=_readonly(time_edges_us),
+        **{key: _readonly(value) for key, value in histograms.items()},
+        **{key: _readonly(value) for key, value in pdfs.items()},
+        prompt_neutron_pe_edges=_readonly(prompt_edges),
+        prompt_neutron_per_gwh=_readonly(prompt_table[:, 1]),
+        exposure_gwh=_number(parameters, "beamExposure"),
+        distance_m=_number(parameters, "distanceToTarget"),
+        qf=_number(parameters, "csiQF"),
+        qf_sigma=_number(parameters, "csiQF", "uncertainty"),
+        light_yield_pe_per_kevee=_number(parameters, "csiLightYield"),
+        light_yield_sigma_pe_per_kevee=_number(parameters, "csiLightYield", "uncertainty"),
+        neutrinos_per_proton=_number(parameters, "neutrinosPerProton"),
+        neutrinos_per_proton_sigma=_number(parameters, "neutrinosPerProton", "uncertainty"),
+        neutron_norm=_number(parameters, "promptNeutronNormalization"),
+        neutron_norm_sigma=_number(parameters, "promptNeutronNormalization", "uncertainty"),
+        efficiency_a=efficiency["a"],
+        efficiency_k_per_pe=efficiency["k"],
+        efficiency_x0_pe=efficiency["x_0"],
+        qf_chicago=_qf_data(text("qfData_chicago.txt"), "chicago"),
+        qf_tunl=_qf_data(text("qfData_tunl.txt"), "tunl"),
+        parameters_raw=parameters,
+        sha256=dict(sha256),
+    )
+
+
+@lru_cache(maxsize=1)
+def _load_shipped() -> CoherentCsI2017Release:
+    folder = release_directory()
+    return _build_release(folder, verify_checksums(folder))
+
+
+def load_coherent_csi_2017(
+    directory: str | Path | Traversable | None = None,
+) -> CoherentCsI2017Release:
+    """Load the COHERENT CsI[Na] 2017 release, verifying every file's SHA-256 first.
+
+    Parameters
+    ----------
+    directory : str, Path, Traversable or None
+        Folder with the release files and ``SHA256SUMS``. Default: the copy
+        shipped inside the package (found through :mod:`importlib.resources`;
+        the parsed result is cached).
+
+    Returns
+    -------
+    CoherentCsI2017Release
+        Frozen container of histograms, PDFs, the prompt-neutron spectrum, the
+        YAML parameters and the QF data.
+
+    Raises
+    ------
+    ChecksumError
+        If a file is missing or differs from ``SHA256SUMS``.
+    ValueError
+        If a file does not have the binning described in REFERENCE.md §2.
+
+    """
+    if directory is None:
+        return _load_shipped()
+    folder = _as_traversable(directory)
+    return _build_release(folder, verify_checksums(folder))

@@ -1,0 +1,435 @@
+"""Loading a study spec: TOML -> structure check (stage 1) -> physics check (stage 2) -> Study.
+
+Errors are :class:`~.errors.SpecError` subclasses whose message names the file, the
+key path and the problem, with the nearest valid name where one is close.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import difflib
+import hashlib
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from ..physics.form_factors import FORM_FACTOR_MODELS
+from ..physics.nuclei import UnknownNucleusError, get_target
+from ..physics.sns import flux_at_distance, sns_spectrum
+from ..physics.cross_sections import max_recoil_kev
+from ..rates.coefficients import (
+    ChannelCoefficients,
+    DetectorSetup,
+    RateModel,
+    channel_coefficients,
+    parameter_for_flavor,
+)
+from . import schema
+from .errors import SpecError, SpecPhysicsError, SpecStructureError
+
+__all__ = ["Study", "apply_overrides", "load_study", "parse_study", "parse_override"]
+
+_PARAMETER_NAMES = tuple(schema.ParametersSection.model_fields)
+
+
+def _all_field_names(model: type[BaseModel], seen: set | None = None) -> set[str]:
+    seen = set() if seen is None else seen
+    names = set(model.model_fields)
+    for f in model.model_fields.values():
+        for arg in _walk_types(f.annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel) and arg not in seen:
+                seen.add(arg)
+                names |= _all_field_names(arg, seen)
+    return names
+
+
+def _walk_types(tp) -> Iterable:
+    yield tp
+    for a in getattr(tp, "__args__", ()) or ():
+        yield from _walk_types(a)
+    for a in getattr(tp, "__metadata__", ()) or ():
+        yield from _walk_types(a)
+
+
+_KNOWN_KEYS = sorted(_all_field_names(schema.StudySpec))
+
+
+_PRIOR_TAGS = ("uniform", "log-uniform", "normal", "half-normal", "truncated-normal")
+
+
+def _key_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part) in _PRIOR_TAGS:
+            continue  # discriminator tags are not keys the user wrote
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _structure_error(path: str, err: ValidationError) -> SpecStructureError:
+    errors = err.errors()
+    # An unknown key explains a "missing" one next to it (a misspelling): report it first.
+    first = min(errors, key=lambda e: (e["type"] != "extra_forbidden", e["type"] == "missing"))
+    loc = tuple(p for p in first["loc"] if p != "[key]")
+    key = _key_path(loc)
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        bad = str(loc[-1])
+        near = difflib.get_close_matches(bad, _KNOWN_KEYS, n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        return SpecStructureError(path, key, f"unknown key{hint}")
+    if kind == "missing":
+        return SpecStructureError(path, key, "required key is missing")
+    found = first.get("input")
+    msg = first["msg"].removeprefix("Value error, ")
+    if kind == "union_tag_invalid":
+        dist = found.get("dist") if isinstance(found, dict) else found
+        msg = (
+            f"unknown prior distribution {dist!r}: expected one of "
+            + ", ".join(_PRIOR_TAGS)
+        )
+        return SpecStructureError(path, key, msg)
+    if kind == "literal_error" and key.startswith("priors"):
+        near = difflib.get_close_matches(str(loc[-1]), list(_PARAMETER_NAMES), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        return SpecStructureError(
+            path, key,
+            f"no parameter {loc[-1]!r}{hint}: priors can be given for {', '.join(_PARAMETER_NAMES)}",
+        )
+    shown = "" if isinstance(found, dict) else f" (found {found!r})"
+    return SpecStructureError(path, key, f"{msg}{shown}")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``NAME=VALUE`` (VALUE as a TOML value, else a string)."""
+    if "=" not in text:
+        raise ValueError(f"override {text!r} is not NAME=VALUE")
+    name, value = text.split("=", 1)
+    name, value = name.strip(), value.strip()
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value
+    return name, parsed
+
+
+def apply_overrides(raw: dict, overrides: Mapping[str, Any], path: str = "<string>") -> dict:
+    """Return a copy of the raw spec with dotted-path overrides applied.
+
+    Paths: a parameter name alone (``mu_nu_mu``), or a dotted path such as
+    ``study.exposure_s``, ``detectors.Ar40.mass_kg`` (a detector by name),
+    ``detectors.Ar40.recoil_window_kev.0`` (an element of a list).
+    """
+    out = copy.deepcopy(raw)
+    for name, value in overrides.items():
+        parts = name.split(".")
+        if len(parts) == 1 and parts[0] in _PARAMETER_NAMES:
+            parts = ["parameters", parts[0]]
+        node: Any = out
+        for i, part in enumerate(parts[:-1]):
+            if isinstance(node, list):
+                node = _select(node, part, name, path)
+            else:
+                if part not in node:
+                    node[part] = {}
+                node = node[part]
+        last = parts[-1]
+        if isinstance(node, list):
+            idx = _list_index(node, last, name, path)
+            node[idx] = value
+        elif isinstance(node, dict):
+            node[last] = value
+        else:
+            raise SpecStructureError(path, name, "cannot set a value inside a scalar")
+    return out
+
+
+def _list_index(node: list, part: str, name: str, path: str) -> int:
+    if part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
+        return int(part)
+    raise SpecStructureError(path, name, f"no element {part!r} in a list of {len(node)}")
+
+
+def _select(node: list, part: str, name: str, path: str):
+    for item in node:
+        if isinstance(item, dict) and item.get("name") == part:
+            return item
+    if part.isdigit():
+        return node[_list_index(node, part, name, path)]
+    names = [item.get("name") for item in node if isinstance(item, dict)]
+    near = difflib.get_close_matches(part, [n for n in names if n], n=1)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    raise SpecStructureError(path, name, f"no detector named {part!r}{hint}; have {names}")
+
+
+def parse_study(
+    raw: dict | str, path: str | Path = "<string>", overrides: Mapping[str, Any] | None = None
+) -> Study:
+    """Validate a spec given as TOML text or an already parsed dict, and build a :class:`Study`."""
+    path_s = str(path)
+    if isinstance(raw, str):
+        text = raw
+        try:
+            raw = tomllib.loads(raw)
+        except tomllib.TOMLDecodeError as err:
+            raise SpecStructureError(path_s, "", f"not valid TOML: {err}") from None
+    else:
+        text = repr(raw)
+    if overrides:
+        raw = apply_overrides(raw, overrides, path_s)
+        text += repr(sorted(overrides.items()))
+    try:
+        spec = schema.StudySpec.model_validate(raw)
+    except ValidationError as err:
+        raise _structure_error(path_s, err) from None
+    base = Path(path).parent if path_s != "<string>" else Path.cwd()
+    study = Study(spec=spec, path=path_s, sha256=hashlib.sha256(text.encode()).hexdigest(), base_dir=base)
+    _check_physics(study)
+    return study
+
+
+def load_study(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Study:
+    """Read, validate and build a study from a TOML file.
+
+    Raises
+    ------
+    SpecError
+        Naming the file, the key and the problem.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecStructureError(str(p), "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecStructureError(str(p), "", f"cannot read: {err}") from None
+    return parse_study(text, p, overrides)
+
+
+def _check_physics(study: Study) -> None:
+    spec, path = study.spec, study.path
+    flavors = spec.analysis.flavors
+    for i, det in enumerate(spec.detectors):
+        key = f"detectors[{i}]"
+        try:
+            target = get_target(det.nucleus)
+        except UnknownNucleusError as err:
+            raise SpecPhysicsError(path, f"{key}.nucleus", str(err)) from None
+        if det.form_factor not in FORM_FACTOR_MODELS:
+            near = difflib.get_close_matches(det.form_factor, list(FORM_FACTOR_MODELS), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise SpecPhysicsError(
+                path, f"{key}.form_factor",
+                f"unknown form factor {det.form_factor!r}{hint}: expected one of "
+                f"{', '.join(FORM_FACTOR_MODELS)}",
+            )
+        lo = det.recoil_window_kev[0]
+        e_max = max(sns_spectrum(f, spec.source.prompt_energy_mev).max_energy_mev for f in flavors)
+        t_max = float(max_recoil_kev(e_max, target.min_nucleus_mass_mev))
+        if lo >= t_max:
+            raise SpecPhysicsError(
+                path, f"{key}.recoil_window_kev",
+                f"lower edge {lo} keV lies above the largest recoil any analysed flavour can give "
+                f"{det.nucleus} ({t_max:.1f} keV): no counts possible",
+            )
+        if isinstance(det.recoil_bins, list):
+            edges = det.recoil_bins
+            hi = det.recoil_window_kev[1]
+            if any(b <= a for a, b in zip(edges[:-1], edges[1:], strict=False)) or len(edges) < 2:
+                raise SpecPhysicsError(path, f"{key}.recoil_bins", "bin edges must increase (two or more)")
+            if edges[0] < lo or (hi != "max" and edges[-1] > hi):
+                raise SpecPhysicsError(path, f"{key}.recoil_bins", "bin edges must lie inside recoil_window_kev")
+    for name, prior in spec.priors.items():
+        _check_prior(path, name, prior, flavors)
+    if spec.analysis.binned and not any(d.recoil_bins for d in spec.detectors):
+        raise SpecPhysicsError(path, "analysis.binned", "binned analysis needs recoil_bins on a detector")
+    if spec.data.kind == "observed":
+        study.observed_counts()  # raises SpecPhysicsError with the key on mismatch
+
+
+def _check_prior(path: str, name: str, prior, flavors: list[str]) -> None:
+    key = f"priors.{name}"
+    acting = {f for f in flavors if name in parameter_for_flavor(f)} if name != "sin2_theta_w" else set(flavors)
+    if not acting:
+        raise SpecPhysicsError(path, key, f"no analysed flavour depends on {name} (flavours: {flavors})")
+    if name.startswith("mu_nu"):
+        if prior.dist == "normal":
+            raise SpecPhysicsError(
+                path, key, "a normal prior allows mu_nu < 0; use half-normal, truncated-normal, "
+                "uniform or log-uniform with lower >= 0",
+            )
+        if prior.dist in ("uniform", "truncated-normal") and prior.lower < 0:
+            raise SpecPhysicsError(path, f"{key}.lower", f"mu_nu >= 0 is physical; found lower = {prior.lower}")
+    elif getattr(prior, "on", "value") == "square":
+        raise SpecPhysicsError(path, f"{key}.on", "'square' priors are for magnetic moments only")
+    if name == "sin2_theta_w":
+        if prior.dist in ("uniform", "truncated-normal", "log-uniform") and not (
+            0 < prior.lower and prior.upper < 1
+        ):
+            raise SpecPhysicsError(path, key, "sin2_theta_w prior must lie inside (0, 1)")
+        if prior.dist in ("half-normal",):
+            raise SpecPhysicsError(path, key, "use uniform, normal or truncated-normal for sin2_theta_w")
+
+
+@dataclass
+class Study:
+    """A validated study: the spec plus the derived detector set-ups and rate models.
+
+    Attributes
+    ----------
+    spec : schema.StudySpec
+    path : str
+        Where it was read from.
+    sha256 : str
+        Hash of the spec text (with overrides), carried into results for traceability.
+    """
+
+    spec: schema.StudySpec
+    path: str
+    sha256: str
+    base_dir: Path = field(default_factory=Path.cwd)
+    _coefficients: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The study's name."""
+        return self.spec.study.name
+
+    @property
+    def flavors(self) -> list[str]:
+        """Analysed flavours."""
+        return list(self.spec.analysis.flavors)
+
+    @property
+    def detector_names(self) -> list[str]:
+        """Detector names in spec order."""
+        return [d.name for d in self.spec.detectors]
+
+    def flux_per_cm2_s(self, detector: str) -> float:
+        """Flux per flavour at a detector: its override, or the source flux scaled as 1/r^2."""
+        det = self._detector(detector)
+        if det.flux_per_flavor is not None:
+            return det.flux_per_flavor
+        src = self.spec.source
+        return flux_at_distance(src.flux_per_flavor, src.reference_distance_m, det.distance_m)
+
+    def _detector(self, name: str) -> schema.DetectorSection:
+        for d in self.spec.detectors:
+            if d.name == name:
+                return d
+        raise KeyError(f"no detector {name!r}; have {self.detector_names}")
+
+    def setup(self, detector: str) -> DetectorSetup:
+        """The physics-level :class:`DetectorSetup` of a detector."""
+        det = self._detector(detector)
+        lo, hi = det.recoil_window_kev
+        edges = None
+        if isinstance(det.recoil_bins, list):
+            edges = tuple(det.recoil_bins)
+        setup = DetectorSetup(
+            name=det.name,
+            target=get_target(det.nucleus),
+            mass_kg=det.mass_kg,
+            fluence_per_cm2=self.flux_per_cm2_s(det.name) * self.spec.study.exposure_s,
+            efficiency=det.efficiency,
+            recoil_window_kev=(lo, None if hi == "max" else hi),
+            form_factor=det.form_factor,
+            neutron_skin_fm=det.neutron_skin_fm,
+            prompt_energy_mev=self.spec.source.prompt_energy_mev,
+            bin_edges_kev=edges,
+        )
+        if isinstance(det.recoil_bins, int):
+            e = setup.edges_kev()
+            edges = tuple(np.linspace(e[0], e[-1], det.recoil_bins + 1))
+            setup = DetectorSetup(**{**setup.__dict__, "bin_edges_kev": edges})
+        return setup
+
+    def channel(self, detector: str, flavor: str, binned: bool | None = None) -> ChannelCoefficients:
+        """Coefficients of one channel (cached; unbinned unless ``binned``)."""
+        binned = self.spec.analysis.binned if binned is None else binned
+        key = (detector, flavor, bool(binned))
+        if key not in self._coefficients:
+            setup = self.setup(detector)
+            if not binned:
+                setup = DetectorSetup(**{**setup.__dict__, "bin_edges_kev": None})
+            self._coefficients[key] = channel_coefficients(setup, flavor)
+        return self._coefficients[key]
+
+    def rate_model(
+        self,
+        detectors: Iterable[str] | None = None,
+        flavors: Iterable[str] | None = None,
+        binned: bool | None = None,
+    ) -> RateModel:
+        """A :class:`RateModel` over the chosen detectors and flavours (default: all analysed)."""
+        dets = list(detectors) if detectors is not None else self.detector_names
+        flvs = list(flavors) if flavors is not None else self.flavors
+        return RateModel([self.channel(d, f, binned) for d in dets for f in flvs])
+
+    def true_parameters(self) -> dict[str, float]:
+        """The ``[parameters]`` table as a dict."""
+        return self.spec.parameters.model_dump()
+
+    @property
+    def free_parameters(self) -> list[str]:
+        """Parameters with a prior, in canonical order."""
+        return [p for p in _PARAMETER_NAMES if p in self.spec.priors]
+
+    def observed_counts(self, model: RateModel | None = None) -> np.ndarray:
+        """Observed counts per column of ``model`` (Asimov: the expectation at ``[parameters]``)."""
+        model = self.rate_model() if model is None else model
+        data = self.spec.data
+        if data.kind == "asimov":
+            return model.counts(self.true_parameters())
+        table: dict[tuple[str, str], list[int]] = {}
+        if data.channels:
+            for ch in data.channels:
+                table[(ch.detector, ch.flavor)] = ch.counts if isinstance(ch.counts, list) else [ch.counts]
+        else:
+            table = self._read_counts_file(data.file)
+        out = []
+        for ch in model.channels:
+            got = table.get((ch.detector, ch.flavor))
+            if got is None:
+                raise SpecPhysicsError(
+                    self.path, "data", f"no observed counts for detector {ch.detector!r}, flavour {ch.flavor!r}"
+                )
+            if len(got) != ch.i_pp.size:
+                raise SpecPhysicsError(
+                    self.path, "data",
+                    f"{ch.detector}/{ch.flavor}: {len(got)} count(s) given, {ch.i_pp.size} bin(s) expected",
+                )
+            out.extend(got)
+        known = {(c.detector, c.flavor) for c in model.channels}
+        extra = set(table) - known
+        if extra and model.channels and len(model.channels) == len(self.detector_names) * len(self.flavors):
+            raise SpecPhysicsError(self.path, "data", f"counts for unknown channel(s) {sorted(extra)}")
+        return np.asarray(out, dtype=float)
+
+    def _read_counts_file(self, name: str) -> dict[tuple[str, str], list[int]]:
+        p = (self.base_dir / name) if not Path(name).is_absolute() else Path(name)
+        try:
+            with p.open(newline="") as fh:
+                rows = list(csv.DictReader(fh))
+        except OSError as err:
+            raise SpecPhysicsError(self.path, "data.file", f"cannot read {p}: {err}") from None
+        table: dict[tuple[str, str], dict[int, int]] = {}
+        for n, row in enumerate(rows, start=2):
+            try:
+                key = (row["detector"], row["flavor"])
+                table.setdefault(key, {})[int(row.get("bin") or 0)] = int(row["counts"])
+            except (KeyError, ValueError, TypeError):
+                raise SpecPhysicsError(
+                    self.path, "data.file", f"{p} line {n}: expected columns detector,flavor,bin,counts"
+                ) from None
+        return {k: [v[i] for i in sorted(v)] for k, v in table.items()}
+
