@@ -93,3 +93,22 @@ def test_two_parameter_profile_and_scan(realistic):
     assert like.upper_limit("mu_nu_mu") >= single.upper_limit("mu_nu_mu") - 1e-9
     grid = like.scan_2d("sin2_theta_w", np.linspace(0.22, 0.24, 5), "mu_nu_mu", np.linspace(0, 10, 4))
     assert grid.shape == (4, 5) and grid.min() >= -1e-9
+
+
+@pytest.mark.parametrize("statistic", ["chi2", "poisson"])
+def test_analytic_gradient_matches_finite_differences(realistic, statistic):
+    model = realistic.rate_model()
+    n = model.counts({"mu_nu_mu": 2.0}) * 1.03
+    like = ProfileLikelihood(model, n, ["sin2_theta_w", "mu_nu_mu", "mu_nu_e", "r2_nu_e",
+                                        "signal_strength"],
+                             realistic.true_parameters(), statistic, flux_sigma=0.1, detector_sigma=0.05)
+    names = list(like.free)
+    y = np.array([0.236, 3.0, 1.5, 0.2, 0.97, 1.02, 0.98, 1.01, 0.99, 1.03])
+    value, grad = like._value_and_gradient(names, {}, y)
+    for i in range(y.size):
+        h = 1e-6 * max(1.0, abs(y[i]))
+        up, dn = y.copy(), y.copy()
+        up[i] += h
+        dn[i] -= h
+        fd = (like._value_and_gradient(names, {}, up)[0] - like._value_and_gradient(names, {}, dn)[0]) / (2 * h)
+        assert grad[i] == pytest.approx(fd, rel=1e-5, abs=1e-4)

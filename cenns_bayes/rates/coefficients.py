@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -58,6 +58,7 @@ PARAMETER_NAMES: dict[str, str] = {
     "mu_nu_e": "nu_e magnetic moment, 1e-10 mu_B (acts on nue)",
     "r2_nu_mu": "nu_mu charge radius <r^2>, 1e-32 cm^2 (acts on numu and numubar)",
     "r2_nu_e": "nu_e charge radius <r^2>, 1e-32 cm^2 (acts on nue)",
+    "signal_strength": "CEvNS (weak) count as a ratio to its Standard-Model value",
 }
 
 #: Proton coupling g_V^p = P0 + P1 s^2 and the constant neutron coupling (Eq. 2).
@@ -174,9 +175,18 @@ class ChannelCoefficients:
         return c0 + s * (c1 + s * c2) + cm * mu2
 
 
+@lru_cache(maxsize=16)
+def _legendre_nodes(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1] (cached: computing them dominates a channel)."""
+    x, w = np.polynomial.legendre.leggauss(n)
+    x.setflags(write=False)
+    w.setflags(write=False)
+    return x, w
+
+
 def _log_gauss_nodes(lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre nodes and weights for int_lo^hi f(T) dT done in u = ln T."""
-    x, w = np.polynomial.legendre.leggauss(n)
+    x, w = _legendre_nodes(n)
     a, b = np.log(lo), np.log(hi)
     u = 0.5 * (b - a) * x + 0.5 * (b + a)
     t = np.exp(u)
@@ -291,6 +301,7 @@ class RateModel:
         p = {
             "sin2_theta_w": const.SIN2_THETA_W_PAPER,
             "mu_nu_mu": 0.0, "mu_nu_e": 0.0, "r2_nu_mu": 0.0, "r2_nu_e": 0.0,
+            "signal_strength": 1.0,
         }
         unknown = set(parameters) - set(p)
         if unknown:
@@ -305,4 +316,5 @@ class RateModel:
                       np.asarray(p["mu_nu_mu"], dtype=float)[..., None])
         s = s2 + k * r2
         c0, c1, c2, cm = self._poly
-        return c0 + s * (c1 + s * c2) + cm * mu**2
+        strength = np.asarray(p["signal_strength"], dtype=float)[..., None]
+        return strength * (c0 + s * (c1 + s * c2)) + cm * mu**2

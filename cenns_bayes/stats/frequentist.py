@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, stats
 
+from ..physics.constants import CHARGE_RADIUS_SHIFT
 from ..rates.coefficients import RateModel
 
 __all__ = [
@@ -41,10 +42,12 @@ PARAMETER_BOUNDS: dict[str, tuple[float, float]] = {
     "mu_nu_e": (0.0, 1e4),
     "r2_nu_mu": (-1e3, 1e3),
     "r2_nu_e": (-1e3, 1e3),
+    "signal_strength": (0.0, 1e3),
 }
 
 #: Typical scale of each parameter, used to start searches.
-_SCALE = {"sin2_theta_w": 0.01, "mu_nu_mu": 1.0, "mu_nu_e": 1.0, "r2_nu_mu": 0.3, "r2_nu_e": 0.3}
+_SCALE = {"sin2_theta_w": 0.01, "mu_nu_mu": 1.0, "mu_nu_e": 1.0, "r2_nu_mu": 0.3, "r2_nu_e": 0.3,
+          "signal_strength": 0.1}
 
 
 def delta_chi2_for(level: float, dof: int = 1, one_sided: bool = False) -> float:
@@ -162,18 +165,13 @@ class ProfileLikelihood:
         return out
 
     def _profile_nuisances(self, point: Mapping[str, float]) -> tuple[float, np.ndarray]:
-        base = self.model.counts({**self.fixed, **point})
-
+        """Minimum over the nuisances at fixed physics ``point``: (value, nuisances)."""
         def f(nu):
-            if np.any(nu <= 0):
-                return 1e30
-            mu = base * self._scale(nu)
-            return float(neg2_log_likelihood(mu, self.observed, self.statistic)) + self._penalty(nu)
+            return self._value_and_gradient([], point, nu)
 
-        res = optimize.minimize(f, np.ones(self._n_nuis), method="Nelder-Mead" if self._n_nuis == 1
-                                else "L-BFGS-B", bounds=None if self._n_nuis == 1 else
-                                [(1e-3, 10.0)] * self._n_nuis,
-                                options={"xatol": 1e-10, "fatol": 1e-12} if self._n_nuis == 1 else {})
+        res = optimize.minimize(f, np.ones(self._n_nuis), method="L-BFGS-B", jac=True,
+                                bounds=[(1e-3, 10.0)] * self._n_nuis,
+                                options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 5000})
         return float(res.fun), np.atleast_1d(res.x)
 
     def _scale(self, nu: np.ndarray) -> np.ndarray:
@@ -187,43 +185,104 @@ class ProfileLikelihood:
         return scale
 
     # -- fits and profiles ---------------------------------------------------------------
+    def _value_and_gradient(self, names: list[str], fixed_free: Mapping[str, float],
+                            y: np.ndarray) -> tuple[float, np.ndarray]:
+        """-2 ln L (with penalties) and its exact gradient in (physics ``names``, nuisances).
+
+        The expectation is N_j = A [S P_j(s_j) + c_mu,j m_j^2] with P_j quadratic, so the
+        derivatives are closed-form; exact gradients let L-BFGS-B converge in few steps.
+        """
+        n_phys = len(names)
+        params = {**_DEFAULTS, **self.fixed, **fixed_free, **dict(zip(names, y[:n_phys], strict=True))}
+        nu = y[n_phys:]
+        c0, c1, c2, cm = self.model.polynomial
+        is_e = self.model.mu_index == 1
+        mu = np.where(is_e, params["mu_nu_e"], params["mu_nu_mu"])
+        r2 = np.where(is_e, params["r2_nu_e"], params["r2_nu_mu"])
+        s2 = params["sin2_theta_w"] + CHARGE_RADIUS_SHIFT * r2
+        strength = params["signal_strength"]
+        poly = c0 + s2 * (c1 + s2 * c2)
+        base = strength * poly + cm * mu**2
+        scale = self._scale(nu) if self._n_nuis else np.ones_like(base)
+        expected = base * scale
+        n = self.observed
+        if self.statistic == "chi2":
+            value = float(np.sum((n - expected) ** 2 / n))
+            d_expected = -2.0 * (n - expected) / n
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_term = np.where(n > 0, n * np.log(n / expected), 0.0)
+            value = float(2.0 * np.sum(expected - n + log_term))
+            d_expected = 2.0 * (1.0 - n / expected)
+        grad = np.zeros(y.size)
+        dslope = strength * (c1 + 2.0 * c2 * s2) * scale
+        for i, name in enumerate(names):
+            if name == "sin2_theta_w":
+                grad[i] = np.sum(d_expected * dslope)
+            elif name == "signal_strength":
+                grad[i] = np.sum(d_expected * poly * scale)
+            elif name.startswith("mu_nu"):
+                cols = is_e if name == "mu_nu_e" else ~is_e
+                grad[i] = np.sum((d_expected * cm * 2.0 * mu * scale)[cols])
+            elif name.startswith("r2_nu"):
+                cols = is_e if name == "r2_nu_e" else ~is_e
+                grad[i] = np.sum((d_expected * dslope * CHARGE_RADIUS_SHIFT)[cols])
+            else:
+                raise KeyError(f"no gradient for parameter {name!r}")
+        if self._n_nuis:
+            weighted = d_expected * expected
+            k = 0
+            if self.flux_sigma > 0:
+                grad[n_phys] = np.sum(weighted) / nu[0] + 2.0 * (nu[0] - 1.0) / self.flux_sigma**2
+                k = 1
+            if self.detector_sigma > 0:
+                det = nu[k:]
+                per_det = np.bincount(self._det_index, weights=weighted, minlength=det.size)
+                grad[n_phys + k:] = per_det / det + 2.0 * (det - 1.0) / self.detector_sigma**2
+            value += self._penalty(nu)
+        return value, grad
+
     def best_fit(self, fixed_free: Mapping[str, float] | None = None,
                  start: Mapping[str, float] | None = None) -> tuple[float, dict[str, float]]:
-        """Minimise over the free parameters not in ``fixed_free``; return (min, values)."""
+        """Minimise over the free parameters not in ``fixed_free`` and the nuisances.
+
+        Returns the minimum of -2 ln L (penalties included) and the physics values there.
+        """
         fixed_free = dict(fixed_free or {})
         names = [p for p in self.free if p not in fixed_free]
         start = {**{p: self.fixed.get(p, _default(p)) for p in names}, **(start or {})}
-        if not names:
+        if not names and self._n_nuis == 0:
             return float(self.neg2ll(fixed_free)), dict(fixed_free)
-        x0 = np.array([start[p] for p in names], dtype=float)
-        scale = np.array([_SCALE[p] for p in names])
-        bounds = [PARAMETER_BOUNDS[p] for p in names]
+        n_phys = len(names)
+        scale = np.array([_SCALE[p] for p in names] + [0.1] * self._n_nuis)
+        bounds = [PARAMETER_BOUNDS[p] for p in names] + [(1e-3, 10.0)] * self._n_nuis
+        x0 = np.array([start[p] for p in names] + [1.0] * self._n_nuis, dtype=float)
 
         def f(x):
-            vals = dict(zip(names, x * scale, strict=True))
-            return float(self.neg2ll({**fixed_free, **vals}))
+            value, grad = self._value_and_gradient(names, fixed_free, x * scale)
+            return value, grad * scale
 
         best = None
-        # mu_nu enters as mu^2: start on both sides of the boundary to avoid the flat point at 0.
+        # mu_nu enters as mu^2: also start away from the flat point at mu = 0.
         starts = [x0 / scale]
         if any(p.startswith("mu_nu") for p in names):
-            alt = x0 / scale + np.array([1.0 if p.startswith("mu_nu") else 0.0 for p in names])
-            starts.append(alt)
-        for s in starts:
+            starts.append(x0 / scale + np.array(
+                [1.0 if p.startswith("mu_nu") else 0.0 for p in names] + [0.0] * self._n_nuis))
+        for s0 in starts:
             res = optimize.minimize(
-                f, s, method="L-BFGS-B",
+                f, s0, method="L-BFGS-B", jac=True,
                 bounds=[(lo / sc, hi / sc) for (lo, hi), sc in zip(bounds, scale, strict=True)],
-                options={"ftol": 1e-14, "gtol": 1e-10, "maxiter": 2000},
+                options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 5000},
             )
             if best is None or res.fun < best.fun:
                 best = res
-        vals = dict(zip(names, best.x * scale, strict=True))
+        vals = dict(zip(names, best.x[:n_phys] * scale[:n_phys], strict=True))
         return float(best.fun), {**fixed_free, **{k: float(v) for k, v in vals.items()}}
 
     def profile(self, parameter: str, values: np.ndarray) -> np.ndarray:
         """Delta(-2 ln L) along ``parameter``, the other free parameters profiled."""
         values = np.asarray(values, dtype=float)
-        minimum, best = self.best_fit()
+        minimum, best = self.global_fit()
         others = [p for p in self.free if p != parameter]
         if not others and self._n_nuis == 0:
             return self.neg2ll({parameter: values}) - minimum
@@ -241,12 +300,18 @@ class ProfileLikelihood:
             return float(self.neg2ll({parameter: value})) - minimum
         return self.best_fit({parameter: value})[0] - minimum
 
+    def global_fit(self) -> tuple[float, dict[str, float]]:
+        """The unconstrained best fit (cached)."""
+        if getattr(self, "_global", None) is None:
+            self._global = self.best_fit()
+        return self._global
+
     def crossing(self, parameter: str, delta: float, direction: int) -> float:
         """Where Delta(-2 ln L) first reaches ``delta`` moving from the best fit in ``direction``.
 
         Returns the physical boundary when it is reached first (e.g. mu = 0).
         """
-        minimum, best = self.best_fit()
+        minimum, best = self.global_fit()
         x_best = best[parameter]
         lo_b, hi_b = PARAMETER_BOUNDS[parameter]
         step = _SCALE[parameter] * 0.1
@@ -276,7 +341,7 @@ class ProfileLikelihood:
 
     def scan_2d(self, px: str, x: np.ndarray, py: str, y: np.ndarray) -> np.ndarray:
         """Delta(-2 ln L) on the grid (len(y), len(x)), other free parameters profiled."""
-        minimum, _ = self.best_fit()
+        minimum, _ = self.global_fit()
         xx, yy = np.meshgrid(np.asarray(x, float), np.asarray(y, float))
         others = [p for p in self.free if p not in (px, py)]
         if not others and self._n_nuis == 0:
@@ -287,5 +352,9 @@ class ProfileLikelihood:
         return out
 
 
+_DEFAULTS = {"sin2_theta_w": 0.23120, "mu_nu_mu": 0.0, "mu_nu_e": 0.0, "r2_nu_mu": 0.0,
+             "r2_nu_e": 0.0, "signal_strength": 1.0}
+
+
 def _default(name: str) -> float:
-    return 0.23120 if name == "sin2_theta_w" else 0.0
+    return _DEFAULTS[name]

@@ -1,0 +1,582 @@
+"""Binned expectation model of a detector with a response (PE x arrival time), e.g. COHERENT CsI 2017.
+
+The expected count in analysis bin i is
+
+    mu_i = signal_strength * flux * sum_f sum_r w_{f r}(theta) R_{f r i}(z)
+           + neutron_norm * P_i(z) + b_i
+
+* f runs over the flavours (numu prompt; nue, numubar delayed), r over the four exact
+  coefficient rows (pp, pn, nn, mag) of :mod:`cenns_bayes.rates.coefficients`, with
+  weights w = (g_p^2, 2 g_p g_n, g_n^2, mu_f^2), g_p = P0 + P1 (sin^2 + k <r^2_f>). The
+  count therefore stays an exact polynomial in sin^2(theta_W), <r^2> and mu^2.
+* R_{f r i}(z) is the template of row r: the differential coefficient spectrum dI/dT on
+  a recoil grid, mapped through quenching, light yield, Poisson photo-electron smearing,
+  the efficiency (1-PE bins, at the bin centre, with the spec's bin convention), the PE
+  rebinning and the flavour's arrival-time PDF, restricted to the analysis region.
+* Nuisances that change the response's *shape* (the QF scale, the efficiency's a, k, x0)
+  enter by template interpolation: templates are computed at z = 0, +-1, +-2 (the spec's
+  ``template_sigmas``), and each nuisance adds Delta_r(z) = sum_k c_k z^k, the unique
+  polynomial through the node differences (degree 4 for five nodes, so smooth, with
+  Delta(0) = 0 exactly), continued linearly with the end slope beyond the outermost nodes.
+  Several nuisances add their differences (pyhf-style "histosys"; cross terms of
+  simultaneous QF and efficiency shifts are neglected).
+* P_i is the prompt-neutron template of the release, with the efficiency nuisances acting
+  on it in the same way; b_i the steady-state background, a ``poisson`` nuisance per bin
+  measured by the anticoincidence counts (or the AC counts taken as exact).
+* A free ``neutron_skin_fm`` (r_n - r_p of all target nuclei) enters the same way: the
+  rows are recomputed on a grid of skin values and fitted per bin by a quartic in the
+  skin (the fit's largest relative residual is kept in :attr:`ResponseModel.notes`).
+
+:meth:`ResponseModel.expected` uses only arithmetic and ``xp.where`` on the parameters,
+so the same code builds NumPy values and PyTensor graphs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..detector.response import (
+    ARRIVAL_TIME_COMPONENT,
+    DetectorResponse,
+    ReleaseEfficiency,
+    rebin,
+)
+from ..physics import constants as const
+from ..physics.cross_sections import (
+    max_recoil_kev,
+    neutron_vector_coupling,
+    proton_vector_coupling,
+)
+from ..physics.sns import sns_spectrum
+from ..rates.coefficients import DetectorSetup, differential_coefficients, parameter_for_flavor
+from .model import NuisanceSpec
+
+__all__ = [
+    "ResponseModel",
+    "ShapeTerm",
+    "build_response_model",
+    "interpolation_coefficients",
+    "model_for_study",
+]
+
+_P0 = float(proton_vector_coupling(0.0))
+_P1 = float(proton_vector_coupling(1.0)) - _P0
+_GN = float(neutron_vector_coupling(0.0))
+
+#: Physics parameters the response model understands, with their SM / nominal values.
+_DEFAULTS: dict[str, float] = {
+    "sin2_theta_w": const.SIN2_THETA_W_PAPER,
+    "mu_nu_mu": 0.0,
+    "mu_nu_e": 0.0,
+    "r2_nu_mu": 0.0,
+    "r2_nu_e": 0.0,
+    "signal_strength": 1.0,
+}
+
+#: Smallest expectation per bin (keeps ln mu finite when a template interpolation undershoots).
+_FLOOR = 1e-9
+
+
+def interpolation_coefficients(nodes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Polynomial through template differences at nodes, and its end slopes.
+
+    Parameters
+    ----------
+    nodes : array (n_nodes,)
+        Nuisance values (in sigma), including 0.
+    values : array (n_nodes, ...)
+        Templates at the nodes.
+
+    Returns
+    -------
+    coeffs : array (n_nodes, ...)
+        c_k with Delta(z) = sum_k c_k z^k and Delta(z_j) = values_j - values_at_0; c_0 = 0.
+    slopes : array (2, ...)
+        dDelta/dz at the lowest and highest node (for linear continuation).
+    """
+    nodes = np.asarray(nodes, dtype=float)
+    values = np.asarray(values, dtype=float)
+    i0 = int(np.flatnonzero(nodes == 0.0)[0])
+    delta = values - values[i0]
+    vander = nodes[:, None] ** np.arange(nodes.size)[None, :]
+    flat = delta.reshape(nodes.size, -1)
+    coeffs = np.linalg.solve(vander, flat).reshape(values.shape)
+    coeffs[0] = 0.0
+    k = np.arange(1, nodes.size)
+    slopes = np.stack([
+        np.tensordot(k * nodes.min() ** (k - 1), coeffs[1:], axes=1),
+        np.tensordot(k * nodes.max() ** (k - 1), coeffs[1:], axes=1),
+    ])
+    return coeffs, slopes
+
+
+@dataclass(frozen=True, eq=False)
+class ShapeTerm:
+    """An additive, polynomially interpolated template difference driven by one scalar.
+
+    Attributes
+    ----------
+    name : str
+        The nuisance (or parameter) that drives it.
+    source : {"nuisance", "parameter"}
+        Where its value is looked up in :meth:`ResponseModel.expected`.
+    origin : float
+        The value at which the difference vanishes (0 for nuisances in sigma).
+    coeffs_rows : ndarray (n_nodes, n_flavours, 4, n_bins)
+        Polynomial coefficients of the CEvNS rows' difference.
+    slopes_rows : ndarray (2, n_flavours, 4, n_bins)
+    coeffs_neutrons, slopes_neutrons : ndarray or None
+        The same for the prompt-neutron template.
+    lower, upper : float
+        Outermost nodes (relative to ``origin``); linear continuation beyond them.
+    """
+
+    name: str
+    source: str
+    origin: float
+    coeffs_rows: np.ndarray
+    slopes_rows: np.ndarray
+    coeffs_neutrons: np.ndarray | None
+    slopes_neutrons: np.ndarray | None
+    lower: float
+    upper: float
+
+    def evaluate(self, value, coeffs: np.ndarray, slopes: np.ndarray, xp=np):
+        """Delta at ``value`` (NumPy or PyTensor scalar)."""
+        z = value - self.origin
+        poly = 0.0
+        for k in range(coeffs.shape[0] - 1, 0, -1):
+            poly = (poly + coeffs[k]) * z
+        at_lo = self._poly_at(coeffs, self.lower)
+        at_hi = self._poly_at(coeffs, self.upper)
+        below = at_lo + slopes[0] * (z - self.lower)
+        above = at_hi + slopes[1] * (z - self.upper)
+        return xp.where(z < self.lower, below, xp.where(z > self.upper, above, poly))
+
+    @staticmethod
+    def _poly_at(coeffs: np.ndarray, z: float) -> np.ndarray:
+        return np.tensordot(z ** np.arange(coeffs.shape[0]), coeffs, axes=1)
+
+
+@dataclass(eq=False)
+class ResponseModel:
+    """Expected counts in PE x time bins of one detector with a response (``ExpectationModel``).
+
+    Build with :func:`build_response_model`. Bins are the analysis region's (PE, time)
+    cells flattened PE-major, or PE bins only when timing is not used.
+
+    Attributes
+    ----------
+    observed : ndarray (n_bins,)
+    parameter_names : list of str
+    nuisances : list of NuisanceSpec
+    bin_labels : list of tuple
+        ``(pe_lo, pe_hi, t_lo_us, t_hi_us)`` per bin.
+    flavors : list of str
+    rows : ndarray (n_flavours, 4, n_bins)
+        Nominal CEvNS coefficient templates (counts per unit weight).
+    neutrons : ndarray (n_bins,) or None
+        Nominal prompt-neutron template.
+    steady_state : ndarray (n_bins,) or None
+        Anticoincidence counts (the steady-state measurement), if any.
+    steady_state_treatment : {"measured", "exact"} or None
+    shape_terms : list of ShapeTerm
+    fixed : dict
+        Values of the parameters that are not free (from ``[parameters]``).
+    additive_poisson : dict
+        Poisson nuisances that enter the expectation additively, one per bin
+        (name -> tau); fitters may profile them in closed form.
+    notes : dict
+        Build diagnostics (grid size, interpolation residuals, totals).
+    """
+
+    observed: np.ndarray
+    parameter_names: list[str]
+    nuisances: list[NuisanceSpec]
+    bin_labels: list
+    flavors: list[str]
+    rows: np.ndarray
+    neutrons: np.ndarray | None
+    steady_state: np.ndarray | None
+    steady_state_treatment: str | None
+    shape_terms: list[ShapeTerm]
+    fixed: dict[str, float]
+    additive_poisson: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ evaluation
+    def _value(self, params: Mapping[str, Any], name: str):
+        if name in params:
+            return params[name]
+        return self.fixed.get(name, _DEFAULTS.get(name, 0.0))
+
+    def _rows(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np):
+        rows: Any = self.rows
+        for term in self.shape_terms:
+            if term.source == "nuisance":
+                value = nuisances[term.name] if term.name in nuisances else 0.0
+            elif term.name in params:
+                value = params[term.name]
+            else:
+                value = self.fixed.get(term.name, term.origin)
+            rows = rows + term.evaluate(value, term.coeffs_rows, term.slopes_rows, xp)
+        return rows
+
+    def signal(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np):
+        """Expected CEvNS counts per bin (signal strength and flux included)."""
+        rows = self._rows(params, nuisances, xp)
+        s2 = self._value(params, "sin2_theta_w")
+        total = 0.0
+        for i, flavor in enumerate(self.flavors):
+            mu_name, r2_name = parameter_for_flavor(flavor)
+            s_eff = s2 + const.CHARGE_RADIUS_SHIFT * self._value(params, r2_name)
+            gp = _P0 + _P1 * s_eff
+            mu = self._value(params, mu_name)
+            total = total + (gp * gp) * rows[i, 0] + (2.0 * _GN * gp) * rows[i, 1] \
+                + (_GN * _GN) * rows[i, 2] + (mu * mu) * rows[i, 3]
+        scale = self._value(params, "signal_strength")
+        for name in ("flux_norm", "detector_norm"):
+            if name in self._nuisance_names:
+                scale = scale * nuisances[name]
+        return scale * total
+
+    def neutron_counts(self, nuisances: Mapping[str, Any], xp=np):
+        """Expected prompt-neutron counts per bin (0 when the study has none)."""
+        if self.neutrons is None:
+            return 0.0
+        template: Any = self.neutrons
+        for term in self.shape_terms:
+            if term.coeffs_neutrons is not None:
+                value = nuisances[term.name] if term.name in nuisances else 0.0
+                template = template + term.evaluate(value, term.coeffs_neutrons, term.slopes_neutrons, xp)
+        if "neutron_norm" in self._nuisance_names:
+            template = template * nuisances["neutron_norm"]
+        return template
+
+    def steady_state_counts(self, nuisances: Mapping[str, Any]):
+        """Steady-state expectation per bin: the nuisance, or the AC counts when taken as exact."""
+        if self.steady_state is None:
+            return 0.0
+        if self.steady_state_treatment == "measured":
+            return nuisances["steady_state"]
+        return self.steady_state
+
+    def expected(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np):
+        """Expected counts per bin (NumPy array or PyTensor tensor)."""
+        beam = self.signal(params, nuisances, xp) + self.neutron_counts(nuisances, xp)
+        beam = xp.where(beam > _FLOOR, beam, _FLOOR)
+        return beam + self.steady_state_counts(nuisances)
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def _nuisance_names(self) -> set[str]:
+        return {n.name for n in self.nuisances}
+
+    def nominal_nuisances(self) -> dict[str, np.ndarray | float]:
+        """Nuisances at their nominal values (scalars as floats; the steady state at the AC counts)."""
+        out: dict[str, Any] = {}
+        for n in self.nuisances:
+            if n.kind == "poisson":
+                out[n.name] = np.asarray(n.centre, dtype=float) / n.sigma
+            else:
+                value = n.nominal()
+                out[n.name] = float(value[0]) if n.size == 1 else value
+        return out
+
+    def components(self, params: Mapping[str, Any], nuisances: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """NumPy expectation per component: CEvNS per flavour, prompt neutrons, steady state."""
+        out = {}
+        for i, flavor in enumerate(self.flavors):
+            only = ResponseModel(**{**self.__dict__, "rows": self.rows[i : i + 1], "flavors": [flavor],
+                                    "shape_terms": [_slice_term(t, i) for t in self.shape_terms]})
+            out[f"cevns_{flavor}"] = np.asarray(only.signal(params, nuisances), dtype=float)
+        n_bins = self.observed.size
+        out["prompt_neutrons"] = np.broadcast_to(np.asarray(self.neutron_counts(nuisances), float), (n_bins,)).copy()
+        out["steady_state"] = np.broadcast_to(np.asarray(self.steady_state_counts(nuisances), float), (n_bins,)).copy()
+        return out
+
+
+def _slice_term(term: ShapeTerm, i: int) -> ShapeTerm:
+    return ShapeTerm(term.name, term.source, term.origin, term.coeffs_rows[:, i : i + 1],
+                     term.slopes_rows[:, i : i + 1], term.coeffs_neutrons, term.slopes_neutrons,
+                     term.lower, term.upper)
+
+
+# ---------------------------------------------------------------------- building
+
+
+@dataclass(frozen=True)
+class _Binning:
+    pe_edges: np.ndarray
+    time_edges_us: np.ndarray
+    pdfs: dict[str, np.ndarray]  # "prompt", "delayed", "neutrons" (may be absent)
+    pe_slice: slice
+    time_slice: slice
+    use_timing: bool
+
+    def project(self, pe_counts: np.ndarray, pdf: np.ndarray) -> np.ndarray:
+        """(..., n_pe) PE spectrum x time PDF -> (..., n_bins) in the analysis region."""
+        full = np.asarray(pe_counts)[..., :, None] * pdf
+        return self.region(full)
+
+    def region(self, full: np.ndarray) -> np.ndarray:
+        """(..., n_pe, n_time) -> (..., n_bins)."""
+        cut = full[..., self.pe_slice, self.time_slice]
+        if self.use_timing:
+            return cut.reshape(*cut.shape[:-2], -1)
+        return cut.sum(axis=-1)
+
+    def labels(self) -> list[tuple[float, float, float, float]]:
+        pe = self.pe_edges
+        t = self.time_edges_us
+        i_range = range(self.pe_slice.start, self.pe_slice.stop)
+        j_range = range(self.time_slice.start, self.time_slice.stop)
+        if self.use_timing:
+            return [(pe[i], pe[i + 1], t[j], t[j + 1]) for i in i_range for j in j_range]
+        return [(pe[i], pe[i + 1], t[j_range.start], t[j_range.stop]) for i in i_range]
+
+
+def _edge(edges: np.ndarray, value: float) -> int:
+    return int(np.flatnonzero(np.isclose(edges, value))[0])
+
+
+def _binning(study, response, release) -> _Binning:
+    pe_edges = np.arange(0, response.pe_max + 1, response.pe_bin_width, dtype=float)
+    if response.timing == "explicit":
+        t_edges = np.asarray(response.time_edges_us, dtype=float)
+        pdfs = {"prompt": np.asarray(response.time_pdf_prompt, float),
+                "delayed": np.asarray(response.time_pdf_delayed, float)}
+    else:
+        t_edges = np.asarray(release.time_edges_us, dtype=float)
+        pdfs = {"prompt": np.asarray(release.time_pdf_prompt_neutrinos, float),
+                "delayed": np.asarray(release.time_pdf_delayed_neutrinos, float),
+                "neutrons": np.asarray(release.time_pdf_prompt_neutrons, float)}
+    a = study.spec.analysis
+    pe_slice = slice(_edge(pe_edges, a.pe_range[0]), _edge(pe_edges, a.pe_range[1]))
+    t_slice = slice(_edge(t_edges, a.time_range_us[0]), _edge(t_edges, a.time_range_us[1]))
+    return _Binning(pe_edges, t_edges, pdfs, pe_slice, t_slice, a.use_timing)
+
+
+def _qf_model(quenching, scale: float):
+    if quenching.model == "constant":
+        return quenching.value * scale
+    coefficients = np.asarray(quenching.coefficients, dtype=float)
+
+    def qf(recoil_kev: np.ndarray) -> np.ndarray:
+        t = np.asarray(recoil_kev, dtype=float)
+        return np.clip(np.polynomial.polynomial.polyval(t, coefficients), 0.0, None) * scale
+
+    return qf
+
+
+def _efficiency_values(eff_section, shifts: Mapping[str, float], centres: np.ndarray) -> np.ndarray:
+    """Efficiency at the 1-PE bin centres with parameters shifted by ``shifts`` (in sigma)."""
+    if eff_section.model == "none":
+        return np.ones_like(centres)
+    values = {}
+    for name in ("a", "k_per_pe", "x0_pe"):
+        p = getattr(eff_section, name)
+        z = shifts.get(name, 0.0)
+        values[name] = p.value + z * (p.error_hi if z >= 0 else p.error_lo)
+    eff = ReleaseEfficiency(values["a"], values["k_per_pe"], values["x0_pe"])
+    return np.clip(eff(centres), 0.0, 1.0)
+
+
+def _recoil_grid(setup: DetectorSetup, flavors: list[str], n_points: int) -> np.ndarray:
+    lo = setup.recoil_window_kev[0]
+    hi = setup.recoil_window_kev[1]
+    if hi is None:
+        e_max = max(sns_spectrum(f, setup.prompt_energy_mev).max_energy_mev for f in flavors)
+        hi = float(max_recoil_kev(e_max, setup.target.min_nucleus_mass_mev))
+    return np.geomspace(lo, hi, n_points)
+
+
+def _one_pe_rows(setup, flavors, grid, quenching, response, qf_scale: float) -> np.ndarray:
+    """Coefficient rows per flavour in 1-PE bins before efficiency, (n_flav, 4, n_one_pe)."""
+    det_response = DetectorResponse(
+        qf=_qf_model(quenching, qf_scale),
+        light_yield_pe_per_kevee=response.light_yield_pe_per_kevee,
+        efficiency=None,
+        pe_bin_convention=response.efficiency.pe_bin_convention,
+        n_one_pe_bins=response.pe_max,
+        rebin_factor=1,
+    )
+    matrix = det_response.response_matrix(grid).matrix_before_efficiency  # (n_one_pe, n_T)
+    spectra = np.stack([differential_coefficients(setup, f, grid) for f in flavors])  # (n_f, 4, n_T)
+    return spectra @ matrix.T
+
+
+def build_response_model(study, detector: str | None = None) -> ResponseModel:
+    """Build the :class:`ResponseModel` of a study's detector with a response.
+
+    Parameters
+    ----------
+    study : cenns_bayes.specs.Study
+    detector : str, optional
+        Detector name (default: the one with a ``[detectors.response]``).
+    """
+    from ..datasets.coherent import load_coherent_csi_2017
+
+    spec = study.spec
+    name = detector or study.response_detector
+    det = next(d for d in spec.detectors if d.name == name)
+    response = det.response
+    flavors = study.flavors
+    free = study.free_parameters
+    release = load_coherent_csi_2017()
+    binning = _binning(study, response, release)
+    setup = study.setup(name)
+    grid = _recoil_grid(setup, flavors, response.recoil_grid_points)
+    nodes = np.array(sorted({0.0, *response.template_sigmas, *(-s for s in response.template_sigmas)}))
+    n_one_pe = response.pe_max
+    centres = np.arange(n_one_pe, dtype=float) + 0.5
+    width = response.pe_bin_width
+    pdf_of = [binning.pdfs[ARRIVAL_TIME_COMPONENT[f]] for f in flavors]
+
+    def project_rows(one_pe_rows: np.ndarray, eff: np.ndarray) -> np.ndarray:
+        pe = rebin(one_pe_rows * eff, width, axis=-1)  # (n_f, 4, n_pe)
+        return np.stack([binning.project(pe[i], pdf_of[i]) for i in range(len(flavors))])
+
+    with_neutrons = spec.backgrounds.prompt_neutrons is not None
+
+    def project_neutrons(eff: np.ndarray) -> np.ndarray:
+        per_bin = np.asarray(release.prompt_neutron_per_gwh) * release.exposure_gwh * eff
+        return binning.project(rebin(per_bin, width), binning.pdfs["neutrons"])
+
+    base_one_pe = _one_pe_rows(setup, flavors, grid, response.quenching, response, 1.0)
+    eff0 = _efficiency_values(response.efficiency, {}, centres)
+    rows = project_rows(base_one_pe, eff0)
+    neutrons = project_neutrons(eff0) if with_neutrons else None
+
+    nuisances: list[NuisanceSpec] = []
+    terms: list[ShapeTerm] = []
+    ns = spec.nuisances
+    if ns.flux_sigma > 0:
+        nuisances.append(NuisanceSpec("flux_norm", "lognormal", ns.flux_sigma,
+                                      description="neutrino flux normalisation (neutrinos per proton)"))
+    if ns.detector_sigma > 0:
+        nuisances.append(NuisanceSpec("detector_norm", "lognormal", ns.detector_sigma,
+                                      description="detector normalisation (mass, other efficiencies)"))
+    qf_rel = response.quenching.relative_width()
+    if ns.quenching and qf_rel > 0:
+        values = np.stack([project_rows(_one_pe_rows(setup, flavors, grid, response.quenching, response,
+                                                     1.0 + z * qf_rel), eff0) for z in nodes])
+        c, s = interpolation_coefficients(nodes, values)
+        terms.append(ShapeTerm("qf_shift", "nuisance", 0.0, c, s, None, None, nodes[0], nodes[-1]))
+        nuisances.append(NuisanceSpec("qf_shift", "normal", 1.0, 0.0,
+                                      description=f"QF scale 1 + {qf_rel:.4f} z (z in sigma)"))
+    if ns.efficiency and response.efficiency.model != "none":
+        for pname in ("a", "k_per_pe", "x0_pe"):
+            p = getattr(response.efficiency, pname)
+            if p.error_hi == 0 and p.error_lo == 0:
+                continue
+            effs = [_efficiency_values(response.efficiency, {pname: z}, centres) for z in nodes]
+            c, s = interpolation_coefficients(nodes, np.stack([project_rows(base_one_pe, e) for e in effs]))
+            cn = sn = None
+            if with_neutrons:
+                cn, sn = interpolation_coefficients(nodes, np.stack([project_neutrons(e) for e in effs]))
+            nname = f"efficiency_{pname}"
+            terms.append(ShapeTerm(nname, "nuisance", 0.0, c, s, cn, sn, nodes[0], nodes[-1]))
+            nuisances.append(NuisanceSpec(nname, "normal", 1.0, 0.0,
+                                          description=f"efficiency {pname} shift in sigma "
+                                          f"(+{p.error_hi} / -{p.error_lo})"))
+    if with_neutrons and spec.backgrounds.prompt_neutrons.normalisation_sigma > 0:
+        nuisances.append(NuisanceSpec("neutron_norm", "lognormal",
+                                      spec.backgrounds.prompt_neutrons.normalisation_sigma,
+                                      description="prompt-neutron normalisation"))
+    notes: dict[str, Any] = {"recoil_grid_points": int(grid.size),
+                             "recoil_grid_kev": (float(grid[0]), float(grid[-1])),
+                             "template_nodes_sigma": nodes.tolist()}
+    if "neutron_skin_fm" in free:
+        terms.append(_skin_term(study, name, flavors, grid, response, project_rows, eff0, notes))
+
+    steady = None
+    treatment = None
+    additive: dict[str, float] = {}
+    ss = spec.backgrounds.steady_state
+    if ss is not None:
+        steady = binning.region(np.asarray(release.anticoincidence_beam_on, dtype=float))
+        treatment = ss.treatment
+        if treatment == "measured":
+            nuisances.append(NuisanceSpec("steady_state", "poisson", ss.tau, steady.copy(), size=steady.size,
+                                          description="steady-state background per bin (events), "
+                                          "measured by the anticoincidence beam-on counts"))
+            additive["steady_state"] = ss.tau
+        else:
+            steady = steady / ss.tau
+
+    parameter_names = [p for p in (*_DEFAULTS, "neutron_skin_fm") if p in free or p in _DEFAULTS]
+    fixed = {k: v for k, v in study.true_parameters().items() if k in parameter_names}
+    model = ResponseModel(
+        observed=np.zeros(rows.shape[-1]),
+        parameter_names=parameter_names,
+        nuisances=nuisances,
+        bin_labels=binning.labels(),
+        flavors=list(flavors),
+        rows=rows,
+        neutrons=neutrons,
+        steady_state=steady,
+        steady_state_treatment=treatment,
+        shape_terms=terms,
+        fixed=fixed,
+        additive_poisson=additive,
+        notes=notes,
+    )
+    if spec.data.kind == "coherent-csi-2017":
+        model.observed = binning.region(np.asarray(release.coincidence_beam_on, dtype=float))
+    else:  # asimov: the expectation at [parameters] with nominal nuisances
+        model.observed = np.asarray(model.expected(study.true_parameters(), model.nominal_nuisances()), float)
+    notes["sm_cevns_in_region"] = float(np.sum(model.signal(dict(_DEFAULTS), model.nominal_nuisances())))
+    return model
+
+
+def _skin_term(study, name, flavors, grid, response, project_rows, eff0, notes) -> ShapeTerm:
+    """Rows as a quartic in the neutron skin, fitted on a grid across the prior's range."""
+    spec = study.spec
+    prior = spec.priors["neutron_skin_fm"]
+    origin = study.setup(name).neutron_skin_fm
+    lo = getattr(prior, "lower", origin - 0.5)
+    hi = getattr(prior, "upper", origin + 1.0)
+    lo, hi = max(lo, -0.5), min(hi, 1.5)
+    skins = np.linspace(lo, hi, 9)
+    base = study.setup(name)
+    values = []
+    for skin in skins:
+        setup = DetectorSetup(**{**base.__dict__, "neutron_skin_fm": float(skin)})
+        values.append(project_rows(_one_pe_rows(setup, flavors, grid, response.quenching, response, 1.0), eff0))
+    values = np.stack(values)
+    setup0 = DetectorSetup(**{**base.__dict__, "neutron_skin_fm": float(origin)})
+    at_origin = project_rows(_one_pe_rows(setup0, flavors, grid, response.quenching, response, 1.0), eff0)
+    x = skins - origin
+    degree = 4
+    vander = x[:, None] ** np.arange(1, degree + 1)[None, :]
+    flat = (values - at_origin).reshape(skins.size, -1)
+    sol, *_ = np.linalg.lstsq(vander, flat, rcond=None)
+    coeffs = np.concatenate([np.zeros((1, flat.shape[1])), sol]).reshape(degree + 1, *at_origin.shape)
+    fitted = at_origin + np.tensordot(x[:, None] ** np.arange(degree + 1)[None, :], coeffs, axes=1)
+    scale = np.maximum(np.abs(values).max(), 1e-300)
+    notes["neutron_skin_fit_max_residual_rel"] = float(np.abs(fitted - values).max() / scale)
+    notes["neutron_skin_grid_fm"] = (float(lo), float(hi))
+    k = np.arange(1, degree + 1)
+    slopes = np.stack([np.tensordot(k * x.min() ** (k - 1), coeffs[1:], axes=1),
+                       np.tensordot(k * x.max() ** (k - 1), coeffs[1:], axes=1)])
+    # The skin shifts the nominal rows (origin): rows(origin) must equal the model's nominal rows.
+    return ShapeTerm("neutron_skin_fm", "parameter", float(origin), coeffs, slopes, None, None,
+                     float(x.min()), float(x.max()))
+
+
+def model_for_study(study):
+    """The :class:`~cenns_bayes.stats.model.ExpectationModel` of any study.
+
+    A study with a detector response gives a :class:`ResponseModel`; an ordinary counting
+    study (recoil windows or bins) gives a :class:`~cenns_bayes.stats.counting.CountingModel`.
+    """
+    if study.response_detector is not None:
+        return build_response_model(study)
+    from .counting import CountingModel
+
+    return CountingModel.from_study(study)
