@@ -16,6 +16,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "rates": ("cenns_bayes.cli.rates_cmd", "expected counts per detector and flavour"),
     "reproduce": ("cenns_bayes.cli.reproduce_cmd", "the seed paper's Tables III-VI and Eqs. 13-14"),
+    "sample": ("cenns_bayes.cli.sample_cmd", "NUTS posterior of a study, summarised"),
+    "study": ("cenns_bayes.cli.study_cmd", "the main job: rates, limits, posterior, report"),
 }
 
 

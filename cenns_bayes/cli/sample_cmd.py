@@ -1,0 +1,71 @@
+"""``cenns-bayes sample STUDY.toml``: NUTS posterior of a study, summarised."""
+
+from __future__ import annotations
+
+from .common import UserError, add_study_arguments, print_json, study_from_args
+
+
+def add_arguments(parser) -> None:
+    """Register the command's options."""
+    add_study_arguments(parser)
+    parser.add_argument("--draws", type=int, default=None, help="draws per chain (spec default)")
+    parser.add_argument("--tune", type=int, default=None, help="warm-up draws per chain")
+    parser.add_argument("--chains", type=int, default=None, help="number of chains")
+    parser.add_argument("--seed", type=int, default=None, help="random seed")
+    parser.add_argument("--backend", choices=["auto", "nutpie", "pymc"], default=None,
+                        help="NUTS implementation (default: the spec's, auto = nutpie if installed)")
+    parser.add_argument("--out", metavar="FILE.nc", default=None,
+                        help="write the InferenceData to this NetCDF file (atomically)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args) -> int:
+    """Sample and print the summary."""
+    for name in ("draws", "tune", "chains"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UserError(f"--{name} must be a positive integer (got {value})")
+    study = study_from_args(args)
+    if not study.free_parameters:
+        raise UserError(f"{study.path}: priors: no free parameter; give [priors] for at least one")
+    from ..bayes import diagnostics, sample_study, summarise_posterior
+    from ..bayes.sampling import write_netcdf
+
+    result = sample_study(study, draws=args.draws, tune=args.tune, chains=args.chains,
+                          seed=args.seed, backend=args.backend, progressbar=not args.json)
+    if args.out:
+        write_netcdf(result.idata, args.out)
+    params = study.free_parameters
+    summary = summarise_posterior(result.idata, params)
+    diag = diagnostics(result.idata, params)
+    keys = ("mean", "sd", "hdi_68", "hdi_90", "eti_68", "eti_90", "upper_90", "r_hat", "ess_bulk")
+    if args.json:
+        print_json({
+            "study": study.name,
+            "parameters": {p: {k: summary[p][k] for k in keys} for p in params},
+            "divergences": diag["divergences"],
+            "diagnostics": diag,
+            "sampler": {"backend": result.backend, "compile_seconds": result.compile_seconds,
+                        "sampling_seconds": result.sampling_seconds},
+        })
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..reports.study import UNITS
+
+    table = Table(title=f"{study.name}: posterior ({result.backend}, {diag['chains']} x {diag['draws']})")
+    for col in ("parameter", "unit", "mean", "sd", "HDI 90 %", "ETI 90 %", "upper 90 %", "R-hat", "ESS bulk"):
+        table.add_column(col, justify="left" if col in ("parameter", "unit") else "right")
+    for p in params:
+        s = summary[p]
+        table.add_row(p, UNITS.get(p, ""), f"{s['mean']:.4g}", f"{s['sd']:.3g}",
+                      f"[{s['hdi_90'][0]:.4g}, {s['hdi_90'][1]:.4g}]",
+                      f"[{s['eti_90'][0]:.4g}, {s['eti_90'][1]:.4g}]", f"{s['upper_90']:.4g}",
+                      f"{s['r_hat']:.3f}", f"{s['ess_bulk']:.0f}")
+    console = Console()
+    console.print(table)
+    console.print(f"divergences: {diag['divergences']}; compile {result.compile_seconds:.1f} s, "
+                  f"sampling {result.sampling_seconds:.1f} s"
+                  + (f"; wrote {args.out}" if args.out else ""))
+    return 0

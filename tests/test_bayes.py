@@ -1,0 +1,165 @@
+"""Bayesian layer: likelihood, priors, model structure, summaries, short sampling runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy import integrate, special, stats
+
+pm = pytest.importorskip("pymc")
+
+from cenns_bayes.bayes.model import build_model, poisson_logp  # noqa: E402
+from cenns_bayes.bayes.summary import hdi  # noqa: E402
+from cenns_bayes.specs import load_study, parse_study  # noqa: E402
+
+from .conftest import MODELS, ROOT  # noqa: E402
+
+SINGLE_CHANNEL = """
+[study]
+name = "single-channel-mu"
+exposure_s = 2.4e7
+[[detectors]]
+name = "Ge76"
+nucleus = "Ge76"
+mass_kg = 100.0
+distance_m = 20.0
+efficiency = 0.67
+recoil_window_kev = [10.0, 78.0]
+[analysis]
+flavors = ["numu"]
+[priors]
+mu_nu_mu = {dist = "uniform", lower = 0.0, upper = 40.0%s}
+[sampling]
+draws = 2000
+tune = 1000
+chains = 4
+"""
+
+
+def test_continuous_poisson_logp_matches_direct_and_scipy():
+    n = np.array([0.0, 3.0, 17.0, 250.0])
+    lam = np.array([0.7, 2.5, 20.0, 240.0])
+    got = poisson_logp(n, lam).eval()
+    assert got == pytest.approx(stats.poisson.logpmf(n, lam), rel=1e-12)
+    n_frac = np.array([0.5, 3.25, 1500.4])
+    lam2 = np.array([1.0, 3.0, 1500.0])
+    direct = n_frac * np.log(lam2) - lam2 - special.gammaln(n_frac + 1)
+    assert poisson_logp(n_frac, lam2).eval() == pytest.approx(direct, rel=1e-12)
+
+
+def test_model_logp_equals_independent_computation():
+    study = parse_study(SINGLE_CHANNEL % "")
+    model, counting = build_model(study)
+    ch = study.channel("Ge76", "numu")
+    n_obs = ch.counts()[0]  # Asimov data: the expectation at [parameters]
+    logp = model.compile_logp()
+    for x in (-7.0, 0.0, 3.0, 12.0):
+        mu = abs(x)
+        lam = ch.counts(0.2312, mu)[0]
+        expected = n_obs * np.log(lam) - lam - special.gammaln(n_obs + 1) - np.log(80.0)
+        # the value of the reflected variable on its interval-transformed scale
+        point = model.initial_point()
+        name = next(k for k in point if k.startswith("mu_nu_mu_reflected"))
+        u = (x + 40.0) / 80.0
+        point[name] = np.log(u / (1 - u))
+        jac = np.log(80.0) + np.log(u) + np.log(1 - u)  # d x / d(logit)
+        assert logp(point) == pytest.approx(expected + jac, rel=1e-10)
+
+
+@pytest.mark.parametrize("on", ["value", "square"])
+def test_prior_on_mu_is_what_the_spec_says(on):
+    study = parse_study(SINGLE_CHANNEL % f', on = "{on}"')
+    model, _ = build_model(study)
+    with model:
+        prior = pm.sample_prior_predictive(draws=4000, random_seed=3, var_names=["mu_nu_mu"])
+    mu = np.asarray(prior["prior"]["mu_nu_mu"]).reshape(-1)
+    assert mu.min() >= 0 and mu.max() <= 40.0
+    sample = mu if on == "value" else mu**2
+    upper = 40.0 if on == "value" else 1600.0
+    assert stats.kstest(sample, stats.uniform(0, upper).cdf).pvalue > 0.001
+
+
+def test_hdi_of_known_distributions():
+    rng = np.random.default_rng(0)
+    x = rng.normal(2.0, 0.5, 200_000)
+    lo, hi = hdi(x, 0.9)
+    assert lo == pytest.approx(2.0 - 1.6449 * 0.5, abs=0.01)
+    assert hi == pytest.approx(2.0 + 1.6449 * 0.5, abs=0.01)
+    e = rng.exponential(1.0, 200_000)  # HDI of a decreasing density starts at 0
+    lo, hi = hdi(e, 0.9)
+    assert lo == pytest.approx(0.0, abs=1e-3) and hi == pytest.approx(-np.log(0.1), rel=0.02)
+
+
+def test_pooling_variants_build():
+    study = load_study(MODELS / "ne_ge_hierarchical.toml")
+    names = {}
+    for pooling in ("partial", "complete", "none"):
+        model, _ = build_model(study, pooling=pooling)
+        names[pooling] = {rv.name for rv in model.free_RVs}
+    assert "detector_norm_scale" in names["partial"]
+    assert "detector_norm_scale" not in names["complete"] | names["none"]
+    with pytest.raises(ValueError, match="pooling"):
+        build_model(study, pooling="some")
+
+
+def test_single_channel_upper_limit_matches_numerical_integration(tmp_path):
+    """Acceptance: flat prior, Asimov data, mu only: the 90 % quantile of the NUTS draws equals
+    the 90 % quantile of the same posterior integrated numerically in one dimension."""
+    from cenns_bayes.bayes import diagnostics, sample_study, summarise_posterior
+    from cenns_bayes.bayes.sampling import write_netcdf
+
+    study = parse_study(SINGLE_CHANNEL % "")
+    result = sample_study(study, progressbar=False, prior_draws=50)
+    diag = diagnostics(result.idata, ["mu_nu_mu"])
+    assert diag["divergences"] == 0 and diag["max_r_hat"] <= 1.01
+    ch = study.channel("Ge76", "numu")
+    n = ch.counts()[0]
+
+    def post(mu):
+        lam = ch.counts(0.2312, mu)[0]
+        return np.exp(n * np.log(lam / n) - lam + n)
+
+    grid = np.linspace(0, 40, 4001)
+    dens = np.array([post(m) for m in grid])
+    cdf = integrate.cumulative_trapezoid(dens, grid, initial=0)
+    cdf /= cdf[-1]
+    q90 = float(np.interp(0.9, cdf, grid))
+    draws = np.asarray(result.idata["posterior"]["mu_nu_mu"]).reshape(-1)
+    # Monte Carlo error of a quantile: sqrt(p(1-p)/ESS)/f(q)
+    f_q = float(np.interp(q90, grid, dens / integrate.trapezoid(dens, grid)))
+    ess = summarise_posterior(result.idata, ["mu_nu_mu"])["mu_nu_mu"]["ess_tail"]
+    mc_error = np.sqrt(0.9 * 0.1 / ess) / f_q
+    assert abs(np.quantile(draws, 0.9) - q90) < 4 * mc_error
+    # traceability and atomic NetCDF writing
+    assert result.idata.attrs["spec_sha256"] == study.sha256
+    path = write_netcdf(result.idata, tmp_path / "post.nc")
+    assert [p.name for p in tmp_path.iterdir()] == ["post.nc"]
+    import arviz as az
+
+    back = az.from_netcdf(path)
+    assert {"posterior", "sample_stats", "prior", "observed_data"} <= set(back.children)
+
+
+def test_sample_cli_json(tmp_path):
+    res = subprocess.run(
+        [sys.executable, "-m", "cenns_bayes.cli.main", "sample", str(MODELS / "fig5_sin2_mu_ar40.toml"),
+         "--draws", "100", "--tune", "100", "--chains", "2", "--json", "--out", str(tmp_path / "x.nc")],
+        capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert set(out["parameters"]) == {"sin2_theta_w", "mu_nu_mu"}
+    for key in ("mean", "sd", "hdi_90", "eti_90", "upper_90", "r_hat", "ess_bulk"):
+        assert key in out["parameters"]["mu_nu_mu"]
+    assert isinstance(out["divergences"], int)
+    assert (tmp_path / "x.nc").stat().st_size > 0
+
+
+def test_sample_cli_rejects_study_without_priors():
+    res = subprocess.run([sys.executable, "-m", "cenns_bayes.cli.main", "sample",
+                          str(ROOT / "cenns_bayes" / "paper" / "presets" / "realistic.toml")],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert res.returncode == 2 and "no free parameter" in res.stderr
