@@ -107,7 +107,7 @@ def sample_study(study: Study, *, draws: int | None = None, tune: int | None = N
 
 def write_netcdf(idata, path: str | os.PathLike) -> Path:
     """Write ``idata`` to NetCDF atomically: no half-written file survives an interruption."""
-    from ..cli.common import atomic_path
+    from ..io import atomic_path
 
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
+from ..io import atomic_path, write_text_atomic  # noqa: F401  (re-exported for commands)
 from ..specs import load_study, parse_override
 
 
@@ -41,27 +38,3 @@ def study_from_args(args):
 def print_json(obj: Any) -> None:
     """Print ``obj`` as indented JSON on stdout."""
     print(json.dumps(obj, indent=2, allow_nan=False))
-
-
-@contextmanager
-def atomic_path(target: str | os.PathLike):
-    """Yield a temporary path next to ``target``; rename it onto ``target`` only on success.
-
-    An interrupted or failed write leaves no half-written file under the target's name.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_text_atomic(target: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``target`` atomically."""
-    with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import save_figure_atomic
+
 LABELS = {
     "sin2_theta_w": r"$\sin^2\theta_W$",
     "mu_nu_mu": r"$\mu_{\nu_\mu}$ [$10^{-10}\,\mu_B$]",
@@ -38,7 +40,6 @@ def plot_profile_vs_posterior(parameter: str, samples: np.ndarray, profiles: dic
         ``{label: (lo, hi)}`` 90 % intervals drawn as horizontal bars.
     """
     plt = _pyplot()
-    from ..cli.common import atomic_path
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for (label, (x, d)), ls in zip(profiles.items(), ("-", "--", ":"), strict=False):
@@ -60,9 +61,7 @@ def plot_profile_vs_posterior(parameter: str, samples: np.ndarray, profiles: dic
     ax.legend(loc="upper center", fontsize=8, frameon=False)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+    path = save_figure_atomic(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -70,7 +69,6 @@ def plot_profile_vs_posterior(parameter: str, samples: np.ndarray, profiles: dic
 def plot_pair(samples: dict[str, np.ndarray], path: str | Path, title: str = "") -> Path:
     """Pairwise scatter of posterior draws of the free parameters (the Fig. 5 ridge)."""
     plt = _pyplot()
-    from ..cli.common import atomic_path
 
     names = list(samples)
     k = len(names)
@@ -92,8 +90,6 @@ def plot_pair(samples: dict[str, np.ndarray], path: str | Path, title: str = "")
             ax.tick_params(labelsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
+    path = save_figure_atomic(fig, path, dpi=100)
     plt.close(fig)
     return path

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..cli.common import write_text_atomic
+from ..io import write_text_atomic
 
 __all__ = ["run_study"]
 
