@@ -318,16 +318,16 @@ def test_time_pdfs_per_component(release: CoherentCsI2017Release) -> None:
     pdfs = time_pdf_by_flavour(
         release.time_pdf_prompt_neutrinos, release.time_pdf_delayed_neutrinos
     )
-    assert pdfs["nu_mu"] is not pdfs["nu_e"]
-    np.testing.assert_array_equal(pdfs["nu_mu"], release.time_pdf_prompt_neutrinos)
-    np.testing.assert_array_equal(pdfs["nu_e"], release.time_pdf_delayed_neutrinos)
-    np.testing.assert_array_equal(pdfs["nu_mu_bar"], release.time_pdf_delayed_neutrinos)
+    assert pdfs["numu"] is not pdfs["nue"]
+    np.testing.assert_array_equal(pdfs["numu"], release.time_pdf_prompt_neutrinos)
+    np.testing.assert_array_equal(pdfs["nue"], release.time_pdf_delayed_neutrinos)
+    np.testing.assert_array_equal(pdfs["numubar"], release.time_pdf_delayed_neutrinos)
     pe = np.arange(50.0).reshape(2, 25)
-    expectation = pe_time_expectation(pe, pdfs["nu_e"])
+    expectation = pe_time_expectation(pe, pdfs["nue"])
     assert expectation.shape == (2, 25, 24)
     np.testing.assert_allclose(expectation.sum(axis=-1), pe, rtol=1e-12)
     with pytest.raises(ValueError):
-        pe_time_expectation(pe, 2 * pdfs["nu_e"])
+        pe_time_expectation(pe, 2 * pdfs["nue"])
 
 
 # ------------------------------------------------------------------ prompt neutrons

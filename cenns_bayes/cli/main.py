@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reproduce": ("cenns_bayes.cli.reproduce_cmd", "the seed paper's Tables III-VI and Eqs. 13-14"),
     "sample": ("cenns_bayes.cli.sample_cmd", "NUTS posterior of a study, summarised"),
     "study": ("cenns_bayes.cli.study_cmd", "the main job: rates, limits, posterior, report"),
+    "fit": ("cenns_bayes.cli.fit_cmd", "maximum-likelihood fit with profile-likelihood intervals"),
 }
 
 

@@ -78,9 +78,9 @@ QuenchingModel = float | Callable[[NDArray[np.float64]], NDArray[np.float64]]
 
 #: Arrival-time component of each neutrino flavour at a pion decay-at-rest source.
 ARRIVAL_TIME_COMPONENT: Mapping[str, str] = {
-    "nu_mu": "prompt",
-    "nu_e": "delayed",
-    "nu_mu_bar": "delayed",
+    "numu": "prompt",
+    "nue": "delayed",
+    "numubar": "delayed",
 }
 
 
@@ -527,7 +527,8 @@ def time_pdf_by_flavour(
 ) -> dict[str, NDArray[np.float64]]:
     """Return the arrival-time PDF of each flavour.
 
-    Prompt for ``nu_mu``, delayed for ``nu_e`` and ``nu_mu_bar`` (:data:`ARRIVAL_TIME_COMPONENT`).
+    Prompt for ``numu``, delayed for ``nue`` and ``numubar`` (the project's flavour names,
+    :data:`ARRIVAL_TIME_COMPONENT`).
     """
     pdfs = {
         "prompt": np.asarray(prompt_pdf, dtype=float),

@@ -24,6 +24,7 @@ from ..physics.nuclei import UnknownNucleusError, get_target
 from ..physics.sns import flux_at_distance, sns_spectrum
 from ..physics.cross_sections import max_recoil_kev
 from ..rates.coefficients import (
+    PARAMETER_NAMES,
     ChannelCoefficients,
     DetectorSetup,
     RateModel,
@@ -250,17 +251,116 @@ def _check_physics(study: Study) -> None:
                 raise SpecPhysicsError(path, f"{key}.recoil_bins", "bin edges must lie inside recoil_window_kev")
     for name, prior in spec.priors.items():
         _check_prior(path, name, prior, flavors)
+    _check_response(study)
     if spec.analysis.binned and not any(d.recoil_bins for d in spec.detectors):
         raise SpecPhysicsError(path, "analysis.binned", "binned analysis needs recoil_bins on a detector")
     if spec.data.kind == "observed":
         study.observed_counts()  # raises SpecPhysicsError with the key on mismatch
 
 
+_ALL_FLAVOUR_PARAMETERS = ("sin2_theta_w", "signal_strength", "neutron_skin_fm")
+
+
+def _check_response(study: Study) -> None:
+    """Stage-2 checks of detector responses, backgrounds, response data and the analysis region."""
+    spec, path = study.spec, study.path
+    with_response = [i for i, d in enumerate(spec.detectors) if d.response is not None]
+    needs = []
+    if spec.data.kind == "coherent-csi-2017":
+        needs.append("data.kind")
+    if spec.backgrounds.prompt_neutrons is not None or spec.backgrounds.steady_state is not None:
+        needs.append("backgrounds")
+    if "neutron_skin_fm" in spec.priors:
+        needs.append("priors.neutron_skin_fm")
+    if needs and not with_response:
+        raise SpecPhysicsError(path, needs[0], "needs a detector with a [detectors.response] table")
+    if len(with_response) > 1:
+        raise SpecPhysicsError(
+            path, f"detectors[{with_response[1]}].response",
+            "only one detector may have a response (fit the others as separate studies)",
+        )
+    if spec.backgrounds.detector is not None:
+        names = [spec.detectors[i].name for i in with_response]
+        if spec.backgrounds.detector not in names:
+            raise SpecPhysicsError(
+                path, "backgrounds.detector",
+                f"no detector with a response named {spec.backgrounds.detector!r}; have {names}",
+            )
+    if not with_response:
+        return
+    i = with_response[0]
+    det = spec.detectors[i]
+    resp = det.response
+    key = f"detectors[{i}].response"
+    if spec.analysis.binned:
+        raise SpecPhysicsError(path, "analysis.binned", "a response study is binned in PE and time; remove 'binned'")
+    if det.efficiency != 1.0:
+        raise SpecPhysicsError(
+            path, f"detectors[{i}].efficiency",
+            "with a response, give the efficiency in [detectors.response.efficiency]",
+        )
+    if det.form_factor in ("bcs", "unity") and "neutron_skin_fm" in spec.priors:
+        raise SpecPhysicsError(
+            path, "priors.neutron_skin_fm",
+            f"form factor {det.form_factor!r} has no adjustable neutron radius; use helm, "
+            "klein-nystrand or symmetrized-fermi",
+        )
+    lo, hi = spec.analysis.pe_range
+    pe_edges = np.arange(0, resp.pe_max + 1, resp.pe_bin_width)
+    for value, name in ((lo, "pe_range"), (hi, "pe_range")):
+        if not np.any(np.isclose(pe_edges, value)):
+            raise SpecPhysicsError(
+                path, f"analysis.{name}",
+                f"{value} PE is not a bin edge (edges every {resp.pe_bin_width} PE up to {resp.pe_max})",
+            )
+    if hi <= lo:
+        raise SpecPhysicsError(path, "analysis.pe_range", "upper edge must lie above the lower edge")
+    if resp.timing == "explicit":
+        t_edges = np.asarray(resp.time_edges_us, dtype=float)
+        for pdf_key in ("time_pdf_prompt", "time_pdf_delayed"):
+            total = float(np.sum(getattr(resp, pdf_key)))
+            if abs(total - 1.0) > 1e-6:
+                raise SpecPhysicsError(path, f"{key}.{pdf_key}", f"sums to {total:.6g}, not 1")
+    else:
+        t_edges = np.arange(25) * 0.5
+    t_lo, t_hi = spec.analysis.time_range_us
+    for value in (t_lo, t_hi):
+        if not np.any(np.isclose(t_edges, value)):
+            raise SpecPhysicsError(
+                path, "analysis.time_range_us", f"{value} us is not a time-bin edge of {t_edges.tolist()}"
+            )
+    if t_hi <= t_lo:
+        raise SpecPhysicsError(path, "analysis.time_range_us", "upper edge must lie above the lower edge")
+    release_keys = []
+    if spec.data.kind == "coherent-csi-2017" or spec.backgrounds.prompt_neutrons or spec.backgrounds.steady_state:
+        release_keys.append("release")
+    if release_keys and (resp.pe_max != 50 or resp.pe_bin_width != 2 or resp.timing != "coherent-csi-2017"):
+        raise SpecPhysicsError(
+            path, key,
+            "the coherent-csi-2017 data and backgrounds need the release binning: pe_max = 50, "
+            "pe_bin_width = 2, timing = 'coherent-csi-2017'",
+        )
+    if spec.backgrounds.steady_state is not None and spec.data.kind == "observed":
+        raise SpecPhysicsError(
+            path, "backgrounds.steady_state", "the anticoincidence measurement goes with coherent-csi-2017 or asimov data"
+        )
+
+
 def _check_prior(path: str, name: str, prior, flavors: list[str]) -> None:
     key = f"priors.{name}"
-    acting = {f for f in flavors if name in parameter_for_flavor(f)} if name != "sin2_theta_w" else set(flavors)
+    acting = (
+        {f for f in flavors if name in parameter_for_flavor(f)}
+        if name not in _ALL_FLAVOUR_PARAMETERS else set(flavors)
+    )
     if not acting:
         raise SpecPhysicsError(path, key, f"no analysed flavour depends on {name} (flavours: {flavors})")
+    if name == "signal_strength":
+        if prior.dist == "normal":
+            raise SpecPhysicsError(path, key, "a normal prior allows signal_strength < 0; use uniform or truncated-normal")
+        if prior.dist in ("uniform", "truncated-normal") and prior.lower < 0:
+            raise SpecPhysicsError(
+                path, f"{key}.lower", f"signal_strength >= 0 is physical; found lower = {prior.lower}"
+            )
     if name.startswith("mu_nu"):
         if prior.dist == "normal":
             raise SpecPhysicsError(
@@ -315,12 +415,50 @@ class Study:
         return [d.name for d in self.spec.detectors]
 
     def flux_per_cm2_s(self, detector: str) -> float:
-        """Flux per flavour at a detector: its override, or the source flux scaled as 1/r^2."""
+        """Flux per flavour at a detector: its override, or the source flux scaled as 1/r^2.
+
+        For a beam source (``kind = "sns-beam"``) the time-integrated fluence
+        r POT / (4 pi L^2) divided by ``study.exposure_s`` (a mean flux).
+        """
         det = self._detector(detector)
         if det.flux_per_flavor is not None:
             return det.flux_per_flavor
         src = self.spec.source
+        if src.kind == "sns-beam":
+            return self.fluence_per_cm2(detector) / self.spec.study.exposure_s
         return flux_at_distance(src.flux_per_flavor, src.reference_distance_m, det.distance_m)
+
+    @property
+    def protons_on_target(self) -> float | None:
+        """Protons on target of a beam source (None for a flux source)."""
+        from ..detector.beam import resolve_protons_on_target
+
+        src = self.spec.source
+        if src.kind != "sns-beam":
+            return None
+        return resolve_protons_on_target(
+            protons_on_target=src.protons_on_target,
+            exposure_gwh=None if src.protons_on_target is not None else src.exposure_gwh,
+            proton_energy_gev=None if src.protons_on_target is not None else src.proton_energy_gev,
+        )
+
+    def fluence_per_cm2(self, detector: str) -> float:
+        """Time-integrated fluence per flavour at a detector, nu/cm^2."""
+        det = self._detector(detector)
+        src = self.spec.source
+        if det.flux_per_flavor is None and src.kind == "sns-beam":
+            from ..detector.beam import neutrino_fluence_per_cm2
+
+            return neutrino_fluence_per_cm2(src.neutrinos_per_proton, self.protons_on_target, det.distance_m)
+        return self.flux_per_cm2_s(detector) * self.spec.study.exposure_s
+
+    @property
+    def response_detector(self) -> str | None:
+        """Name of the detector with a ``[detectors.response]`` table, if any."""
+        for d in self.spec.detectors:
+            if d.response is not None:
+                return d.name
+        return None
 
     def _detector(self, name: str) -> schema.DetectorSection:
         for d in self.spec.detectors:
@@ -339,11 +477,14 @@ class Study:
             name=det.name,
             target=get_target(det.nucleus),
             mass_kg=det.mass_kg,
-            fluence_per_cm2=self.flux_per_cm2_s(det.name) * self.spec.study.exposure_s,
+            fluence_per_cm2=self.fluence_per_cm2(det.name),
             efficiency=det.efficiency,
             recoil_window_kev=(lo, None if hi == "max" else hi),
             form_factor=det.form_factor,
-            neutron_skin_fm=det.neutron_skin_fm,
+            neutron_skin_fm=(
+                det.neutron_skin_fm if self.spec.parameters.neutron_skin_fm is None
+                else self.spec.parameters.neutron_skin_fm
+            ),
             prompt_energy_mev=self.spec.source.prompt_energy_mev,
             bin_edges_kev=edges,
         )
@@ -376,8 +517,8 @@ class Study:
         return RateModel([self.channel(d, f, binned) for d in dets for f in flvs])
 
     def true_parameters(self) -> dict[str, float]:
-        """The ``[parameters]`` table as a dict."""
-        return self.spec.parameters.model_dump()
+        """The ``[parameters]`` table as a dict (unset optional entries left out)."""
+        return {k: v for k, v in self.spec.parameters.model_dump().items() if v is not None}
 
     @property
     def free_parameters(self) -> list[str]:
@@ -389,7 +530,10 @@ class Study:
         model = self.rate_model() if model is None else model
         data = self.spec.data
         if data.kind == "asimov":
-            return model.counts(self.true_parameters())
+            # Parameters that change the coefficients themselves (a neutron skin) are
+            # already built into ``model``; the polynomial takes the rest.
+            return model.counts({k: v for k, v in self.true_parameters().items()
+                                 if k in PARAMETER_NAMES})
         table: dict[tuple[str, str], list[int]] = {}
         if data.channels:
             for ch in data.channels:

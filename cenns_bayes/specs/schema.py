@@ -10,13 +10,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..physics.constants import PION_DAR_NU_ENERGY_MEV
 from ..physics.sns import FLAVORS
 
 SCHEMA_VERSION = 1
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 Flavor = Literal["numu", "numubar", "nue"]
-ParameterName = Literal["sin2_theta_w", "mu_nu_mu", "mu_nu_e", "r2_nu_mu", "r2_nu_e"]
+ParameterName = Literal[
+    "sin2_theta_w", "mu_nu_mu", "mu_nu_e", "r2_nu_mu", "r2_nu_e", "signal_strength",
+    "neutron_skin_fm",
+]
+#: Name of a shipped data release that can provide time PDFs, backgrounds and data.
+ReleaseName = Literal["coherent-csi-2017"]
 
 
 class _Strict(BaseModel):
@@ -33,16 +39,159 @@ class StudySection(_Strict):
 
 
 class SourceSection(_Strict):
-    """``[source]``: a stopped-pion source, flux per flavour at a reference distance."""
+    """``[source]``: a stopped-pion source.
 
-    kind: Literal["sns"] = "sns"
+    ``kind = "sns"``: a flux per flavour at a reference distance, scaled as 1/r^2.
+    ``kind = "sns-beam"``: a beam exposure, protons on target (``protons_on_target``, or
+    ``exposure_gwh`` with ``proton_energy_gev``) times ``neutrinos_per_proton`` per flavour,
+    emitted isotropically; the prompt line defaults to the pion-decay kinematics
+    (29.79 MeV) instead of the seed paper's 29.9 MeV.
+    """
+
+    kind: Literal["sns", "sns-beam"] = "sns"
     flux_per_flavor: PositiveFloat = Field(2.5e7, description="nu cm^-2 s^-1 per flavour")
     reference_distance_m: PositiveFloat = 20.0
     prompt_energy_mev: PositiveFloat = 29.9
+    protons_on_target: PositiveFloat | None = Field(None, description="sns-beam: protons on target")
+    exposure_gwh: PositiveFloat | None = Field(None, description="sns-beam: beam energy on target, GW h")
+    proton_energy_gev: PositiveFloat | None = Field(
+        None, description="sns-beam: average proton kinetic energy, GeV (with exposure_gwh)"
+    )
+    neutrinos_per_proton: PositiveFloat | None = Field(
+        None, description="sns-beam: neutrinos per flavour per proton on target"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _beam_prompt_energy(cls, data):
+        if isinstance(data, dict) and data.get("kind") == "sns-beam" and "prompt_energy_mev" not in data:
+            data = {**data, "prompt_energy_mev": PION_DAR_NU_ENERGY_MEV}
+        return data
+
+    @model_validator(mode="after")
+    def _beam_keys(self):
+        beam_keys = ("protons_on_target", "exposure_gwh", "proton_energy_gev", "neutrinos_per_proton")
+        if self.kind == "sns":
+            given = [k for k in beam_keys if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"{given[0]} needs kind = 'sns-beam'")
+            return self
+        if self.neutrinos_per_proton is None:
+            raise ValueError("kind = 'sns-beam' needs neutrinos_per_proton")
+        pot = self.protons_on_target is not None
+        energy = self.exposure_gwh is not None and self.proton_energy_gev is not None
+        if pot == energy or (not pot and (self.exposure_gwh is None) != (self.proton_energy_gev is None)):
+            raise ValueError(
+                "kind = 'sns-beam' needs protons_on_target, or exposure_gwh and proton_energy_gev "
+                "(one of the two forms)"
+            )
+        return self
+
+
+class QuenchingSection(_Strict):
+    """``[detectors.response.quenching]``: keVee per keVnr.
+
+    ``model = "constant"``: QF = ``value``. ``model = "polynomial"``: QF(T) = sum_k
+    ``coefficients[k]`` (T / keVnr)^k. The 1-sigma uncertainty is ``sigma`` (absolute,
+    constant model) or ``relative_sigma`` (either model); it becomes a nuisance that scales
+    QF(T) by (1 + relative_sigma z) and enters through templates (docs/coherent_csi_2017.md).
+    """
+
+    model: Literal["constant", "polynomial"] = "constant"
+    value: Annotated[float, Field(gt=0, lt=1)] | None = None
+    coefficients: list[float] | None = None
+    sigma: Annotated[float, Field(ge=0)] | None = None
+    relative_sigma: Annotated[float, Field(ge=0, lt=0.5)] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.model == "constant":
+            if self.value is None or self.coefficients is not None:
+                raise ValueError("a constant quenching factor takes 'value' (and no 'coefficients')")
+        else:
+            if not self.coefficients or self.value is not None:
+                raise ValueError("a polynomial quenching factor takes 'coefficients' (and no 'value')")
+            if self.sigma is not None:
+                raise ValueError("give the polynomial's uncertainty as 'relative_sigma'")
+        if self.sigma is not None and self.relative_sigma is not None:
+            raise ValueError("give 'sigma' or 'relative_sigma', not both")
+        return self
+
+    def relative_width(self) -> float:
+        """Relative 1-sigma width of the QF scale (0: fixed)."""
+        if self.relative_sigma is not None:
+            return self.relative_sigma
+        if self.sigma is not None and self.value:
+            return self.sigma / self.value
+        return 0.0
+
+
+class EfficiencyParameter(_Strict):
+    """A parameter of the efficiency with asymmetric 1-sigma errors (``error_hi``, ``error_lo`` >= 0)."""
+
+    value: float
+    error_hi: Annotated[float, Field(ge=0)] = 0.0
+    error_lo: Annotated[float, Field(ge=0)] = 0.0
+
+
+class EfficiencySection(_Strict):
+    """``[detectors.response.efficiency]``: the release's f(x) = a / (1 + e^{-k (x - x0)}) H(x)."""
+
+    model: Literal["logistic-step", "none"] = "logistic-step"
+    a: EfficiencyParameter | None = None
+    k_per_pe: EfficiencyParameter | None = None
+    x0_pe: EfficiencyParameter | None = None
+    pe_bin_convention: Literal["n_minus_half", "n_plus_half"] = "n_minus_half"
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.model == "logistic-step" and None in (self.a, self.k_per_pe, self.x0_pe):
+            raise ValueError("the logistic-step efficiency needs a, k_per_pe and x0_pe")
+        return self
+
+
+class ResponseSection(_Strict):
+    """``[detectors.response]``: quenching, light, PE smearing, efficiency, PE and time binning."""
+
+    light_yield_pe_per_kevee: PositiveFloat
+    smearing: Literal["poisson"] = "poisson"
+    quenching: QuenchingSection
+    efficiency: EfficiencySection = EfficiencySection(model="none")
+    pe_max: Annotated[int, Field(ge=2, le=1000)] = Field(50, description="upper edge of the PE histogram")
+    pe_bin_width: Annotated[int, Field(ge=1, le=100)] = 2
+    timing: ReleaseName | Literal["explicit"] = Field(
+        "coherent-csi-2017",
+        description="time bins and per-component arrival-time PDFs: a release, or 'explicit' lists",
+    )
+    time_edges_us: list[float] | None = None
+    time_pdf_prompt: list[Annotated[float, Field(ge=0)]] | None = None
+    time_pdf_delayed: list[Annotated[float, Field(ge=0)]] | None = None
+    recoil_grid_points: Annotated[int, Field(ge=200, le=100000)] = 4001
+    template_sigmas: list[PositiveFloat] = Field(
+        default_factory=lambda: [1.0, 2.0],
+        description="nuisance values (in sigma, both signs) at which shape templates are computed",
+    )
+
+    @model_validator(mode="after")
+    def _binning(self):
+        if self.pe_max % self.pe_bin_width:
+            raise ValueError(f"pe_bin_width {self.pe_bin_width} must divide pe_max {self.pe_max}")
+        explicit = (self.time_edges_us, self.time_pdf_prompt, self.time_pdf_delayed)
+        if self.timing != "explicit" and any(x is not None for x in explicit):
+            raise ValueError("time_edges_us and time PDFs need timing = 'explicit'")
+        if self.timing == "explicit":
+            if any(x is None for x in explicit):
+                raise ValueError(
+                    "timing = 'explicit' needs time_edges_us, time_pdf_prompt and time_pdf_delayed"
+                )
+            n = len(self.time_edges_us) - 1
+            if n < 1 or len(self.time_pdf_prompt) != n or len(self.time_pdf_delayed) != n:
+                raise ValueError("time PDFs need one entry per time bin (len(time_edges_us) - 1)")
+        return self
 
 
 class DetectorSection(_Strict):
-    """``[[detectors]]``: one detector."""
+    """``[[detectors]]``: one detector (optionally with a ``[detectors.response]``)."""
 
     name: str = Field(min_length=1)
     nucleus: str
@@ -57,6 +206,9 @@ class DetectorSection(_Strict):
     neutron_skin_fm: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
     recoil_bins: Annotated[int, Field(ge=1, le=200)] | list[PositiveFloat] | None = Field(
         None, description="number of equal bins in the window, or explicit edges in keV"
+    )
+    response: ResponseSection | None = Field(
+        None, description="detector response: counts in PE x arrival-time bins instead of recoil bins"
     )
 
     @field_validator("recoil_window_kev")
@@ -76,6 +228,11 @@ class AnalysisSection(_Strict):
         "chi2", description="chi2: Eqs. (10)-(12), sigma^2 = N_obs; poisson: -2 ln of the Poisson ratio"
     )
     binned: bool = Field(False, description="use the detectors' recoil_bins in the likelihood")
+    pe_range: tuple[float, float] = Field((6.0, 30.0), description="response studies: region in PE")
+    time_range_us: tuple[float, float] = Field(
+        (0.0, 12.0), description="response studies: region in arrival time, us"
+    )
+    use_timing: bool = Field(True, description="response studies: bins in time (false: summed over time)")
 
     @field_validator("flavors")
     @classmethod
@@ -93,6 +250,12 @@ class ParametersSection(_Strict):
     mu_nu_e: Annotated[float, Field(ge=0)] = 0.0
     r2_nu_mu: float = 0.0
     r2_nu_e: float = 0.0
+    signal_strength: Annotated[float, Field(ge=0)] = Field(
+        1.0, description="CEvNS count in units of its Standard-Model value at the other parameters"
+    )
+    neutron_skin_fm: Annotated[float, Field(ge=-0.5, le=1.5)] | None = Field(
+        None, description="r_n - r_p of every target nucleus, fm; None: each detector's own value"
+    )
 
 
 class UniformPrior(_Strict):
@@ -174,14 +337,14 @@ class ObservedChannel(_Strict):
 class DataSection(_Strict):
     """``[data]``: what is observed."""
 
-    kind: Literal["asimov", "observed"] = "asimov"
+    kind: Literal["asimov", "observed", "coherent-csi-2017"] = "asimov"
     channels: list[ObservedChannel] | None = None
     file: str | None = Field(None, description="CSV next to the spec: detector,flavor,bin,counts")
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.kind == "asimov" and (self.channels or self.file):
-            raise ValueError("asimov data take no 'channels' or 'file'")
+        if self.kind in ("asimov", "coherent-csi-2017") and (self.channels or self.file):
+            raise ValueError(f"{self.kind} data take no 'channels' or 'file'")
         if self.kind == "observed" and not (self.channels or self.file):
             raise ValueError("observed data need 'channels' or 'file'")
         if self.channels and self.file:
@@ -204,6 +367,41 @@ class NuisanceSection(_Strict):
     form_factor_radius_sigma: Annotated[float, Field(ge=0, lt=0.5)] = Field(
         0.0, description="relative width of a per-nucleus form-factor radius scale; 0 = fixed"
     )
+    quenching: bool = Field(True, description="response studies: QF uncertainty as a nuisance")
+    efficiency: bool = Field(True, description="response studies: efficiency parameters as nuisances")
+
+
+class PromptNeutronBackground(_Strict):
+    """``[backgrounds.prompt_neutrons]``: beam-related neutrons from a release template."""
+
+    template: ReleaseName = "coherent-csi-2017"
+    normalisation_sigma: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.25, description="relative width of the (log-normal) normalisation; 0 = fixed"
+    )
+
+
+class SteadyStateBackground(_Strict):
+    """``[backgrounds.steady_state]``: beam-unrelated background measured in the anticoincidence window.
+
+    ``treatment = "measured"``: one rate per bin constrained by the AC count m ~ Poisson(tau b)
+    (a ``poisson`` nuisance per bin, profiled in closed form). ``"flat-measured"``: one rate
+    per PE bin, flat in arrival time, constrained by the AC count summed over the region's
+    time bins. ``"exact"`` / ``"flat-exact"``: the AC counts (per bin / averaged over time)
+    taken as the known expectation; ``"factorised-exact"``: the AC PE marginal times its
+    time marginal (divided by the total), taken as known (alternatives, for comparison).
+    """
+
+    measurement: Literal["coherent-csi-2017-anticoincidence"] = "coherent-csi-2017-anticoincidence"
+    treatment: Literal["measured", "exact", "flat-measured", "flat-exact", "factorised-exact"] = "measured"
+    tau: PositiveFloat = Field(1.0, description="AC / C window exposure ratio")
+
+
+class BackgroundsSection(_Strict):
+    """``[backgrounds]``: backgrounds of the detector with a response."""
+
+    detector: str | None = Field(None, description="detector they belong to (default: the one with a response)")
+    prompt_neutrons: PromptNeutronBackground | None = None
+    steady_state: SteadyStateBackground | None = None
 
 
 class SamplingSection(_Strict):
@@ -228,6 +426,7 @@ class StudySpec(_Strict):
     priors: dict[ParameterName, Prior] = Field(default_factory=dict)
     data: DataSection = DataSection()
     nuisances: NuisanceSection = NuisanceSection()
+    backgrounds: BackgroundsSection = BackgroundsSection()
     sampling: SamplingSection = SamplingSection()
 
     @field_validator("detectors")

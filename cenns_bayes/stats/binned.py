@@ -207,6 +207,7 @@ class ResponseModel:
     fixed: dict[str, float]
     additive_poisson: dict[str, float] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
+    steady_state_spread: np.ndarray | None = None
 
     # ------------------------------------------------------------------ evaluation
     def _value(self, params: Mapping[str, Any], name: str):
@@ -257,19 +258,21 @@ class ResponseModel:
             template = template * nuisances["neutron_norm"]
         return template
 
-    def steady_state_counts(self, nuisances: Mapping[str, Any]):
+    def steady_state_counts(self, nuisances: Mapping[str, Any], xp=np):
         """Steady-state expectation per bin: the nuisance, or the AC counts when taken as exact."""
         if self.steady_state is None:
             return 0.0
         if self.steady_state_treatment == "measured":
             return nuisances["steady_state"]
+        if self.steady_state_treatment == "flat-measured":
+            return xp.sum(self.steady_state_spread * nuisances["steady_state"], axis=1)
         return self.steady_state
 
     def expected(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np):
         """Expected counts per bin (NumPy array or PyTensor tensor)."""
         beam = self.signal(params, nuisances, xp) + self.neutron_counts(nuisances, xp)
         beam = xp.where(beam > _FLOOR, beam, _FLOOR)
-        return beam + self.steady_state_counts(nuisances)
+        return beam + self.steady_state_counts(nuisances, xp)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -495,6 +498,7 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
         terms.append(_skin_term(study, name, flavors, grid, response, project_rows, eff0, notes))
 
     steady = None
+    steady_spread = None
     treatment = None
     additive: dict[str, float] = {}
     ss = spec.backgrounds.steady_state
@@ -506,6 +510,26 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
                                           description="steady-state background per bin (events), "
                                           "measured by the anticoincidence beam-on counts"))
             additive["steady_state"] = ss.tau
+        elif treatment.startswith("flat"):
+            # (n_bins, n_pe): bin i belongs to PE bin p with weight 1 / n_time (flat in time)
+            n_pe = binning.pe_slice.stop - binning.pe_slice.start
+            n_t = binning.time_slice.stop - binning.time_slice.start
+            cut = np.asarray(release.anticoincidence_beam_on, float)[binning.pe_slice, binning.time_slice]
+            per_pe = cut.sum(axis=1)
+            eye = np.eye(n_pe)
+            spread = np.repeat(eye, n_t, axis=0) / n_t if binning.use_timing else eye
+            if treatment == "flat-measured":
+                steady_spread = spread
+                nuisances.append(NuisanceSpec("steady_state", "poisson", ss.tau, per_pe, size=n_pe,
+                                              description="steady-state background per PE bin over the "
+                                              "region's time span (events), flat in time"))
+                steady = spread @ per_pe
+            else:
+                steady = spread @ per_pe / ss.tau
+        elif treatment == "factorised-exact":
+            cut = np.asarray(release.anticoincidence_beam_on, float)[binning.pe_slice, binning.time_slice]
+            smooth = np.outer(cut.sum(axis=1), cut.sum(axis=0)) / cut.sum()
+            steady = (smooth.ravel() if binning.use_timing else smooth.sum(axis=1)) / ss.tau
         else:
             steady = steady / ss.tau
 
@@ -525,6 +549,7 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
         fixed=fixed,
         additive_poisson=additive,
         notes=notes,
+        steady_state_spread=steady_spread,
     )
     if spec.data.kind == "coherent-csi-2017":
         model.observed = binning.region(np.asarray(release.coincidence_beam_on, dtype=float))
