@@ -163,3 +163,24 @@ def test_sample_cli_rejects_study_without_priors():
                           str(ROOT / "cenns_bayes" / "paper" / "presets" / "realistic.toml")],
                          capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert res.returncode == 2 and "no free parameter" in res.stderr
+
+
+@pytest.mark.parametrize("on,shape", [("value", 0.25), ("square", 0.5)])
+def test_credible_limit_closed_form_for_quartic_chi2(on, shape):
+    """With chi2 = c mu^4 (counts linear in mu^2, Gaussian statistic), a flat prior in mu makes
+    u = chi2/2 Gamma(1/4)-distributed and a flat prior in mu^2 makes it Gamma(1/2): the 90 %
+    credible limit sits at Delta chi2 = 2 Gamma^-1(0.9; shape), i.e. 1.50 and exactly 2.71."""
+    study = parse_study(SINGLE_CHANNEL % "")
+    ch = study.channel("Ge76", "numu")
+    n0, b = ch.counts()[0], ch.polynomial[3, 0]
+    c = b**2 / n0
+    grid = np.linspace(0, 40, 200_001)
+    log_like = -0.5 * c * grid**4
+    prior = np.ones_like(grid) if on == "value" else 2 * grid  # flat in mu^2 = density 2 mu in mu
+    dens = np.exp(log_like) * prior
+    cdf = integrate.cumulative_trapezoid(dens, grid, initial=0)
+    q90 = float(np.interp(0.9, cdf / cdf[-1], grid))
+    delta = 2 * stats.gamma.ppf(0.9, shape)
+    assert q90 == pytest.approx((delta / c) ** 0.25, rel=1e-5)
+    if on == "square":
+        assert delta == pytest.approx(stats.chi2.ppf(0.9, 1), rel=1e-12)
