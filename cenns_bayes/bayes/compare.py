@@ -23,8 +23,15 @@ __all__ = ["comparison_rows", "frequentist_intervals"]
 METHODS = ("chi2", "profile")
 
 
-def frequentist_intervals(study, counting: CountingModel) -> dict[str, dict[str, dict]]:
-    """``{parameter: {method: {"interval_68", "interval_90", "upper_90", ...}}}``."""
+def frequentist_intervals(study, counting) -> dict[str, dict[str, dict]]:
+    """``{parameter: {method: {"interval_68", "interval_90", "upper_90", ...}}}``.
+
+    Counting studies get both the paper's chi^2 and the Poisson profile; studies with a
+    detector response (binned in PE and time, with background nuisances) get the Poisson
+    profile likelihood of :class:`~cenns_bayes.stats.profile.ProfileFitter`.
+    """
+    if not isinstance(counting, CountingModel):
+        return _profile_fitter_intervals(study, counting)
     nuis = study.spec.nuisances
     out: dict[str, dict[str, dict]] = {p: {} for p in study.free_parameters}
     for method in METHODS:
@@ -65,3 +72,22 @@ def comparison_rows(freq: dict, bayes: dict) -> list[dict]:
             rows.append({"parameter": p, "method": "posterior-upper", "level": 0.9,
                          "lower": 0.0, "upper": b["upper_90"]})
     return rows
+
+
+def _profile_fitter_intervals(study, model) -> dict[str, dict[str, dict]]:
+    from ..stats.profile import DELTA_68, DELTA_90, ProfileFitter
+
+    fitter = ProfileFitter(model, study.free_parameters)
+    best = fitter.best_fit()
+    out: dict[str, dict[str, dict]] = {}
+    for p in study.free_parameters:
+        row = {
+            "best": best.parameters[p],
+            "interval_68": list(fitter.interval(p, DELTA_68)),
+            "interval_90": list(fitter.interval(p, DELTA_90)),
+        }
+        if p.startswith("mu_nu"):
+            row["upper_90"] = row["interval_90"][1]
+            row["upper_90_one_sided"] = fitter.interval(p, delta_chi2_for(0.9, one_sided=True))[1]
+        out[p] = {"profile": row}
+    return out

@@ -21,9 +21,12 @@ import pytensor.tensor as pt
 
 from ..specs import Study
 from ..stats.counting import CountingModel
+from ..stats.model import ExpectationModel
 from .priors import add_parameter
 
 __all__ = ["build_model", "poisson_logp", "poisson_random"]
+
+_GAMMA_SHIFT = 0.5
 
 
 def poisson_logp(value, expected):
@@ -37,59 +40,97 @@ def poisson_random(expected, rng=None, size=None):
 
 
 def build_model(study: Study, pooling: str | None = None,
-                counting: CountingModel | None = None) -> tuple[pm.Model, CountingModel]:
-    """Build the PyMC model of a counting study.
+                counting: ExpectationModel | None = None) -> tuple[pm.Model, ExpectationModel]:
+    """Build the PyMC model of a study.
 
     Parameters
     ----------
     study : Study
         Validated study with ``[priors]`` for the free parameters.
     pooling : {"partial", "complete", "none"}, optional
-        Overrides the spec's ``nuisances.pooling``.
-    counting : CountingModel, optional
-        Pre-built counting model (to reuse coefficients across builds).
+        Overrides the spec's ``nuisances.pooling`` (counting studies with several detectors).
+    counting : ExpectationModel, optional
+        Pre-built statistical model (to reuse its coefficients across builds); by default
+        :func:`cenns_bayes.stats.binned.model_for_study` (a counting or a response model).
 
     Returns
     -------
-    (pm.Model, CountingModel)
+    (pm.Model, ExpectationModel)
         The observed counts are a ``pm.Data`` named ``observed_counts`` so toy studies can
         swap them without rebuilding.
     """
     if not study.free_parameters:
         raise ValueError(f"{study.path}: priors: no free parameter; give [priors] for at least one")
-    counting = CountingModel.from_study(study) if counting is None else counting
-    nuis = study.spec.nuisances
-    pooling = pooling or nuis.pooling
-    coords = {"detector": counting.detector_names, "bin": [
-        f"{d}/{f}/{b}" for d, f, b in counting.bin_labels]}
+    if counting is None:
+        from ..stats.binned import model_for_study
+
+        counting = model_for_study(study)
+    coords = {"bin": [_label(b) for b in counting.bin_labels]}
+    if isinstance(counting, CountingModel):
+        coords["detector"] = counting.detector_names
     fixed = study.true_parameters()
     with pm.Model(coords=coords) as model:
         params: dict = {k: v for k, v in fixed.items() if k not in study.spec.priors}
         for name in study.free_parameters:
             params.update(add_parameter(name, study.spec.priors[name]))
-        nuisances = {}
-        if nuis.flux_sigma > 0:
-            z = pm.Normal("flux_norm_z", 0.0, 1.0)
-            nuisances["flux_norm"] = pm.Deterministic("flux_norm", pt.exp(nuis.flux_sigma * z))
-        if nuis.detector_sigma > 0:
-            n_det = len(counting.detector_names)
-            if pooling == "partial":
-                tau = pm.HalfNormal("detector_norm_scale", nuis.detector_sigma)
-                z = pm.Normal("detector_norm_z", 0.0, 1.0, dims="detector")
-                log_norm = tau * z
-            elif pooling == "complete":
-                z = pm.Normal("detector_norm_z", 0.0, 1.0)
-                log_norm = nuis.detector_sigma * z * pt.ones(n_det)
-            elif pooling == "none":
-                z = pm.Normal("detector_norm_z", 0.0, 1.0, dims="detector")
-                log_norm = nuis.detector_sigma * z
-            else:
-                raise ValueError(f"unknown pooling {pooling!r}: expected partial, complete or none")
-            nuisances["detector_norm"] = pm.Deterministic(
-                "detector_norm", pt.exp(log_norm), dims="detector")
+        if isinstance(counting, CountingModel):
+            nuisances = _counting_nuisances(study, counting, pooling)
+        else:
+            nuisances = _declared_nuisances(counting)
         expected = pm.Deterministic(
             "expected_counts", counting.expected(params, nuisances, xp=pt), dims="bin")
         observed = pm.Data("observed_counts", np.asarray(counting.observed, dtype=float), dims="bin")
         pm.CustomDist("counts", expected, logp=poisson_logp, random=poisson_random,
                       observed=observed, dims="bin")
     return model, counting
+
+
+def _label(b) -> str:
+    return "/".join(f"{x:g}" if isinstance(x, float) else str(x) for x in b) if isinstance(b, tuple) else str(b)
+
+
+def _counting_nuisances(study: Study, counting: CountingModel, pooling: str | None) -> dict:
+    """Flux and per-detector normalisations of a counting study, pooled as asked."""
+    nuis = study.spec.nuisances
+    pooling = pooling or nuis.pooling
+    out = {}
+    if nuis.flux_sigma > 0:
+        z = pm.Normal("flux_norm_z", 0.0, 1.0)
+        out["flux_norm"] = pm.Deterministic("flux_norm", pt.exp(nuis.flux_sigma * z))
+    if nuis.detector_sigma > 0:
+        n_det = len(counting.detector_names)
+        if pooling == "partial":
+            tau = pm.HalfNormal("detector_norm_scale", nuis.detector_sigma)
+            z = pm.Normal("detector_norm_z", 0.0, 1.0, dims="detector")
+            log_norm = tau * z
+        elif pooling == "complete":
+            z = pm.Normal("detector_norm_z", 0.0, 1.0)
+            log_norm = nuis.detector_sigma * z * pt.ones(n_det)
+        elif pooling == "none":
+            z = pm.Normal("detector_norm_z", 0.0, 1.0, dims="detector")
+            log_norm = nuis.detector_sigma * z
+        else:
+            raise ValueError(f"unknown pooling {pooling!r}: expected partial, complete or none")
+        out["detector_norm"] = pm.Deterministic("detector_norm", pt.exp(log_norm), dims="detector")
+    return out
+
+
+def _declared_nuisances(model: ExpectationModel) -> dict:
+    """PyMC variables for the constrained nuisances an ExpectationModel declares.
+
+    log-normal and normal nuisances are non-centred (z ~ N(0, 1)); a ``poisson`` nuisance
+    (a rate b measured by auxiliary counts m ~ Poisson(tau b), flat prior on b) has the
+    exact marginal b ~ Gamma(m + 1, tau), which is what its prior times its auxiliary
+    likelihood integrate to.
+    """
+    out = {}
+    for spec in model.nuisances:
+        shape = () if spec.size == 1 else (spec.size,)
+        if spec.kind == "poisson":
+            m = np.broadcast_to(np.asarray(spec.centre, dtype=float), (spec.size,))
+            value = pm.Gamma(spec.name, alpha=m + _GAMMA_SHIFT, beta=spec.sigma, shape=(spec.size,))
+            out[spec.name] = value if spec.size > 1 else value[0]
+            continue
+        z = pm.Normal(f"{spec.name}_z", 0.0, 1.0, shape=shape)
+        out[spec.name] = pm.Deterministic(spec.name, spec.from_z(z, xp=pt))
+    return out

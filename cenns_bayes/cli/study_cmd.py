@@ -36,7 +36,7 @@ def run(args) -> int:
           f"{d['divergences']} divergences, max R-hat {d['max_r_hat']:.3f}, "
           f"min bulk ESS {d['min_ess_bulk']:.0f})")
     for p, s in summary["posterior"].items():
-        f = summary["frequentist"][p]["chi2"]
+        f = summary["frequentist"][p].get("chi2") or summary["frequentist"][p]["profile"]
         print(f"  {p}: posterior HDI 90 % [{s['hdi_90'][0]:.4g}, {s['hdi_90'][1]:.4g}]; "
-              f"chi2 90 % [{f['interval_90'][0]:.4g}, {f['interval_90'][1]:.4g}]")
+              f"frequentist 90 % [{f['interval_90'][0]:.4g}, {f['interval_90'][1]:.4g}]")
     return 0

@@ -31,8 +31,15 @@ def _fmt(x: float) -> str:
 
 
 def _profile_curves(study, counting, parameter, lo, hi, n=61):
+    from ..stats.counting import CountingModel
     from ..stats.frequentist import ProfileLikelihood
 
+    if not isinstance(counting, CountingModel):
+        from ..stats.profile import ProfileFitter
+
+        grid = np.linspace(lo, hi, 21)
+        fitter = ProfileFitter(counting, study.free_parameters)
+        return {"Poisson profile": (grid, fitter.profile(parameter, grid))}
     nuis = study.spec.nuisances
     grid = np.linspace(lo, hi, n)
     curves = {}
@@ -50,20 +57,31 @@ def run_study(study, outdir: str | Path, *, draws=None, tune=None, chains=None, 
     from ..bayes.compare import comparison_rows, frequentist_intervals
     from ..bayes.sampling import write_netcdf
     from ..plotting.bayes_plots import plot_pair, plot_profile_vs_posterior
+    from ..stats.binned import model_for_study
     from ..stats.counting import CountingModel
 
     say = progress or (lambda msg: None)
     outdir = Path(outdir)
     (outdir / "figures").mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    counting = CountingModel.from_study(study)
+    nuis = study.spec.nuisances
+    counting = model_for_study(study)
     truth = study.true_parameters()
-    expected = counting.expected(truth)
-    counts = [{"detector": d, "flavor": f, "bin": b, "expected": float(e), "observed": float(o)}
-              for (d, f, b), e, o in zip(counting.bin_labels, expected, counting.observed, strict=True)]
+    if isinstance(counting, CountingModel):
+        expected = counting.expected(truth)
+        counts = [{"detector": d, "flavor": f, "bin": b, "expected": float(e), "observed": float(o)}
+                  for (d, f, b), e, o in zip(counting.bin_labels, expected, counting.observed, strict=True)]
+    else:
+        comp = counting.components(truth, counting.nominal_nuisances())
+        counts = [{"component": k, "expected": float(np.sum(v))} for k, v in comp.items()]
+        counts.append({"component": "observed", "expected": float(np.sum(counting.observed))})
 
     say("frequentist profiles")
     freq = frequentist_intervals(study, counting)
+    data_section = None
+    if not isinstance(counting, CountingModel):
+        say("fit and data projections")
+        data_section = _data_section(study, counting, outdir)
 
     say("sampling the posterior (NUTS)")
     result = sample_study(study, draws=draws, tune=tune, chains=chains, seed=seed, backend=backend,
@@ -78,8 +96,12 @@ def run_study(study, outdir: str | Path, *, draws=None, tune=None, chains=None, 
     for p in params:
         x = np.asarray(result.idata["posterior"][p]).reshape(-1)
         f90 = freq[p]["profile"]["interval_90"]
-        lo = min(f90[0], float(np.quantile(x, 0.002)))
-        hi = max(f90[1], float(np.quantile(x, 0.998)))
+        # plot range: the 90 % interval and the bulk of the posterior, but not an interval
+        # end that sits on a far parameter bound
+        q_lo, q_hi = (float(v) for v in np.quantile(x, [0.002, 0.998]))
+        span = q_hi - q_lo
+        lo = min(max(f90[0], q_lo - span), q_lo)
+        hi = max(min(f90[1], q_hi + span), q_hi)
         pad = 0.15 * (hi - lo)
         lo = max(lo - pad, 0.0) if p.startswith("mu_nu") or p == "signal_strength" else lo - pad
         curves = _profile_curves(study, counting, p, lo, hi + pad)
@@ -92,7 +114,6 @@ def run_study(study, outdir: str | Path, *, draws=None, tune=None, chains=None, 
         figures.append(plot_pair(samples, outdir / "figures" / "pair.png", title=study.name))
 
     pooling = {}
-    nuis = study.spec.nuisances
     if pooling_comparison and nuis.detector_sigma > 0 and len(counting.detector_names) > 1:
         pooling[nuis.pooling] = {"summary": bayes, "divergences": diag["divergences"]}
         for alt in ("partial", "complete", "none"):
@@ -105,8 +126,15 @@ def run_study(study, outdir: str | Path, *, draws=None, tune=None, chains=None, 
             pooling[alt] = {"summary": summarise_posterior(alt_result.idata, params),
                             "divergences": diagnostics(alt_result.idata, params)["divergences"]}
 
+    if isinstance(counting, CountingModel):
+        nuis_text = (f"flux {nuis.flux_sigma:.0%} (log-normal, shared), per-detector "
+                     f"{nuis.detector_sigma:.0%} ({nuis.pooling} pooling)")
+    else:
+        nuis_text = "; ".join(f"{n.name} ({n.kind}{'' if n.kind == 'poisson' else f', sigma {n.sigma:g}'}"
+                              f"{'' if n.size == 1 else f', {n.size} bins'})" for n in counting.nuisances)
     summary = {
         "study": study.name,
+        "nuisances": nuis_text,
         "spec_path": study.path,
         "spec_sha256": study.sha256,
         "cenns_bayes_version": __version__,
@@ -124,6 +152,7 @@ def run_study(study, outdir: str | Path, *, draws=None, tune=None, chains=None, 
                                           "upper_90": v["summary"][p]["upper_90"]} for p in params}}
                                for k, v in pooling.items()},
         "netcdf": str(nc_path.name),
+        "data_fit": data_section,
         "wall_seconds": time.perf_counter() - t_start,
     }
     write_text_atomic(outdir / "summary.json", json.dumps(summary, indent=1) + "\n")
@@ -141,16 +170,23 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
         f"generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         "",
         f"Free parameters: {', '.join(f'{p} [{UNITS[p]}]' if UNITS[p] else p for p in params)}. "
-        f"Data: {study.spec.data.kind}. Nuisances: flux {nuis.flux_sigma:.0%} (log-normal, shared), "
-        f"per-detector {nuis.detector_sigma:.0%} ({nuis.pooling} pooling).",
+        f"Data: {study.spec.data.kind}. Nuisances: {s['nuisances']}.",
         "",
         "## Expected and observed counts",
         "",
-        "| detector | flavour | bin | expected at [parameters] | observed |",
-        "| --- | --- | ---: | ---: | ---: |",
     ]
-    for c in s["counts"]:
-        lines.append(f"| {c['detector']} | {c['flavor']} | {c['bin']} | {c['expected']:.2f} | {c['observed']:.2f} |")
+    if s["counts"] and "component" in s["counts"][0]:
+        lines += ["Expected at `[parameters]` with nominal nuisances, in the analysis region:", "",
+                  "| component | events |", "| --- | ---: |"]
+        lines += [f"| {c['component']} | {c['expected']:.1f} |" for c in s["counts"]]
+    else:
+        lines += ["| detector | flavour | bin | expected at [parameters] | observed |",
+                  "| --- | --- | ---: | ---: | ---: |"]
+        for c in s["counts"]:
+            lines.append(f"| {c['detector']} | {c['flavor']} | {c['bin']} | {c['expected']:.2f} | "
+                         f"{c['observed']:.2f} |")
+    if s.get("data_fit"):
+        lines += _data_markdown(s["data_fit"])
     lines += ["", "## Frequentist and Bayesian intervals", "",
               "Frequentist: other free parameters and the nuisances profiled (nuisances as Gaussian "
               "penalties of the same widths). `chi2` is the seed paper's statistic "
@@ -158,7 +194,7 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
               "Bayesian: highest-density (HDI) and equal-tailed (ETI) credible intervals.", "",
               "| parameter | method | 68 % | 90 % |", "| --- | --- | --- | --- |"]
     for p in params:
-        for m in ("chi2", "profile"):
+        for m in s["frequentist"][p]:
             r = s["frequentist"][p][m]
             lines.append(f"| {p} | {m} | [{_fmt(r['interval_68'][0])}, {_fmt(r['interval_68'][1])}] | "
                          f"[{_fmt(r['interval_90'][0])}, {_fmt(r['interval_90'][1])}] |")
@@ -173,7 +209,8 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
                   "| --- | ---: | ---: | ---: | ---: |"]
         for p in moments:
             f = s["frequentist"][p]
-            lines.append(f"| {p} | {_fmt(f['chi2']['upper_90'])} | {_fmt(f['profile']['upper_90'])} | "
+            chi2 = _fmt(f["chi2"]["upper_90"]) if "chi2" in f else "n/a"
+            lines.append(f"| {p} | {chi2} | {_fmt(f['profile']['upper_90'])} | "
                          f"{_fmt(f['profile']['upper_90_one_sided'])} | {_fmt(s['posterior'][p]['upper_90'])} |")
         lines += ["", "The Δχ² = 2.71 limit is the end of a two-sided 90 % interval; at the physical "
                   "boundary μ = 0 only one side exists, so the one-sided 90 % frequentist limit uses "
@@ -207,3 +244,55 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
     lines += [f"Posterior samples: `{s['netcdf']}` (ArviZ InferenceData, NetCDF). "
               f"Wall time {s['wall_seconds']:.1f} s.", ""]
     return "\n".join(lines)
+
+
+#: Published numbers of the COHERENT CsI[Na] 2017 result (Science 357 (2017) 1123; see the
+#: shipped REFERENCE.md): SM prediction, fitted CEvNS count, significance.
+PUBLISHED_CSI_2017 = {"sm_expected": (173.0, 48.0), "cevns_events": (134.0, 22.0), "significance_sigma": 6.7}
+
+
+def _data_markdown(d: dict) -> list[str]:
+    fit = d["fit"]
+    lines = ["", "## Fit to the data", "",
+             "Profile-likelihood fit (Poisson, every nuisance profiled):", "",
+             "| parameter | best fit | 68 % | 90 % |", "| --- | ---: | --- | --- |"]
+    for p, r in fit["parameters"].items():
+        lines.append(f"| {p} | {_fmt(r['best'])} | [{_fmt(r['interval_68'][0])}, {_fmt(r['interval_68'][1])}] | "
+                     f"[{_fmt(r['interval_90'][0])}, {_fmt(r['interval_90'][1])}] |")
+    if d.get("components_at_best"):
+        comp = ", ".join(f"{k} {v:.1f}" for k, v in d["components_at_best"].items())
+        lines += ["", f"Expected events at the best fit: {comp}."]
+    pub = d.get("published")
+    if pub and fit.get("derived"):
+        ev = fit["derived"]["cevns_events"]
+        lines += ["", "### Against the published result (Science 357 (2017) 1123)", "",
+                  "| quantity | this analysis | published |", "| --- | ---: | ---: |",
+                  f"| SM CEvNS prediction, analysis region | {ev['sm_expected']:.1f} | "
+                  f"{pub['sm_expected'][0]:.0f} ± {pub['sm_expected'][1]:.0f} |",
+                  f"| fitted CEvNS events | {ev['best']:.1f} [{ev['interval_68'][0]:.1f}, "
+                  f"{ev['interval_68'][1]:.1f}] | {pub['cevns_events'][0]:.0f} ± {pub['cevns_events'][1]:.0f} |",
+                  f"| no-CEvNS rejected at | {fit['significance_sigma']:.2f} σ | {pub['significance_sigma']} σ |",
+                  "", "Why the numbers differ, each choice switched and measured: docs/coherent_csi_2017.md."]
+    lines += ["", f"![data and best fit]({d['figure']})", ""]
+    return lines
+
+
+def _data_section(study, model, outdir: Path) -> dict:
+    """Profile fit of a response study, its PE and time projections, and published numbers."""
+    from ..plotting.data_plots import plot_projections
+    from ..stats.fit import fit_study
+
+    fit = fit_study(study, model)
+    best = fit["details"]
+    from ..stats.profile import ProfileFitter
+
+    fitter = ProfileFitter(model, study.free_parameters)
+    res = fitter.best_fit()
+    components = model.components(res.parameters, res.nuisances)
+    figure = plot_projections(model, components, outdir / "figures" / "data_projections.png",
+                              title=f"{study.name}: data and best fit")
+    out = {"fit": fit, "figure": str(Path(figure).relative_to(outdir).as_posix()),
+           "components_at_best": best.get("components_at_best", {})}
+    if study.spec.data.kind == "coherent-csi-2017":
+        out["published"] = PUBLISHED_CSI_2017
+    return out
