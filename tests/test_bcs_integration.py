@@ -109,13 +109,11 @@ def test_reproduce_with_bcs_meets_the_acceptance():
     assert summary["max_gap"] <= 0.05, worst
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: a BCS study on a nucleus without shipped data "
-                   "passes validation and fails later with a traceback (reported, not yet fixed)")
 def test_bcs_on_unsupported_nucleus_is_a_spec_error(tmp_path):
     from cenns_bayes.specs.errors import SpecError
 
     text = preset_path("realistic").read_text().replace('nucleus = "Xe132"', 'nucleus = "Xe-nat"')
     path = tmp_path / "xenat.toml"
     path.write_text(text.replace('form_factor = "helm"', 'form_factor = "bcs"'))
-    with pytest.raises(SpecError):
+    with pytest.raises(SpecError, match=r"form_factor: no shipped BCS nuclear data for Xe124, Xe126"):
         load_study(path)

@@ -233,6 +233,17 @@ def _check_physics(study: Study) -> None:
                 f"unknown form factor {det.form_factor!r}{hint}: expected one of "
                 f"{', '.join(FORM_FACTOR_MODELS)}",
             )
+        if det.form_factor == "bcs":
+            from ..physics.bcs import SUPPORTED_NUCLEI
+
+            missing = [c.nucleus.name for c in target.components
+                       if (c.nucleus.Z, c.nucleus.A) not in SUPPORTED_NUCLEI]
+            if missing:
+                raise SpecPhysicsError(
+                    path, f"{key}.form_factor",
+                    f"no shipped BCS nuclear data for {', '.join(missing)} (in {det.nucleus}); "
+                    "use helm, klein-nystrand or symmetrized-fermi, or a supported isotope",
+                )
         lo = det.recoil_window_kev[0]
         e_max = max(sns_spectrum(f, spec.source.prompt_energy_mev).max_energy_mev for f in flavors)
         t_max = float(max_recoil_kev(e_max, target.min_nucleus_mass_mev))
