@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("cenns_bayes.cli.sample_cmd", "NUTS posterior of a study, summarised"),
     "study": ("cenns_bayes.cli.study_cmd", "the main job: rates, limits, posterior, report"),
     "fit": ("cenns_bayes.cli.fit_cmd", "maximum-likelihood fit with profile-likelihood intervals"),
+    "scan": ("cenns_bayes.cli.scan_cmd", "expected limits against spec values, with Brazil bands"),
 }
 
 

@@ -1,0 +1,159 @@
+"""``cenns-bayes scan STUDY.toml --vary PATH=VALUES --target PARAM``: limits over design values."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from .common import UserError, print_json, write_text_atomic
+
+_TARGETS = ("mu_nu_mu", "mu_nu_e", "sin2_theta_w", "r2_nu_mu", "r2_nu_e")
+
+
+def add_arguments(parser) -> None:
+    """Register the command's options."""
+    from .common import add_study_arguments
+
+    add_study_arguments(parser)
+    parser.add_argument(
+        "--vary", action="append", required=True, metavar="PATH=VALUES",
+        help="spec value to scan by dotted path, e.g. "
+        "detectors.Ar40.recoil_window_kev.0=2:40:20:log; VALUES: a comma list, "
+        "start:stop:count (linear) or start:stop:count:log; give twice for a 2-D map",
+    )
+    parser.add_argument("--target", required=True, choices=_TARGETS,
+                        help="mu_nu_*: 90 %% upper limit; sin2_theta_w: 1 sigma half-width; "
+                        "r2_nu_*: half-width of the 90 %% interval")
+    parser.add_argument("--level", type=float, default=None,
+                        help="confidence level instead of the target's default "
+                        "(e.g. 0.9 for sin2_theta_w)")
+    parser.add_argument("--profile", action="append", default=[], choices=_TARGETS, metavar="PARAM",
+                        help="also profile this physics parameter in the chi2 fits; repeatable")
+    parser.add_argument("--method", choices=("chi2", "posterior", "both"), default="chi2",
+                        help="Asimov chi2 limits (default), posterior credible limits, or both")
+    parser.add_argument("--toys", type=int, default=0, metavar="N",
+                        help="Poisson pseudo-experiments per point for the Brazil band (default 0)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="local worker processes for toys and sampling "
+                       "(default: all cores; 1: in process)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run toys and sampling on an existing Dask cluster (tcp://host:8786)")
+    parser.add_argument("--seed", type=int, default=20151, help="master seed (default 20151)")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="write scan.json, the per-toy table (resumable) and plots to DIR")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _check(args) -> list:
+    from ..scans import ScanValueError, parse_vary
+
+    if len(args.vary) > 2:
+        raise UserError("--vary: a scan varies one or two spec values")
+    try:
+        axes = [parse_vary(v) for v in args.vary]
+    except ScanValueError as err:
+        raise UserError(f"--vary: {err}") from None
+    if len(axes) == 2 and axes[0].path == axes[1].path:
+        raise UserError(f"--vary: {axes[0].path} given twice")
+    if args.toys < 0:
+        raise UserError(f"--toys must be >= 0, got {args.toys}")
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    if args.level is not None and not 0 < args.level < 1:
+        raise UserError(f"--level must lie in (0, 1), got {args.level}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be >= 0, got {args.seed}")
+    return axes
+
+
+def run(args) -> int:
+    """Run the scan and print or write the results."""
+    from ..parallel import Engine, TableMismatchError, TaskFailedError
+    from ..scans import PosteriorUnavailableError, ScanSetupError, StudyScanner, run_scan
+    from ..specs import parse_override
+
+    axes = _check(args)
+    overrides = {}
+    for text in args.overrides:
+        try:
+            name, value = parse_override(text)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+        overrides[name] = value
+    scanner = StudyScanner.from_file(args.study, overrides)
+    needs_engine = args.toys > 0 or args.method != "chi2"
+    engine = Engine(workers=args.workers, scheduler=args.scheduler) if needs_engine else None
+    try:
+        result = run_scan(scanner, axes, args.target, method=args.method, toys=args.toys,
+                          seed=args.seed, engine=engine, out_dir=args.out, profile=args.profile,
+                          level=args.level)
+    except (PosteriorUnavailableError, ScanSetupError, TableMismatchError, ConnectionError) as err:
+        raise UserError(str(err)) from None
+    except TaskFailedError as err:
+        print(err.remote_traceback, file=sys.stderr)
+        raise UserError(
+            f"{err} (finished results are kept; rerun with the same --out to resume)") from None
+    finally:
+        if engine is not None:
+            engine.close()
+    doc = result.to_json()
+    limits = [p.chi2_limit for p in result.points if p.chi2_limit is not None]
+    if len(limits) > 1 and max(limits) == min(limits):
+        print("cenns-bayes scan: warning: the limit does not change over the scan; does the "
+              "scanned value affect the counts? (a detector's flux_per_flavor overrides its "
+              "distance_m)",
+              file=sys.stderr)
+    if args.out:
+        from pathlib import Path
+
+        from ..plotting.scan_plots import write_scan_plots
+
+        out = Path(args.out)
+        write_text_atomic(out / "scan.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        write_scan_plots(result, out)
+    if args.json:
+        print_json(doc)
+        return 0
+    _print_table(result)
+    return 0
+
+
+def _fmt(x) -> str:
+    return "" if x is None else f"{x:.4g}"
+
+
+def _print_table(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{result.study}: scan of {result.target.description}",
+                  caption="scanned: " + ", ".join(a.path for a in result.axes))
+    for a in result.axes:
+        table.add_column(".".join(a.path.split(".")[-2:]), no_wrap=True)
+    table.add_column("counts", justify="right")
+    show_chi2 = any(p.chi2_limit is not None for p in result.points)
+    show_post = any(p.posterior_limit is not None for p in result.points)
+    show_band = any(p.band for p in result.points)
+    if show_chi2:
+        table.add_column("chi2", justify="right")
+    if show_post:
+        table.add_column("posterior", justify="right")
+    if show_band:
+        for col in ("toys -2σ", "-1σ", "median", "+1σ", "+2σ"):
+            table.add_column(col, justify="right")
+    for p in result.points:
+        row = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in p.values.values()]
+        row.append(f"{p.expected_counts:.4g}")
+        if show_chi2:
+            row.append(_fmt(p.chi2_limit))
+        if show_post:
+            row.append(_fmt(p.posterior_limit))
+        if show_band:
+            b = p.band or {}
+            row += [_fmt(b.get(k)) for k in ("minus2", "minus1", "median", "plus1", "plus2")]
+        table.add_row(*row)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    console.print(table)
