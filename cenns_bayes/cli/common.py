@@ -23,8 +23,8 @@ def add_study_arguments(parser) -> None:
     )
 
 
-def study_from_args(args):
-    """Load the study named on the command line with its ``--set`` overrides."""
+def overrides_from_args(args) -> dict[str, Any]:
+    """The ``--set NAME=VALUE`` overrides as a dict (values parsed as TOML)."""
     overrides = {}
     for text in args.overrides:
         try:
@@ -32,7 +32,12 @@ def study_from_args(args):
         except ValueError as err:
             raise UserError(str(err)) from None
         overrides[name] = value
-    return load_study(args.study, overrides or None)
+    return overrides
+
+
+def study_from_args(args):
+    """Load the study named on the command line with its ``--set`` overrides."""
+    return load_study(args.study, overrides_from_args(args) or None)
 
 
 def print_json(obj: Any) -> None:

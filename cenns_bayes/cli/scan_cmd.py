@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .common import UserError, print_json, write_text_atomic
+from .common import UserError, overrides_from_args, print_json, write_text_atomic
 
 _TARGETS = ("mu_nu_mu", "mu_nu_e", "sin2_theta_w", "r2_nu_mu", "r2_nu_e")
 
@@ -71,16 +71,8 @@ def run(args) -> int:
     """Run the scan and print or write the results."""
     from ..parallel import Engine, TableMismatchError, TaskFailedError
     from ..scans import PosteriorUnavailableError, ScanSetupError, StudyScanner, run_scan
-    from ..specs import parse_override
-
     axes = _check(args)
-    overrides = {}
-    for text in args.overrides:
-        try:
-            name, value = parse_override(text)
-        except ValueError as err:
-            raise UserError(str(err)) from None
-        overrides[name] = value
+    overrides = overrides_from_args(args)
     scanner = StudyScanner.from_file(args.study, overrides)
     needs_engine = args.toys > 0 or args.method != "chi2"
     engine = Engine(workers=args.workers, scheduler=args.scheduler) if needs_engine else None

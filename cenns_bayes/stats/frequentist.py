@@ -134,14 +134,7 @@ class ProfileLikelihood:
         mu = self.model.counts(params)
         if nuisances is None or self._n_nuis == 0:
             return mu
-        scale = np.ones(self.observed.size)
-        k = 0
-        if self.flux_sigma > 0:
-            scale = scale * nuisances[0]
-            k = 1
-        if self.detector_sigma > 0:
-            scale = scale * nuisances[k:][self._det_index]
-        return mu * scale
+        return mu * self._scale(nuisances)
 
     def _penalty(self, nuisances: np.ndarray) -> float:
         out, k = 0.0, 0
