@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "study": ("cenns_bayes.cli.study_cmd", "the main job: rates, limits, posterior, report"),
     "fit": ("cenns_bayes.cli.fit_cmd", "maximum-likelihood fit with profile-likelihood intervals"),
     "scan": ("cenns_bayes.cli.scan_cmd", "expected limits against spec values, with Brazil bands"),
+    "check": ("cenns_bayes.cli.check_cmd", "calibration: Asimov posteriors, toy coverage, SBC"),
 }
 
 

@@ -1,0 +1,301 @@
+"""Pieces shared by the calibration checks: studies in workers, fast posterior refits, intervals.
+
+Toys and replications run as :class:`~cenns_bayes.parallel.Task` s in worker processes
+(or a remote Dask cluster). A task receives the study as a :class:`StudyRef` (the TOML text
+and overrides, so no file needs to exist on the worker) and builds, once per process, the
+objects it needs: the validated study, its counting model and a nutpie-compiled PyMC model.
+Later tasks in the same process swap the observed counts with
+``compiled.with_data(observed_counts=...)`` and sample again without recompiling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "LEVELS",
+    "PosteriorFit",
+    "PosteriorRefitter",
+    "SamplerSettings",
+    "StudyRef",
+    "binomial_stderr",
+    "get_refitter",
+    "is_moment",
+    "posterior_intervals",
+]
+
+#: HDI of a moment starts at mu = 0 when [0, q] is at most this factor wider (see posterior_intervals).
+BOUNDARY_HDI_SLACK = 1.02
+
+#: Credibility / confidence levels every check reports.
+LEVELS: tuple[float, ...] = (0.68, 0.9)
+
+
+def is_moment(name: str) -> bool:
+    """True for the magnetic moments, bounded below by the physical boundary mu_nu = 0."""
+    return name.startswith("mu_nu")
+
+
+def binomial_stderr(fraction: float, n: int) -> float:
+    """Binomial standard error sqrt(p (1 - p) / n) of a fraction measured with ``n`` trials."""
+    if n <= 0:
+        return float("nan")
+    return math.sqrt(max(fraction * (1.0 - fraction), 0.0) / n)
+
+
+@dataclass(frozen=True)
+class StudyRef:
+    """A study as its TOML text plus overrides: picklable, and loadable on any worker.
+
+    Attributes
+    ----------
+    text : str
+        The spec file's text.
+    path : str
+        Where it came from (messages and relative data files).
+    overrides : tuple of (str, value)
+        ``--set`` overrides, sorted.
+    replace : str
+        JSON of top-level tables replaced wholesale (e.g. a prior variant), ``"{}"``: none.
+    """
+
+    text: str
+    path: str = "<string>"
+    overrides: tuple[tuple[str, Any], ...] = ()
+    replace: str = "{}"
+
+    @classmethod
+    def from_file(cls, path: str | Path, overrides: Mapping[str, Any] | None = None) -> StudyRef:
+        """Read the spec at ``path``; ``overrides`` as for :func:`~cenns_bayes.specs.load_study`."""
+        p = Path(path)
+        from ..specs.errors import SpecStructureError
+
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SpecStructureError(str(p), "", "no such file") from None
+        return cls(text, str(p), tuple(sorted((overrides or {}).items())))
+
+    def with_tables(self, **tables: Mapping[str, Any]) -> StudyRef:
+        """A copy with top-level tables (``priors=...``, ``data=...``) replaced or merged.
+
+        ``priors`` entries are merged into the spec's priors; other tables replace.
+        """
+        current = json.loads(self.replace)
+        for key, value in tables.items():
+            if key == "priors":
+                current["priors"] = {**current.get("priors", {}), **dict(value)}
+            else:
+                current[key] = dict(value)
+        return StudyRef(self.text, self.path, self.overrides, json.dumps(current, sort_keys=True))
+
+    @property
+    def key(self) -> str:
+        """SHA-256 identifying the spec text, overrides and replacements."""
+        h = hashlib.sha256(self.text.encode())
+        h.update(repr(self.overrides).encode())
+        h.update(self.replace.encode())
+        return h.hexdigest()
+
+    def load(self):
+        """The validated :class:`~cenns_bayes.specs.Study` (cached per process)."""
+        study = _STUDIES.get(self.key)
+        if study is None:
+            from ..specs import parse_study
+
+            raw = tomllib.loads(self.text)
+            for table, value in json.loads(self.replace).items():
+                if table == "priors":
+                    raw["priors"] = {**raw.get("priors", {}), **value}
+                else:
+                    raw[table] = value
+            study = parse_study(raw, self.path, dict(self.overrides) or None)
+            _STUDIES[self.key] = study
+        return study
+
+
+_STUDIES: dict[str, Any] = {}
+_COUNTING: dict[str, Any] = {}
+_REFITTERS: dict[tuple, PosteriorRefitter] = {}
+
+
+def counting_for(ref: StudyRef):
+    """The :class:`~cenns_bayes.stats.counting.CountingModel` of ``ref`` (cached per process)."""
+    model = _COUNTING.get(ref.key)
+    if model is None:
+        from ..stats.counting import CountingModel
+
+        model = CountingModel.from_study(ref.load())
+        _COUNTING[ref.key] = model
+    return model
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """NUTS settings of one refit (per toy or replication: small but adequate).
+
+    Attributes
+    ----------
+    draws, tune, chains : int
+        Kept draws and warm-up draws per chain, number of chains (run one after the
+        other in the task's process).
+    target_accept : float
+    """
+
+    draws: int = 500
+    tune: int = 500
+    chains: int = 2
+    target_accept: float = 0.95
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (for table metadata)."""
+        return {"draws": self.draws, "tune": self.tune, "chains": self.chains,
+                "target_accept": self.target_accept}
+
+
+@dataclass
+class PosteriorFit:
+    """Posterior draws of the free physics parameters of one refit, with diagnostics.
+
+    Attributes
+    ----------
+    draws : dict
+        ``{parameter: array (chains, draws)}``.
+    divergences : int
+        Divergent transitions after warm-up.
+    max_r_hat : float
+        Worst split R-hat over the parameters.
+    min_ess_bulk : float
+        Smallest bulk effective sample size.
+    sampling_s : float
+        Wall time of the sampling call, s.
+    """
+
+    draws: dict[str, np.ndarray]
+    divergences: int
+    max_r_hat: float
+    min_ess_bulk: float
+    sampling_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Row fields for the raw table."""
+        return {"divergences": self.divergences, "max_r_hat": _finite(self.max_r_hat),
+                "min_ess_bulk": _finite(self.min_ess_bulk), "sampling_s": round(self.sampling_s, 4)}
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+class PosteriorRefitter:
+    """A study's PyMC model compiled once by nutpie; :meth:`fit` samples it on new counts.
+
+    Parameters
+    ----------
+    study : Study
+        With ``[priors]`` for the free parameters.
+    settings : SamplerSettings
+    """
+
+    def __init__(self, study, settings: SamplerSettings) -> None:
+        import nutpie
+
+        from ..bayes.model import build_model
+
+        self.settings = settings
+        self.parameters = list(study.free_parameters)
+        self.model, self.counting = build_model(study)
+        self.compiled = nutpie.compile_pymc_model(self.model)
+
+    def fit(self, counts: np.ndarray, seed: int) -> PosteriorFit:
+        """Sample the posterior given observed ``counts`` (one per column), seeded by ``seed``."""
+        import time
+
+        import nutpie
+
+        s = self.settings
+        compiled = self.compiled.with_data(observed_counts=np.asarray(counts, dtype=float))
+        t0 = time.perf_counter()
+        idata = nutpie.sample(compiled, draws=s.draws, tune=s.tune, chains=s.chains, cores=1,
+                              seed=int(seed), target_accept=s.target_accept, progress_bar=False,
+                              save_warmup=False)
+        elapsed = time.perf_counter() - t0
+        draws = {p: np.asarray(idata["posterior"][p]) for p in self.parameters}
+        divergences = int(np.asarray(idata["sample_stats"]["diverging"]).sum())
+        rhat = [split_rhat(d) for d in draws.values()]
+        ess = [ess_bulk(d) for d in draws.values()]
+        return PosteriorFit(draws, divergences, max(rhat), min(ess), elapsed)
+
+
+def get_refitter(ref: StudyRef, settings: SamplerSettings) -> PosteriorRefitter:
+    """The process's :class:`PosteriorRefitter` for ``ref`` (compiled at the first call)."""
+    key = (ref.key, settings)
+    fitter = _REFITTERS.get(key)
+    if fitter is None:
+        fitter = PosteriorRefitter(ref.load(), settings)
+        _REFITTERS[key] = fitter
+    return fitter
+
+
+# -- diagnostics -------------------------------------------------------------------------
+def split_rhat(draws: np.ndarray) -> float:
+    """Rank-normalised split R-hat of draws shaped (chains, draws) (ArviZ's array API)."""
+    from arviz_stats.base import array_stats
+
+    return float(array_stats.rhat(np.asarray(draws, dtype=float), chain_axis=0, draw_axis=1,
+                                  method="rank"))
+
+
+def ess_bulk(draws: np.ndarray) -> float:
+    """Bulk effective sample size of draws shaped (chains, draws) (ArviZ's array API)."""
+    from arviz_stats.base import array_stats
+
+    return float(array_stats.ess(np.asarray(draws, dtype=float), chain_axis=0, draw_axis=1,
+                                 method="bulk"))
+
+
+# -- intervals from draws --------------------------------------------------------------
+def posterior_intervals(name: str, draws: np.ndarray,
+                        levels: Sequence[float] = LEVELS) -> dict[str, dict[str, list[float]]]:
+    """HDI, ETI and one-sided upper limit of the draws of ``name`` at each level.
+
+    Returns ``{"posterior-hdi": {"0.9": [lo, hi]}, "posterior-eti": ..., "posterior-upper": ...}``;
+    the one-sided upper limit only for magnetic moments. For a moment, an HDI that starts
+    at the smallest draw is taken to start at the boundary mu = 0: the draws of a density
+    piled against mu = 0 never reach 0 exactly, and the region of highest density then
+    includes the boundary. The rule: when [0, q_level] is at most 2 % wider than the
+    shortest window of the draws (the sampling noise of the window's width for ~1000
+    draws), the density is taken to be highest at the boundary and the HDI is [0, q_level].
+    """
+    from ..bayes.summary import hdi
+
+    x = np.asarray(draws, dtype=float).reshape(-1)
+    out: dict[str, dict[str, list[float]]] = {"posterior-hdi": {}, "posterior-eti": {}}
+    xmin = float(x.min())
+    for level in levels:
+        lo, hi = hdi(x, level)
+        if is_moment(name):
+            q = float(np.quantile(x, level))
+            if lo <= xmin or q <= BOUNDARY_HDI_SLACK * (hi - lo):
+                lo, hi = 0.0, q
+        out["posterior-hdi"][_lv(level)] = [lo, hi]
+        tail = (1.0 - level) / 2.0
+        out["posterior-eti"][_lv(level)] = [float(v) for v in np.quantile(x, [tail, 1.0 - tail])]
+    if is_moment(name):
+        out["posterior-upper"] = {_lv(level): [0.0, float(np.quantile(x, level))] for level in levels}
+    return out
+
+
+def _lv(level: float) -> str:
+    """Key of a level in the tables: ``"0.68"``, ``"0.9"``."""
+    return f"{level:g}"

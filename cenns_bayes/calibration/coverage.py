@@ -1,0 +1,290 @@
+"""Frequentist coverage of confidence and credible intervals from Poisson pseudo-experiments.
+
+At the study's true parameters (``[parameters]``, changed with ``--set``) every toy draws
+counts n_j ~ Poisson(N_j(truth)) per channel (normalisation nuisances at their nominal
+values) and is fitted both ways:
+
+* frequentist, with the free parameters and nuisances profiled
+  (:class:`~cenns_bayes.stats.frequentist.ProfileLikelihood`):
+
+  - ``chi2``: the seed paper's chi^2 with sigma^2 = n (Eqs. 10-12), two-sided
+    {Delta chi^2 <= chi2_1^{-1}(level)} clipped at physical boundaries;
+  - ``profile``: the same with the Poisson likelihood ratio;
+  - for magnetic moments also ``chi2-upper`` / ``profile-upper``, the one-sided upper limit
+    at Delta = z_level^2 (1.64 at 90 %), and ``feldman-cousins``, the unified interval of a
+    toy-based Neyman construction (:mod:`.feldman_cousins`);
+
+* Bayesian, sampling the study's posterior (compiled once per worker, the counts swapped):
+  ``posterior-hdi``, ``posterior-eti`` and, for moments, ``posterior-upper`` (the
+  ``level`` quantile, interval [0, q]).
+
+A toy covers when lower <= truth <= upper. The coverage of each (parameter, method,
+level) is the fraction of toys that cover, with the binomial standard error
+sqrt(p (1 - p) / N). Toys whose chi^2 is undefined (a channel with n = 0) are left out of
+the ``chi2`` rows only; the raw table records them.
+
+The normalisation constraints of a study with nuisances are not randomised per toy (the
+auxiliary measurements stay at their nominal values); the calibration studies shipped in
+``models/`` are statistics only. See ``docs/calibration.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .common import LEVELS, SamplerSettings, StudyRef, _lv, binomial_stderr, counting_for, is_moment
+from .feldman_cousins import NeymanBelt, fc_point_task, profile_likelihood
+
+__all__ = [
+    "CoverageResult",
+    "CoverageSettings",
+    "coverage_rows",
+    "coverage_toy_task",
+    "fc_grid",
+    "load_coverage_table",
+    "run_coverage",
+]
+
+#: Key prefixes: they keep the random streams of toys and of the FC construction apart.
+TOY_PREFIX, FC_PREFIX = 0, 1
+
+
+@dataclass(frozen=True)
+class CoverageSettings:
+    """Settings of a coverage run.
+
+    Attributes
+    ----------
+    toys : int
+        Pseudo-experiments at the true point.
+    levels : tuple of float
+        Confidence / credibility levels.
+    sampler : SamplerSettings or None
+        Posterior refits per toy; None: frequentist intervals only.
+    feldman_cousins : bool
+        Build the FC belt for the magnetic moments.
+    fc_points : int
+        Grid points of the FC construction (the true value is added).
+    fc_toys : int
+        Pseudo-experiments per grid point.
+    fc_max_factor : float
+        Grid from 0 to this factor times the Asimov 90 % profile-likelihood upper limit.
+    """
+
+    toys: int = 500
+    levels: tuple[float, ...] = LEVELS
+    sampler: SamplerSettings | None = field(default_factory=SamplerSettings)
+    feldman_cousins: bool = True
+    fc_points: int = 25
+    fc_toys: int = 500
+    fc_max_factor: float = 2.5
+
+    def meta(self) -> dict[str, Any]:
+        """What identifies the toys' results (the number of toys does not: runs extend)."""
+        return {"levels": list(self.levels),
+                "sampler": None if self.sampler is None else self.sampler.as_dict()}
+
+
+@dataclass
+class CoverageResult:
+    """Rows of the raw table, the coverage summary and the FC belts of one run."""
+
+    study: str
+    truth: dict[str, float]
+    rows: list[dict]
+    summary: list[dict]
+    belts: dict[str, NeymanBelt]
+    settings: CoverageSettings
+
+    def truth_label(self) -> str:
+        """The true point of the free parameters, e.g. ``mu_nu_mu = 0``."""
+        free = list(self.rows[0]["intervals"]) if self.rows else list(self.truth)
+        return ", ".join(f"{p} = {self.truth[p]:g}" for p in free)
+
+    def to_json(self) -> dict:
+        """``{"kind": "coverage", "toys": N, "intervals": [...]}`` (the issue's format)."""
+        return {"kind": "coverage", "toys": len(self.rows), "intervals": [
+            {k: r[k] for k in ("parameter", "method", "level", "coverage", "stderr")}
+            for r in self.summary]}
+
+
+def fc_grid(ref: StudyRef, parameter: str, settings: CoverageSettings) -> np.ndarray:
+    """The FC grid of ``parameter``: 0 ... factor x Asimov 90 % upper limit, plus the truth."""
+    from ..stats.frequentist import delta_chi2_for
+
+    study = ref.load()
+    counting = counting_for(ref)
+    truth = study.true_parameters()
+    asimov = counting.expected(truth)
+    like = profile_likelihood(counting, study, asimov, "poisson")
+    upper = like.crossing(parameter, delta_chi2_for(0.9), +1)
+    top = max(settings.fc_max_factor * upper, 1.5 * truth.get(parameter, 0.0))
+    grid = np.linspace(0.0, top, settings.fc_points)
+    return np.unique(np.round(np.append(grid, truth.get(parameter, 0.0)), 10))
+
+
+def coverage_toy_task(ref: StudyRef, levels: Sequence[float], sampler: dict | None,
+                      belts: Mapping[str, dict], *, seed) -> dict:
+    """One pseudo-experiment at the study's true point, fitted every way.
+
+    A :class:`~cenns_bayes.parallel.Task` function. Returns the row
+    ``{"counts", "intervals": {parameter: {method: {level: [lo, hi]}}}, "fc_open", diagnostics}``.
+    """
+    from ..stats.frequentist import delta_chi2_for
+
+    rng = np.random.default_rng(seed)
+    study = ref.load()
+    counting = counting_for(ref)
+    truth = study.true_parameters()
+    counts = rng.poisson(counting.expected(truth)).astype(float)
+    free = study.free_parameters
+    intervals: dict[str, dict[str, dict[str, list[float]]]] = {p: {} for p in free}
+    fc_open: dict[str, dict[str, bool]] = {}
+    for statistic, method in (("chi2", "chi2"), ("poisson", "profile")):
+        if statistic == "chi2" and np.any(counts <= 0):
+            continue  # sigma^2 = n is undefined
+        like = profile_likelihood(counting, study, counts, statistic)
+        for p in free:
+            intervals[p][method] = {_lv(lv): [float(v) for v in like.interval(p, delta_chi2_for(lv))]
+                                    for lv in levels}
+            if is_moment(p):
+                intervals[p][f"{method}-upper"] = {
+                    _lv(lv): [0.0, float(like.crossing(p, delta_chi2_for(lv, one_sided=True), +1))]
+                    for lv in levels}
+        if statistic == "poisson":
+            for p, doc in belts.items():
+                belt = NeymanBelt.from_json(doc)
+                t_grid = like.profile(p, belt.grid)
+                intervals[p]["feldman-cousins"] = {}
+                fc_open[p] = {}
+                for lv in levels:
+                    lo, hi, is_open = belt.interval(t_grid, lv)
+                    intervals[p]["feldman-cousins"][_lv(lv)] = [lo, hi]
+                    fc_open[p][_lv(lv)] = is_open
+    row: dict[str, Any] = {"counts": [int(c) for c in counts], "intervals": intervals}
+    if fc_open:
+        row["fc_open"] = fc_open
+    if sampler is not None:
+        from .common import get_refitter, posterior_intervals
+
+        fitter = get_refitter(ref, SamplerSettings(**sampler))
+        fit = fitter.fit(counts, seed=int(rng.integers(2**31 - 1)))
+        for p in free:
+            intervals[p].update(posterior_intervals(p, fit.draws[p], levels))
+        row.update(fit.diagnostics())
+    return row
+
+
+def coverage_rows(rows: Sequence[Mapping], truth: Mapping[str, float],
+                  levels: Sequence[float] = LEVELS) -> list[dict]:
+    """Coverage per (parameter, method, level) with binomial standard errors.
+
+    Returns rows ``{"parameter", "method", "level", "coverage", "stderr", "n",
+    "median_lower", "median_upper"}`` in a stable order.
+    """
+    methods_order = ["chi2", "profile", "chi2-upper", "profile-upper", "feldman-cousins",
+                     "posterior-hdi", "posterior-eti", "posterior-upper"]
+    out = []
+    params = list(rows[0]["intervals"]) if rows else []
+    for p in params:
+        x = float(truth[p])
+        tol = 1e-9 * max(1.0, abs(x))
+        present = {m for r in rows for m in r["intervals"][p]}
+        for method in [m for m in methods_order if m in present]:
+            for lv in levels:
+                ivs = [r["intervals"][p][method][_lv(lv)] for r in rows if method in r["intervals"][p]]
+                ivs = [iv for iv in ivs if np.all(np.isfinite(iv))]
+                if not ivs:
+                    continue
+                arr = np.asarray(ivs, dtype=float)
+                covered = (arr[:, 0] <= x + tol) & (x - tol <= arr[:, 1])
+                frac = float(covered.mean())
+                out.append({"parameter": p, "method": method, "level": float(lv),
+                            "coverage": round(frac, 6),
+                            "stderr": round(binomial_stderr(frac, len(arr)), 6), "n": len(arr),
+                            "median_lower": float(np.median(arr[:, 0])),
+                            "median_upper": float(np.median(arr[:, 1]))})
+    return out
+
+
+def _belt_tasks(ref: StudyRef, settings: CoverageSettings):
+    from ..parallel import Task
+
+    study = ref.load()
+    grids = {p: fc_grid(ref, p, settings) for p in study.free_parameters if is_moment(p)}
+    tasks = [Task((FC_PREFIX, i, k), fc_point_task, (ref, p, float(v), settings.fc_toys))
+             for i, p in enumerate(study.free_parameters) if p in grids
+             for k, v in enumerate(grids[p])]
+    return grids, tasks
+
+
+def run_coverage(ref: StudyRef, settings: CoverageSettings, *, seed: int, engine=None,
+                 out_dir: str | os.PathLike | None = None) -> CoverageResult:
+    """Run the coverage check: the FC belts (if any), then the toys.
+
+    Parameters
+    ----------
+    ref : StudyRef
+    settings : CoverageSettings
+    seed : int
+        Master seed; toy ``i`` draws from ``SeedSequence(seed, spawn_key=(0, i))``.
+    engine : cenns_bayes.parallel.Engine, optional
+        Where the tasks run (default: in this process).
+    out_dir : path-like, optional
+        Writes ``fc_belt.jsonl`` and ``coverage_toys.jsonl`` there (resumable).
+    """
+    from ..parallel import Engine, Task
+
+    own = engine is None
+    engine = Engine(workers=1, progress=False) if own else engine
+    study = ref.load()
+    truth = study.true_parameters()
+    out = Path(out_dir) if out_dir is not None else None
+    try:
+        belts: dict[str, NeymanBelt] = {}
+        if settings.feldman_cousins and any(is_moment(p) for p in study.free_parameters):
+            grids, tasks = _belt_tasks(ref, settings)
+            meta = {"kind": "fc-belt", "study": ref.key, "fc_toys": settings.fc_toys,
+                    "grids": {p: g.tolist() for p, g in grids.items()}}
+            rows = engine.run(tasks, seed=seed, meta=meta, description="Feldman-Cousins belt",
+                              table=None if out is None else out / "fc_belt.jsonl")
+            for i, p in enumerate(study.free_parameters):
+                if p in grids:
+                    samples = [np.asarray(r["t"]) for r in rows if r["key"][1] == i]
+                    belts[p] = NeymanBelt.from_samples(p, grids[p], samples, settings.levels)
+        belt_docs = {p: b.to_json() for p, b in belts.items()}
+        sampler = None if settings.sampler is None else settings.sampler.as_dict()
+        tasks = [Task((TOY_PREFIX, i), coverage_toy_task, (ref, tuple(settings.levels), sampler, belt_docs))
+                 for i in range(settings.toys)]
+        meta = {"kind": "coverage", "study": ref.key, "truth": truth, **settings.meta(),
+                "belts": belt_docs}
+        rows = engine.run(tasks, seed=seed, meta=meta, description="coverage toys",
+                          table=None if out is None else out / "coverage_toys.jsonl")
+    finally:
+        if own:
+            engine.close()
+    summary = coverage_rows(rows, truth, settings.levels)
+    return CoverageResult(study.name, truth, rows, summary, belts, settings)
+
+
+def load_coverage_table(path: str | os.PathLike):
+    """The raw toy table as a pandas DataFrame, one row per (toy, parameter, method, level)."""
+    import pandas as pd
+
+    from ..parallel import read_table
+
+    records = []
+    for r in read_table(path):
+        diag = {k: r.get(k) for k in ("divergences", "max_r_hat", "min_ess_bulk", "elapsed_s")}
+        for p, methods in r["intervals"].items():
+            for m, by_level in methods.items():
+                for lv, (lo, hi) in by_level.items():
+                    records.append({"task": r["task"], "parameter": p, "method": m,
+                                    "level": float(lv), "lower": lo, "upper": hi, **diag})
+    return pd.DataFrame.from_records(records)

@@ -1,0 +1,212 @@
+"""Simulation-based calibration (Talts, Betancourt, Simpson, Vehtari & Gelman 2018, arXiv:1804.06788).
+
+Replication i draws parameters theta~ from the study's prior (the same distributions as
+:mod:`cenns_bayes.bayes.priors`, including the normalisation nuisances of
+:func:`cenns_bayes.bayes.model.build_model`), simulates counts n ~ Poisson(N(theta~)),
+samples the posterior given n (nutpie, compiled once per worker, data swapped) and
+records, per free physics parameter, the rank
+
+    r = #{l : theta_l < theta~},   l = 1 ... L,
+
+of the prior draw among L posterior draws thinned to reduce autocorrelation: the draws of
+all chains are concatenated chain by chain and L = 99 of them kept at equally spaced
+positions (every ~10th of 2 x 500). If the posterior is computed correctly, r is uniform
+on {0, ..., L} for any prior and model (Talts et al., Theorem 1).
+
+Uniformity test: Pearson's chi-square on the rank histogram with B bins of equal width
+in rank ((L + 1) / B ranks per bin, B dividing L + 1 = 100, chosen as the largest of
+20, 10, 5, 4, 2 that keeps at least 10 expected replications per bin), B - 1 degrees of
+freedom; the discrete ranks are binned exactly, so the test needs no continuity
+correction. A calibrated posterior passes at the 1 % level in 99 % of runs. The ECDF
+difference plot of the normalised ranks (r + 0.5) / (L + 1) uses ArviZ's
+``plot_ecdf_pit`` with its simultaneous envelope.
+
+``simuk`` (the PyMC SBC package) was not used: it drives ``pm.sample`` itself in one
+process, replication after replication, and so can neither swap the data of a model
+compiled once nor run through :mod:`cenns_bayes.parallel` (Dask, resumable tables).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from .common import SamplerSettings, StudyRef, counting_for, get_refitter
+
+__all__ = [
+    "RANK_DRAWS",
+    "SBCResult",
+    "draw_from_prior",
+    "rank_statistic",
+    "run_sbc",
+    "sbc_replication_task",
+    "thin_draws",
+    "uniformity_test",
+]
+
+#: Posterior draws L kept per replication; ranks take L + 1 = 100 values.
+RANK_DRAWS = 99
+#: Key prefix of SBC replications (keeps their random streams apart from other checks).
+SBC_PREFIX = 2
+
+
+def draw_from_prior(study, rng: np.random.Generator) -> tuple[dict[str, float], dict[str, Any]]:
+    """One draw of the free physics parameters and the normalisation nuisances from the prior.
+
+    Returns ``(parameters, nuisances)`` in the form :meth:`CountingModel.expected` takes.
+    """
+    from ..specs import schema
+
+    params: dict[str, float] = {}
+    for name in study.free_parameters:
+        prior = study.spec.priors[name]
+        if isinstance(prior, schema.UniformPrior):
+            if name.startswith("mu_nu") and prior.on == "square":
+                params[name] = float(np.sqrt(rng.uniform(prior.lower**2, prior.upper**2)))
+            else:
+                params[name] = float(rng.uniform(prior.lower, prior.upper))
+        elif isinstance(prior, schema.LogUniformPrior):
+            params[name] = float(np.exp(rng.uniform(np.log(prior.lower), np.log(prior.upper))))
+        elif isinstance(prior, schema.HalfNormalPrior):
+            params[name] = float(abs(rng.normal(0.0, prior.sigma)))
+        elif isinstance(prior, schema.NormalPrior):
+            params[name] = float(rng.normal(prior.mu, prior.sigma))
+        elif isinstance(prior, schema.TruncatedNormalPrior):
+            a, b = (prior.lower - prior.mu) / prior.sigma, (prior.upper - prior.mu) / prior.sigma
+            params[name] = float(stats.truncnorm.rvs(a, b, loc=prior.mu, scale=prior.sigma,
+                                                     random_state=rng))
+        else:  # pragma: no cover - the schema admits no other prior
+            raise TypeError(f"unsupported prior {prior!r} for {name}")
+    nuis = study.spec.nuisances
+    nuisances: dict[str, Any] = {}
+    if nuis.flux_sigma > 0:
+        nuisances["flux_norm"] = float(np.exp(nuis.flux_sigma * rng.normal()))
+    if nuis.detector_sigma > 0:
+        n_det = len(study.detector_names)
+        if nuis.pooling == "partial":
+            tau = abs(rng.normal(0.0, nuis.detector_sigma))
+            nuisances["detector_norm"] = np.exp(tau * rng.normal(size=n_det))
+        elif nuis.pooling == "complete":
+            nuisances["detector_norm"] = np.full(n_det, np.exp(nuis.detector_sigma * rng.normal()))
+        else:
+            nuisances["detector_norm"] = np.exp(nuis.detector_sigma * rng.normal(size=n_det))
+    return params, nuisances
+
+
+def thin_draws(draws: np.ndarray, keep: int = RANK_DRAWS) -> np.ndarray:
+    """``keep`` draws at equally spaced positions of the chain-by-chain concatenation."""
+    flat = np.asarray(draws, dtype=float).reshape(-1)
+    if flat.size < keep:
+        raise ValueError(f"{flat.size} posterior draws; SBC needs at least {keep}")
+    idx = np.round(np.linspace(0, flat.size - 1, keep)).astype(int)
+    return flat[idx]
+
+
+def rank_statistic(prior_value: float, posterior_draws: np.ndarray) -> int:
+    """Number of posterior draws below the prior draw (0 ... len(draws))."""
+    return int(np.sum(np.asarray(posterior_draws) < prior_value))
+
+
+def _bins(n_replications: int, n_ranks: int) -> int:
+    for b in (20, 10, 5, 4, 2):
+        if n_ranks % b == 0 and n_replications / b >= 10:
+            return b
+    return 2
+
+
+def uniformity_test(ranks: Sequence[int], n_ranks: int = RANK_DRAWS + 1,
+                    bins: int | None = None) -> tuple[float, np.ndarray]:
+    """Pearson chi-square test that ``ranks`` are uniform on {0, ..., n_ranks - 1}.
+
+    Returns
+    -------
+    (p_value, histogram)
+        The p-value with ``bins - 1`` degrees of freedom and the counts per bin.
+    """
+    ranks = np.asarray(ranks, dtype=int)
+    if ranks.size == 0:
+        raise ValueError("no ranks")
+    if ranks.min() < 0 or ranks.max() >= n_ranks:
+        raise ValueError(f"ranks must lie in 0 ... {n_ranks - 1}")
+    bins = _bins(ranks.size, n_ranks) if bins is None else bins
+    if n_ranks % bins:
+        raise ValueError(f"{bins} bins do not divide {n_ranks} ranks evenly")
+    hist = np.bincount(ranks // (n_ranks // bins), minlength=bins)
+    expected = ranks.size / bins
+    chi2 = float(np.sum((hist - expected) ** 2) / expected)
+    return float(stats.chi2.sf(chi2, bins - 1)), hist
+
+
+def sbc_replication_task(ref: StudyRef, sampler: dict, *, seed) -> dict:
+    """One SBC replication: prior draw, simulated counts, posterior, ranks.
+
+    A :class:`~cenns_bayes.parallel.Task` function. Returns
+    ``{"prior": {...}, "ranks": {...}, "counts": [...], divergences, ...}``.
+    """
+    rng = np.random.default_rng(seed)
+    study = ref.load()
+    counting = counting_for(ref)
+    params, nuisances = draw_from_prior(study, rng)
+    expected = counting.expected(params, nuisances)
+    counts = rng.poisson(expected).astype(float)
+    fit = get_refitter(ref, SamplerSettings(**sampler)).fit(counts, seed=int(rng.integers(2**31 - 1)))
+    ranks = {p: rank_statistic(params[p], thin_draws(fit.draws[p])) for p in study.free_parameters}
+    return {"prior": params, "ranks": ranks, "counts": [int(c) for c in counts],
+            **fit.diagnostics()}
+
+
+@dataclass
+class SBCResult:
+    """Replications of an SBC run and the uniformity test per parameter."""
+
+    study: str
+    rows: list[dict]
+    pvalues: dict[str, float]
+    histograms: dict[str, list[int]]
+    n_ranks: int = RANK_DRAWS + 1
+
+    def ranks(self, parameter: str) -> np.ndarray:
+        """Ranks of ``parameter`` over the replications."""
+        return np.array([r["ranks"][parameter] for r in self.rows])
+
+    def to_json(self) -> dict:
+        """``{"kind": "sbc", "replications": N, "parameters": {p: {"uniformity_pvalue": x}}}``."""
+        return {"kind": "sbc", "replications": len(self.rows),
+                "parameters": {p: {"uniformity_pvalue": round(v, 6)} for p, v in self.pvalues.items()}}
+
+
+def run_sbc(ref: StudyRef, replications: int, sampler: SamplerSettings, *, seed: int,
+            engine=None, out_dir: str | os.PathLike | None = None) -> SBCResult:
+    """Run ``replications`` SBC replications (resumable through ``out_dir/sbc_replications.jsonl``)."""
+    from ..parallel import Engine, Task
+
+    study = ref.load()
+    if sampler.chains * sampler.draws < RANK_DRAWS:
+        raise ValueError(f"chains x draws must be at least {RANK_DRAWS} for the rank statistic")
+    own = engine is None
+    engine = Engine(workers=1, progress=False) if own else engine
+    tasks = [Task((SBC_PREFIX, i), sbc_replication_task, (ref, sampler.as_dict()))
+             for i in range(replications)]
+    meta = {"kind": "sbc", "study": ref.key, "sampler": sampler.as_dict(), "rank_draws": RANK_DRAWS}
+    try:
+        rows = engine.run(tasks, seed=seed, meta=meta, description="SBC replications",
+                          table=None if out_dir is None else Path(out_dir) / "sbc_replications.jsonl")
+    finally:
+        if own:
+            engine.close()
+    return sbc_result(study.name, rows, study.free_parameters)
+
+
+def sbc_result(study_name: str, rows: Sequence[Mapping], parameters: Sequence[str]) -> SBCResult:
+    """Uniformity tests of the ranks in ``rows``."""
+    pvalues, hists = {}, {}
+    for p in parameters:
+        pv, hist = uniformity_test([r["ranks"][p] for r in rows])
+        pvalues[p], hists[p] = pv, hist.tolist()
+    return SBCResult(study_name, list(rows), pvalues, hists)

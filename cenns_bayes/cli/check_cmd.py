@@ -1,0 +1,151 @@
+"""``cenns-bayes check STUDY.toml --kind asimov|coverage|sbc``: calibration of the intervals."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from .common import UserError, add_study_arguments, overrides_from_args, print_json, write_text_atomic
+
+KINDS = ("asimov", "coverage", "sbc")
+
+
+def add_arguments(parser) -> None:
+    """Register the command's options."""
+    add_study_arguments(parser)
+    parser.add_argument("--kind", required=True, choices=KINDS,
+                        help="asimov: posterior on Asimov data under several priors; coverage: "
+                        "Poisson toys at the true point; sbc: simulation-based calibration")
+    parser.add_argument("--toys", type=int, default=None, metavar="N",
+                        help="pseudo-experiments (coverage, default 500) or replications (sbc, default 200)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="local worker processes (default: all cores; 1: in this process)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on an existing Dask cluster (tcp://host:8786)")
+    parser.add_argument("--seed", type=int, default=20151, help="master seed (default 20151)")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="write the report (Markdown, PNG), summary JSON and raw table (resumable) here")
+    parser.add_argument("--draws", type=int, default=None,
+                        help="posterior draws per chain per fit (default 500; asimov 1000)")
+    parser.add_argument("--tune", type=int, default=None,
+                        help="warm-up draws per chain per fit (default 500; asimov 1000)")
+    parser.add_argument("--chains", type=int, default=None, help="chains per fit (default 2; asimov 4)")
+    parser.add_argument("--target-accept", type=float, default=None,
+                        help="NUTS target acceptance (default: the spec's)")
+    parser.add_argument("--fc-points", type=int, default=25,
+                        help="coverage: grid points of the Feldman-Cousins construction (default 25)")
+    parser.add_argument("--fc-toys", type=int, default=1000,
+                        help="coverage: toys per Feldman-Cousins grid point (default 1000)")
+    parser.add_argument("--frequentist-only", action="store_true",
+                        help="coverage: skip the posterior refits")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _check(args) -> None:
+    big = args.kind == "asimov"
+    for name, small, large in (("draws", 500, 1000), ("tune", 500, 1000), ("chains", 2, 4)):
+        if getattr(args, name) is None:
+            setattr(args, name, large if big else small)
+    for name in ("draws", "tune", "chains", "fc_points", "fc_toys"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be a positive integer (got {getattr(args, name)})")
+    if args.toys is not None and args.toys < 1:
+        raise UserError(f"--toys must be a positive integer (got {args.toys})")
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be >= 0, got {args.seed}")
+    if args.target_accept is not None and not 0 < args.target_accept < 1:
+        raise UserError(f"--target-accept must lie in (0, 1), got {args.target_accept}")
+    if args.kind == "sbc" and args.chains * args.draws < 99:
+        raise UserError("--chains x --draws must be at least 99 for the SBC rank statistic")
+
+
+def run(args) -> int:
+    """Run the chosen check, write the report and print the summary."""
+    _check(args)
+    from ..calibration.common import SamplerSettings, StudyRef
+    from ..parallel import Engine, TableMismatchError, TaskFailedError
+    ref = StudyRef.from_file(args.study, overrides_from_args(args))
+    study = ref.load()
+    if not study.free_parameters:
+        raise UserError(f"{study.path}: priors: no free parameter; give [priors] for at least one")
+    target = args.target_accept or study.spec.sampling.target_accept
+    sampler = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains, target_accept=target)
+    if args.kind == "asimov":
+        from ..calibration.asimov import run_asimov
+
+        result = run_asimov(ref, sampler, seed=args.seed, progress=not args.json)
+        doc = result.to_json()
+        if args.out:
+            from ..calibration.report import write_asimov_report
+
+            write_asimov_report(result, args.out)
+        _emit(args, doc, result)
+        return 0
+    engine = Engine(workers=args.workers, scheduler=args.scheduler, progress=not args.json)
+    try:
+        if args.kind == "coverage":
+            from ..calibration.coverage import CoverageSettings, run_coverage
+
+            settings = CoverageSettings(
+                toys=args.toys or 500, sampler=None if args.frequentist_only else sampler,
+                fc_points=args.fc_points, fc_toys=args.fc_toys)
+            result = run_coverage(ref, settings, seed=args.seed, engine=engine, out_dir=args.out)
+        else:
+            from ..calibration.sbc import run_sbc
+
+            result = run_sbc(ref, args.toys or 200, sampler, seed=args.seed, engine=engine,
+                             out_dir=args.out)
+    except TableMismatchError as err:
+        raise UserError(str(err)) from None
+    except TaskFailedError as err:
+        print(err.remote_traceback, file=sys.stderr)
+        raise UserError(f"{err} (finished results are kept; rerun with the same --out to resume)") from None
+    finally:
+        engine.close()
+    doc = result.to_json()
+    if args.out:
+        from ..calibration import report
+
+        writer = report.write_coverage_report if args.kind == "coverage" else report.write_sbc_report
+        writer(result, args.out)
+    _emit(args, doc, result)
+    return 0
+
+
+def _emit(args, doc: dict, result) -> None:
+    if args.out:
+        from pathlib import Path
+
+        write_text_atomic(Path(args.out) / f"{args.kind}.json",
+                          json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    if args.json:
+        print_json(doc)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if args.kind == "coverage":
+        table = Table(title=f"{result.study}: coverage of {len(result.rows)} toys at {result.truth_label()}")
+        for col in ("parameter", "method", "level", "coverage", "stderr", "median interval"):
+            table.add_column(col, justify="left" if col in ("parameter", "method") else "right")
+        for r in result.summary:
+            table.add_row(r["parameter"], r["method"], f"{r['level']:g}", f"{r['coverage']:.3f}",
+                          f"{r['stderr']:.3f}", f"[{r['median_lower']:.4g}, {r['median_upper']:.4g}]")
+        console.print(table)
+        divs = sum(r.get("divergences", 0) for r in result.rows)
+        console.print(f"posterior divergences over all toys: {divs}")
+    elif args.kind == "sbc":
+        table = Table(title=f"{result.study}: SBC, {len(result.rows)} replications")
+        for col in ("parameter", "uniformity p-value", "rank histogram"):
+            table.add_column(col)
+        for p, pv in result.pvalues.items():
+            table.add_row(p, f"{pv:.3g}", " ".join(str(h) for h in result.histograms[p]))
+        console.print(table)
+    else:
+        console.print(result.markdown())
+    if args.out:
+        console.print(f"wrote {args.out}")

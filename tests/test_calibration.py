@@ -1,0 +1,208 @@
+"""Calibration machinery against problems with known answers; the check command end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from cenns_bayes.calibration.common import StudyRef, binomial_stderr, counting_for, posterior_intervals
+from cenns_bayes.calibration.coverage import CoverageSettings, run_coverage
+from cenns_bayes.calibration.feldman_cousins import (
+    NeymanBelt,
+    critical_value,
+    fc_poisson_interval,
+    poisson_lr_statistic,
+)
+from cenns_bayes.calibration.sbc import rank_statistic, thin_draws, uniformity_test
+from cenns_bayes.stats.frequentist import delta_chi2_for
+
+from .conftest import MODELS, ROOT
+
+#: One channel (prompt nu_mu on a 0.5 kg Ge76 detector): about 3 expected counts, so the
+#: discreteness of the Poisson distribution makes the exact coverage differ from nominal
+#: (0.616 at 68 %, 0.917 at 90 %).
+ONE_BIN = """
+[study]
+name = "one-bin"
+exposure_s = 2.4e7
+[source]
+kind = "sns"
+[[detectors]]
+name = "Ge76"
+nucleus = "Ge76"
+mass_kg = 0.5
+distance_m = 20.0
+efficiency = 0.67
+recoil_window_kev = [10.0, 78.0]
+[analysis]
+flavors = ["numu"]
+[parameters]
+sin2_theta_w = 0.2312
+[priors]
+sin2_theta_w = {dist = "uniform", lower = 0.1, upper = 0.4}
+"""
+
+
+def exact_wilks_coverage(ref: StudyRef, level: float) -> float:
+    """P(t(s_true) <= chi2_1^{-1}(level)) by summing Poisson probabilities over n.
+
+    t(s) = 2 [N(s) - n + n ln(n / N(s))] minus its minimum over the physical range of s,
+    where N(s) is monotonic (so the profile minimum is at N = n, or at an end of the range).
+    """
+    counting = counting_for(ref)
+    n_true = float(counting.expected({"sin2_theta_w": 0.2312})[0])
+    ends = [float(counting.expected({"sin2_theta_w": s})[0]) for s in (1e-6, 1 - 1e-6)]
+    n_lo, n_hi = min(ends), max(ends)
+
+    def dev(n, lam):
+        return 2.0 * (lam - n + (n * np.log(n / lam) if n > 0 else 0.0))
+
+    delta = delta_chi2_for(level)
+    total = 0.0
+    for n in range(0, int(stats.poisson.isf(1e-12, n_true)) + 1):
+        best = np.clip(n, n_lo, n_hi)
+        if dev(n, n_true) - dev(n, best) <= delta:
+            total += stats.poisson.pmf(n, n_true)
+    return total
+
+
+def test_toy_coverage_of_the_wilks_interval_matches_the_exact_poisson_sum():
+    ref = StudyRef(ONE_BIN)
+    toys = 800
+    res = run_coverage(ref, CoverageSettings(toys=toys, sampler=None, feldman_cousins=False), seed=11)
+    got = {(r["method"], r["level"]): r["coverage"] for r in res.summary}
+    # discreteness matters here: the exact answer is not the nominal level
+    assert abs(exact_wilks_coverage(ref, 0.68) - 0.68) > 0.05
+    for level in (0.68, 0.9):
+        exact = exact_wilks_coverage(ref, level)
+        err = binomial_stderr(exact, toys)
+        assert abs(got[("profile", level)] - exact) < 3.5 * err, (level, got, exact)
+
+
+#: Signal grid of the exact constructions (step 0.005, as fine as Table IV's rounding).
+GRID = np.arange(0.0, 6.5, 0.005)
+
+
+def test_fc_poisson_construction_reproduces_feldman_cousins_table_iv():
+    # (n, b) -> 90 % interval of Feldman & Cousins (1998), Table IV.
+    table = {(0, 0.0): (0.0, 2.44), (0, 0.5): (0.0, 1.94), (0, 1.0): (0.0, 1.61),
+             (0, 2.5): (0.0, 1.18), (1, 0.0): (0.11, 4.36), (3, 3.0): (0.0, 4.42),
+             (2, 0.0): (0.53, 5.91)}
+    for (n, b), (lo, hi) in table.items():
+        got = fc_poisson_interval(n, b, 0.9, grid=GRID)
+        assert got[0] == pytest.approx(lo, abs=0.011) and got[1] == pytest.approx(hi, abs=0.011), (n, b, got)
+    # At b = 3 the construction's n = 0 limit (0.95) is not monotonic in b (b = 2.5 gives
+    # 1.18); Table IV lists 1.08 there, a value that differs from the plain construction.
+    assert fc_poisson_interval(0, 3.0, 0.9, grid=GRID)[1] == pytest.approx(0.95, abs=0.011)
+
+
+def test_toy_neyman_belt_agrees_with_the_exact_belt():
+    """The toy-based critical values (used for the studies) against the exact sums, b = 3."""
+    rng = np.random.default_rng(5)
+    grid = np.arange(0.0, 6.0001, 0.25)
+    b = 3.0
+    samples = [poisson_lr_statistic(rng.poisson(s + b, size=4000), s, b) for s in grid]
+    belt = NeymanBelt.from_samples("s", grid, samples, (0.9,))
+    for n_obs, (lo_x, hi_x) in ((0, (0.0, 0.95)), (4, (0.0, 5.1)), (7, (0.5, 9.0))):
+        t_grid = np.array([poisson_lr_statistic(np.array([n_obs]), s, b)[0] for s in grid])
+        lo, hi, _ = belt.interval(t_grid, 0.9)
+        exact = fc_poisson_interval(n_obs, b, 0.9, grid=grid)
+        assert (lo, hi) == pytest.approx(exact, abs=0.26), (n_obs, (lo, hi), exact)
+
+
+def test_critical_value_is_the_smallest_value_reaching_the_level():
+    t = np.array([0.0, 0.0, 1.0, 2.0, 3.0])
+    assert critical_value(t, 0.4) == 0.0
+    assert critical_value(t, 0.41) == 1.0
+    assert critical_value(t, 0.8, weights=np.array([0.5, 0.0, 0.2, 0.2, 0.1])) == 2.0
+
+
+def _gamma_poisson_ranks(replications: int, width_factor: float, seed: int) -> np.ndarray:
+    """SBC ranks of a Gamma-Poisson model, posterior drawn in closed form (no MCMC).
+
+    lambda ~ Gamma(3, rate 0.5); 5 counts ~ Poisson(lambda); posterior Gamma(3 + sum n,
+    rate 0.5 + 5). ``width_factor`` != 1 scales the posterior's spread about its mean.
+    """
+    rng = np.random.default_rng(seed)
+    a, rate, m = 3.0, 0.5, 5
+    ranks = []
+    for _ in range(replications):
+        lam = rng.gamma(a, 1.0 / rate)
+        n = rng.poisson(lam, size=m)
+        post = rng.gamma(a + n.sum(), 1.0 / (rate + m), size=(2, 500))
+        post = post.mean() + width_factor * (post - post.mean())
+        ranks.append(rank_statistic(lam, thin_draws(post)))
+    return np.asarray(ranks)
+
+
+def test_sbc_ranks_are_uniform_for_the_exact_posterior():
+    p, hist = uniformity_test(_gamma_poisson_ranks(1000, 1.0, seed=3))
+    assert p > 0.01, (p, hist)
+    assert hist.sum() == 1000
+
+
+def test_sbc_detects_a_too_narrow_posterior():
+    p, hist = uniformity_test(_gamma_poisson_ranks(300, 0.6, seed=3))
+    assert p < 1e-6, (p, hist)
+    assert hist[0] + hist[-1] > 3 * hist[len(hist) // 2]  # the U shape of an overconfident posterior
+
+
+def test_boundary_hdi_starts_at_zero_for_a_density_falling_from_the_boundary():
+    x = np.abs(np.random.default_rng(0).normal(0.0, 2.0, size=(2, 500)))
+    ivs = posterior_intervals("mu_nu_mu", x)
+    assert ivs["posterior-hdi"]["0.9"][0] == 0.0
+    assert ivs["posterior-hdi"]["0.9"][1] == pytest.approx(np.quantile(x, 0.9))
+    assert ivs["posterior-eti"]["0.9"][0] > 0.0  # an equal-tailed interval never reaches mu = 0
+
+
+def _check(args, out, env):
+    cmd = [sys.executable, "-m", "cenns_bayes.cli.main", "check", *args, "--out", str(out), "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def test_check_command_json_schema_and_resume(tmp_path):
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"}
+    study = str(MODELS / "calibration_ge76_mu.toml")
+    small = ["--workers", "1", "--draws", "100", "--tune", "150", "--fc-points", "5",
+             "--fc-toys", "40", "--seed", "3"]
+    out = tmp_path / "cov"
+    doc = _check([study, "--kind", "coverage", "--toys", "3", *small], out, env)
+    first = (out / "coverage_toys.jsonl").read_text().splitlines()
+    doc = _check([study, "--kind", "coverage", "--toys", "5", *small], out, env)
+    second = (out / "coverage_toys.jsonl").read_text().splitlines()
+    # resumed: the three finished toys were not redone (their rows, timings included, unchanged)
+    assert second[: len(first)] == first and len(second) == len(first) + 2
+    assert set(doc) == {"kind", "toys", "intervals"} and doc["kind"] == "coverage" and doc["toys"] == 5
+    rows = {(r["parameter"], r["method"], r["level"]) for r in doc["intervals"]}
+    for method in ("chi2", "profile", "posterior-hdi", "posterior-eti", "posterior-upper", "feldman-cousins"):
+        for level in (0.68, 0.9):
+            assert ("mu_nu_mu", method, level) in rows
+    for r in doc["intervals"]:
+        assert set(r) == {"parameter", "method", "level", "coverage", "stderr"}
+        assert 0.0 <= r["coverage"] <= 1.0 and r["stderr"] >= 0.0
+    assert (out / "coverage.md").exists() and (out / "coverage.png").exists()
+    # same seed, fresh directory: the same toys (counts and frequentist intervals) again
+    again = tmp_path / "again"
+    _check([study, "--kind", "coverage", "--toys", "2", "--frequentist-only", *small], again, env)
+    rows_a = [json.loads(x) for x in first[1:3]]
+    rows_b = [json.loads(x) for x in (again / "coverage_toys.jsonl").read_text().splitlines()[1:3]]
+    assert [r["counts"] for r in rows_a] == [r["counts"] for r in rows_b]
+    for a, b in zip(rows_a, rows_b, strict=True):
+        for method in ("chi2", "profile", "feldman-cousins"):
+            assert a["intervals"]["mu_nu_mu"][method] == b["intervals"]["mu_nu_mu"][method]
+
+    sbc = _check([str(MODELS / "calibration_ge76_sin2_mu.toml"), "--kind", "sbc", "--toys", "4",
+                  "--workers", "1", "--draws", "60", "--tune", "100", "--seed", "3"], tmp_path / "sbc", env)
+    assert set(sbc) == {"kind", "replications", "parameters"} and sbc["kind"] == "sbc"
+    assert sbc["replications"] == 4
+    assert set(sbc["parameters"]) == {"sin2_theta_w", "mu_nu_mu"}
+    for v in sbc["parameters"].values():
+        assert set(v) == {"uniformity_pvalue"} and 0.0 <= v["uniformity_pvalue"] <= 1.0
