@@ -30,7 +30,7 @@ def frequentist_intervals(study, counting) -> dict[str, dict[str, dict]]:
     detector response (binned in PE and time, with background nuisances) get the Poisson
     profile likelihood of :class:`~cenns_bayes.stats.profile.ProfileFitter`.
     """
-    if not isinstance(counting, CountingModel):
+    if not isinstance(counting, CountingModel) or counting.radius_slopes is not None:
         return _profile_fitter_intervals(study, counting)
     nuis = study.spec.nuisances
     out: dict[str, dict[str, dict]] = {p: {} for p in study.free_parameters}

@@ -112,6 +112,8 @@ def _counting_nuisances(study: Study, counting: CountingModel, pooling: str | No
         else:
             raise ValueError(f"unknown pooling {pooling!r}: expected partial, complete or none")
         out["detector_norm"] = pm.Deterministic("detector_norm", pt.exp(log_norm), dims="detector")
+    if counting.radius_slopes is not None:
+        out["neutron_radius"] = pm.Normal("neutron_radius", 0.0, 1.0, shape=(len(counting.radius_groups),))
     return out
 
 

@@ -34,7 +34,7 @@ def _profile_curves(study, counting, parameter, lo, hi, n=61):
     from ..stats.counting import CountingModel
     from ..stats.frequentist import ProfileLikelihood
 
-    if not isinstance(counting, CountingModel):
+    if not isinstance(counting, CountingModel) or counting.radius_slopes is not None:
         from ..stats.profile import ProfileFitter
 
         grid = np.linspace(lo, hi, 21)

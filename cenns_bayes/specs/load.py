@@ -233,6 +233,12 @@ def _check_physics(study: Study) -> None:
                 f"unknown form factor {det.form_factor!r}{hint}: expected one of "
                 f"{', '.join(FORM_FACTOR_MODELS)}",
             )
+        if det.form_factor in ("bcs", "unity") and spec.nuisances.neutron_radius_sigma_fm > 0:
+            raise SpecPhysicsError(
+                path, "nuisances.neutron_radius_sigma_fm",
+                f"detector {det.name!r} uses form factor {det.form_factor!r}, whose neutron radius "
+                "cannot be varied; use helm, klein-nystrand or symmetrized-fermi",
+            )
         if det.form_factor == "bcs":
             from ..physics.bcs import SUPPORTED_NUCLEI
 
@@ -514,6 +520,20 @@ class Study:
             if not binned:
                 setup = DetectorSetup(**{**setup.__dict__, "bin_edges_kev": None})
             self._coefficients[key] = channel_coefficients(setup, flavor)
+        return self._coefficients[key]
+
+    def channel_with_skin_shift(self, detector: str, flavor: str, shift_fm: float,
+                                binned: bool | None = None) -> ChannelCoefficients:
+        """Coefficients of a channel with the neutron rms radius moved by ``shift_fm`` (cached)."""
+        binned = self.spec.analysis.binned if binned is None else binned
+        key = (detector, flavor, bool(binned), float(shift_fm))
+        if key not in self._coefficients:
+            setup = self.setup(detector)
+            changes = {"neutron_skin_fm": setup.neutron_skin_fm + shift_fm}
+            if not binned:
+                changes["bin_edges_kev"] = None
+            self._coefficients[key] = channel_coefficients(
+                DetectorSetup(**{**setup.__dict__, **changes}), flavor)
         return self._coefficients[key]
 
     def rate_model(

@@ -364,8 +364,9 @@ class NuisanceSection(_Strict):
     pooling: Literal["partial", "complete", "none"] = Field(
         "partial", description="how per-detector normalisations are combined across detectors"
     )
-    form_factor_radius_sigma: Annotated[float, Field(ge=0, lt=0.5)] = Field(
-        0.0, description="relative width of a per-nucleus form-factor radius scale; 0 = fixed"
+    neutron_radius_sigma_fm: Annotated[float, Field(ge=0, le=1.0)] = Field(
+        0.0, description="counting studies: 1-sigma uncertainty of each nucleus's neutron rms "
+        "radius, fm (the proton radius is measured); one nuisance per target nucleus; 0 = fixed"
     )
     quenching: bool = Field(True, description="response studies: QF uncertainty as a nuisance")
     efficiency: bool = Field(True, description="response studies: efficiency parameters as nuisances")

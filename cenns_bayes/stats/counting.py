@@ -9,7 +9,11 @@ parameters of the channel's flavour, and S the CEvNS signal strength (the weak c
 as a ratio to its Standard-Model value; the magnetic-moment term is separate physics
 and is not scaled). ``A_flux`` (shared by every detector at the source) and ``A_det``
 (one per detector) are log-normal normalisation nuisances, exp(sigma z), declared by the
-study's ``[nuisances]`` table. The frequentist fit treats per-detector normalisations as
+study's ``[nuisances]`` table. With ``neutron_radius_sigma_fm`` the coefficients of every
+channel also depend on z_A, the shift of its nucleus's neutron rms radius in units of
+that sigma, through the parabola through the coefficients computed at z = -1, 0, +1:
+c(z) = c(0) + z (c+ - c-)/2 + z^2 (c+ + c- - 2 c(0))/2 (exact at the nodes; the
+coefficients are smooth in the radius, see tests). The frequentist fit treats per-detector normalisations as
 independent; the PyMC model offers partial, complete or no pooling of them.
 """
 
@@ -31,19 +35,22 @@ _DEFAULTS = {"sin2_theta_w": SIN2_THETA_W_PAPER, "mu_nu_mu": 0.0, "mu_nu_e": 0.0
              "r2_nu_mu": 0.0, "r2_nu_e": 0.0, "signal_strength": 1.0}
 
 
-def evaluate_polynomial(rate_model: RateModel, params: Mapping[str, Any], xp=np):
+def evaluate_polynomial(rate_model: RateModel, params: Mapping[str, Any], xp=np, coefficients=None):
     """Counts per column of ``rate_model`` for scalar parameters (NumPy or PyTensor).
 
     ``params`` may carry ``mu_nu_mu_squared`` / ``mu_nu_e_squared`` in place of the
     moments themselves (the PyMC models sample mu^2 directly when the prior is flat in
-    mu^2, which keeps the gradient finite at mu = 0).
+    mu^2, which keeps the gradient finite at mu = 0). ``coefficients`` replaces the rate
+    model's (c0, c1, c2, c_mu) rows, e.g. with rows interpolated in a nuisance.
     """
     p = {**_DEFAULTS, **params}
     for flavour in ("mu", "e"):
         if f"mu_nu_{flavour}_squared" not in p:
             p[f"mu_nu_{flavour}_squared"] = p[f"mu_nu_{flavour}"] ** 2
     is_e = rate_model.mu_index == 1
-    c0, c1, c2, cm = (np.asarray(row) for row in rate_model.polynomial)
+    if coefficients is None:
+        coefficients = [np.asarray(row) for row in rate_model.polynomial]
+    c0, c1, c2, cm = coefficients
     if is_e.all() or not is_e.any():
         suffix = "e" if is_e.all() else "mu"
         mu2, r2 = p[f"mu_nu_{suffix}_squared"], p[f"r2_nu_{suffix}"]
@@ -75,6 +82,10 @@ class CountingModel:
     flux_sigma: float = 0.0
     detector_sigma: float = 0.0
     fixed: dict[str, float] = field(default_factory=dict)
+    radius_slopes: tuple[np.ndarray, np.ndarray] | None = None
+    radius_groups: list[str] = field(default_factory=list)
+    radius_index: np.ndarray | None = None
+    neutron_radius_sigma_fm: float = 0.0
     parameter_names: list[str] = field(default_factory=lambda: list(_DEFAULTS))
     nuisances: list[NuisanceSpec] = field(init=False)
     detector_names: list[str] = field(init=False)
@@ -94,6 +105,11 @@ class CountingModel:
             self.nuisances.append(NuisanceSpec(
                 "detector_norm", "lognormal", self.detector_sigma, size=len(self.detector_names),
                 description="per-detector normalisation: efficiency, quenching, mass (ratio)"))
+        if self.radius_slopes is not None:
+            self.nuisances.append(NuisanceSpec(
+                "neutron_radius", "normal", 1.0, 0.0, size=len(self.radius_groups),
+                description=f"shift of each nucleus's neutron rms radius in units of "
+                f"{self.neutron_radius_sigma_fm} fm ({', '.join(self.radius_groups)})"))
 
     @classmethod
     def from_study(cls, study, binned: bool | None = None) -> CountingModel:
@@ -101,8 +117,24 @@ class CountingModel:
         rate_model = study.rate_model(binned=binned)
         n = study.spec.nuisances
         fixed = {k: v for k, v in study.true_parameters().items() if k in _DEFAULTS}
+        extra = {}
+        sigma = n.neutron_radius_sigma_fm
+        if sigma > 0:
+            plus = np.concatenate([study.channel_with_skin_shift(ch.detector, ch.flavor, sigma, binned)
+                                   .polynomial for ch in rate_model.channels], axis=1)
+            minus = np.concatenate([study.channel_with_skin_shift(ch.detector, ch.flavor, -sigma, binned)
+                                    .polynomial for ch in rate_model.channels], axis=1)
+            base = rate_model.polynomial
+            nucleus_of = {d.name: d.nucleus for d in study.spec.detectors}
+            groups = list(dict.fromkeys(nucleus_of[d] for d, _, _ in rate_model.labels))
+            extra = dict(
+                radius_slopes=(0.5 * (plus - minus), 0.5 * (plus + minus - 2.0 * base)),
+                radius_groups=groups,
+                radius_index=np.array([groups.index(nucleus_of[d]) for d, _, _ in rate_model.labels]),
+                neutron_radius_sigma_fm=sigma,
+            )
         return cls(rate_model, study.observed_counts(rate_model), n.flux_sigma, n.detector_sigma,
-                   fixed)
+                   fixed, **extra)
 
     @property
     def bin_labels(self) -> list[tuple[str, str, int]]:
@@ -111,8 +143,14 @@ class CountingModel:
 
     def expected(self, params: Mapping[str, Any], nuisances: Mapping[str, Any] | None = None, xp=np):
         """Expected counts per column (NumPy array or PyTensor tensor)."""
-        counts = evaluate_polynomial(self.rate_model, {**self.fixed, **params}, xp)
         nuisances = nuisances or {}
+        coefficients = None
+        if self.radius_slopes is not None and "neutron_radius" in nuisances:
+            z = nuisances["neutron_radius"][self.radius_index]
+            first, second = self.radius_slopes
+            coefficients = [self.rate_model.polynomial[k] + z * first[k] + z * z * second[k]
+                            for k in range(4)]
+        counts = evaluate_polynomial(self.rate_model, {**self.fixed, **params}, xp, coefficients)
         if "flux_norm" in nuisances:
             counts = counts * nuisances["flux_norm"]
         if "detector_norm" in nuisances:
@@ -125,4 +163,4 @@ class CountingModel:
 
     def nominal_nuisances(self) -> dict[str, Any]:
         """Nuisances at their nominal values."""
-        return {n.name: (1.0 if n.size == 1 else np.ones(n.size)) for n in self.nuisances}
+        return {n.name: (float(n.nominal()[0]) if n.size == 1 else n.nominal()) for n in self.nuisances}
