@@ -162,7 +162,6 @@ def run_study(study, outdir: str | Path, *, draws=None, tune=None, chains=None, 
 
 def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
     params = s["free_parameters"]
-    nuis = study.spec.nuisances
     lines = [
         f"# Study report: {s['study']}",
         "",

@@ -32,7 +32,7 @@ from ..rates.coefficients import (
     parameter_for_flavor,
 )
 from . import schema
-from .errors import SpecError, SpecPhysicsError, SpecStructureError
+from .errors import SpecPhysicsError, SpecStructureError
 
 __all__ = ["Study", "apply_overrides", "load_study", "parse_study", "parse_override"]
 
@@ -136,7 +136,7 @@ def apply_overrides(raw: dict, overrides: Mapping[str, Any], path: str = "<strin
         if len(parts) == 1 and parts[0] in _PARAMETER_NAMES:
             parts = ["parameters", parts[0]]
         node: Any = out
-        for i, part in enumerate(parts[:-1]):
+        for part in parts[:-1]:
             if isinstance(node, list):
                 node = _select(node, part, name, path)
             else:
