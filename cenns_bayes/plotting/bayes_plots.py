@@ -82,7 +82,7 @@ def plot_pair(samples: dict[str, np.ndarray], path: str | Path, title: str = "")
             if i == j:
                 ax.hist(samples[xj], bins=50, color="C0", alpha=0.6)
             else:
-                ax.plot(samples[xj], samples[yi], ",", alpha=0.3, color="C0")
+                ax.plot(samples[xj], samples[yi], ".", ms=1.5, alpha=0.3, color="C0")
             if i == k - 1:
                 ax.set_xlabel(LABELS.get(xj, xj), fontsize=8)
             if j == 0 and i > 0:
