@@ -54,6 +54,7 @@ def run_study(study, outdir: str | Path, *, draws=None, tune=None, chains=None, 
               backend=None, pooling_comparison: bool = True, progress=None) -> dict:
     """Run the whole study and write its report into ``outdir``; returns the summary dict."""
     from ..bayes import diagnostics, sample_study, summarise_posterior
+    from ..bayes.summary import posterior_predictive_pvalue
     from ..bayes.compare import comparison_rows, frequentist_intervals
     from ..bayes.sampling import write_netcdf
     from ..plotting.bayes_plots import plot_pair, plot_profile_vs_posterior
@@ -90,6 +91,7 @@ def run_study(study, outdir: str | Path, *, draws=None, tune=None, chains=None, 
     params = study.free_parameters
     bayes = summarise_posterior(result.idata, params)
     diag = diagnostics(result.idata, params)
+    ppc = posterior_predictive_pvalue(result.idata, counting.observed, seed=study.spec.sampling.seed)
 
     say("figures")
     figures = []
@@ -145,6 +147,7 @@ def run_study(study, outdir: str | Path, *, draws=None, tune=None, chains=None, 
         "posterior": bayes,
         "comparison": comparison_rows(freq, bayes),
         "diagnostics": diag,
+        "posterior_predictive": ppc,
         "sampler": {"backend": result.backend, "compile_seconds": result.compile_seconds,
                     "sampling_seconds": result.sampling_seconds},
         "pooling_comparison": {k: {"divergences": v["divergences"],
@@ -226,6 +229,14 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
     for p in params:
         b = s["posterior"][p]
         lines.append(f"| {p} | {_fmt(b['mean'])} | {_fmt(b['sd'])} | {b['r_hat']:.4f} | {b['ess_bulk']:.0f} |")
+    ppc = s["posterior_predictive"]
+    lines += ["", "## Posterior predictive check", "",
+              f"Poisson deviance over {ppc['bins']} bins: observed {ppc['mean_observed_deviance']:.1f}, "
+              f"replicated {ppc['mean_replicated_deviance']:.1f} (means over {ppc['draws']} posterior "
+              f"draws); p = P(T_rep ≥ T_obs) = **{ppc['pvalue']:.3f}**. "
+              + ("Asimov data have no Poisson scatter, so p is close to 1 by construction."
+                 if study.spec.data.kind == "asimov" else
+                 "A p-value near 0 would say the model cannot reproduce the data's scatter.")]
     if s["pooling_comparison"]:
         lines += ["", "## Pooling of the per-detector normalisations", "",
                   "partial: hierarchical, A_d = exp(τ z_d) with τ ~ HalfNormal; complete: one "
