@@ -8,17 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from ..io import save_figure_atomic, write_text_atomic
+from ..plotting.backend import pyplot as _pyplot
 
 __all__ = ["write_asimov_report", "write_coverage_report", "write_sbc_report"]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _label(p: str) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import save_figure_atomic
+from .backend import pyplot as _pyplot
 
 LABELS = {
     "sin2_theta_w": r"$\sin^2\theta_W$",
@@ -16,15 +17,6 @@ LABELS = {
     "r2_nu_e": r"$\langle r^2_{\nu_e}\rangle$ [$10^{-32}$ cm$^2$]",
     "signal_strength": "CEvNS signal strength (ratio to SM)",
 }
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_profile_vs_posterior(parameter: str, samples: np.ndarray, profiles: dict[str, tuple],

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import save_figure_atomic
+from .backend import pyplot
 
 _COLOURS = {"steady_state": "0.75", "prompt_neutrons": "C3", "cevns_numu": "C0",
             "cevns_numubar": "C1", "cevns_nue": "C2"}
@@ -30,11 +31,7 @@ def plot_projections(model, components: dict[str, np.ndarray], path: str | Path,
 
     The lower panels show (observed - expected) / sqrt(expected).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     labels = model.bin_labels
     has_time = len(labels[0]) >= 4 and len({(b[2], b[3]) for b in labels}) > 1
     axes_kinds = ["pe", "time"] if has_time else ["pe"]

@@ -234,7 +234,8 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
               f"Poisson deviance over {ppc['bins']} bins: observed {ppc['mean_observed_deviance']:.1f}, "
               f"replicated {ppc['mean_replicated_deviance']:.1f} (means over {ppc['draws']} posterior "
               f"draws); p = P(T_rep ≥ T_obs) = **{ppc['pvalue']:.3f}**. "
-              + ("Asimov data have no Poisson scatter, so p is close to 1 by construction."
+              + ("Asimov data have no Poisson scatter, so p is large: the observed deviance only "
+                 "measures how far the posterior's expectations spread around the data."
                  if study.spec.data.kind == "asimov" else
                  "A p-value near 0 would say the model cannot reproduce the data's scatter.")]
     if s["pooling_comparison"]:
