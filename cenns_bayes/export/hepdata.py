@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import math
 import shutil
+import tarfile
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -402,12 +403,14 @@ def validate_submission(path: str | Path) -> list[str]:
     """
     from hepdata_validator.full_submission_validator import FullSubmissionValidator
 
-    validator = FullSubmissionValidator(autoload_remote_schemas=False)
     path = Path(path)
-    if path.is_dir():
-        valid = validator.validate(directory=str(path))
-    else:
-        valid = validator.validate(archive=str(path))
+    if not path.is_dir():
+        # Unpack with the "data" filter (no links, no absolute paths), then check the files.
+        with tempfile.TemporaryDirectory() as unpacked, tarfile.open(path) as tar:
+            tar.extractall(unpacked, filter="data")
+            return [f"{path.name}: {m}" for m in validate_submission(unpacked)]
+    validator = FullSubmissionValidator(autoload_remote_schemas=False)
+    valid = validator.validate(directory=str(path))
     messages = [
         f"{Path(name).name}: {msg.message}"
         for name, items in validator.get_messages().items()
