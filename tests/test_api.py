@@ -186,3 +186,26 @@ def test_five_calls_run_as_a_user_would(tmp_path):
     # docs/bayes.md: with a flat prior in mu the credible limit sits near the Delta chi^2 = 1.5
     # crossing, below the 90 % (Delta = 2.706) profile limit, and far above zero
     assert 0.3 * chi2_limit < credible_limit < chi2_limit
+
+
+@pytest.mark.parametrize(
+    ("args", "spec"),
+    [
+        (["rates", str(REALISTIC), "--json", "--set", "detectors.Ar40.mass_kg=500"], REALISTIC),
+        (["reproduce", "--json"], None),
+    ],
+)
+def test_json_outputs_carry_version_and_spec_hash(args, spec):
+    res = subprocess.run(
+        [sys.executable, "-m", "cenns_bayes.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    doc = json.loads(res.stdout)
+    assert doc["cenns_bayes_version"] == cb.__version__
+    if spec is None:
+        assert doc["spec_sha256"] is None  # made from the packaged presets, not a spec
+    else:
+        assert doc["spec_sha256"] == cb.load_study(spec, {"detectors.Ar40.mass_kg": 500}).sha256

@@ -18,11 +18,17 @@ def test_docs_build_in_strict_mode(tmp_path):
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     res = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
     )
     assert res.returncode == 0, res.stdout + res.stderr
     api = (tmp_path / "site" / "reference" / "api" / "index.html").read_text(encoding="utf-8")
     for name in ("load_study", "expected_counts", "fit", "sample", "load_posterior"):
         assert f"cenns_bayes.api.{name}" in api
-    hepdata = (tmp_path / "site" / "reference" / "hepdata" / "index.html").read_text(encoding="utf-8")
+    hepdata = (tmp_path / "site" / "reference" / "hepdata" / "index.html").read_text(
+        encoding="utf-8"
+    )
     assert "cenns_bayes.export.hepdata.write_submission" in hepdata

@@ -197,3 +197,24 @@ def test_invalid_submission_is_refused(tmp_path):
         hepdata.write_submission(sub, tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
     assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_study_export_of_a_real_summary(mock_sampling, tmp_path):
+    """The main job's summary (sampling mocked) goes through the export the CLI uses."""
+    from cenns_bayes.cli.common import write_hepdata
+    from cenns_bayes.reports.study import run_study
+
+    study = load_study(MODELS / "single_channel_mu.toml")
+    summary = run_study(
+        study, tmp_path / "report", draws=100, tune=10, chains=2, pooling_comparison=False
+    )
+    assert mock_sampling  # no NUTS ran
+    write_hepdata("study", summary, str(tmp_path / "hepdata"))
+    assert_valid(tmp_path / "hepdata")
+    by_name, head = tables(tmp_path / "hepdata")
+    assert study.sha256 in head["comment"]
+    mu = by_name["Intervals mu_nu_mu"]
+    methods = [v["value"] for v in mu["independent_variables"][0]["values"]]
+    assert methods == [*summary["frequentist"]["mu_nu_mu"], "posterior HDI", "posterior ETI"]
+    hdi_upper = column(mu, "Upper end, 90 %")["values"][methods.index("posterior HDI")]["value"]
+    assert hdi_upper == pytest.approx(summary["posterior"]["mu_nu_mu"]["hdi_90"][1], rel=1e-4)
