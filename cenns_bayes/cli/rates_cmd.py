@@ -27,7 +27,8 @@ def run(args) -> int:
                 row["expected_per_bin"] = [float(x) for x in counts]
             rows.append(row)
     if args.json:
-        print_json(with_provenance({"study": study.name, "parameters": params, "counts": rows}, study))
+        doc = {"study": study.name, "parameters": params, "counts": rows}
+        print_json(with_provenance(doc, study))
         return 0
     from rich.console import Console
     from rich.table import Table

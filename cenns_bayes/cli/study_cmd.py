@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from .common import UserError, add_hepdata_argument, add_study_arguments, study_from_args, write_hepdata
+from .common import (
+    UserError,
+    add_hepdata_argument,
+    add_study_arguments,
+    study_from_args,
+    write_hepdata,
+)
 
 
 def add_arguments(parser) -> None:
