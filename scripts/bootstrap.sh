@@ -3,7 +3,8 @@
 #
 # Finds a Python >= 3.12 by itself: first on PATH (python3.14 ... python3.12,
 # python3, python), then under pyenv's versions. Installs the package in
-# editable mode with its test extras, pinned by constraints.txt, and skips the
+# editable mode with its test and dev extras (the dev extra: ruff, mypy, pre-commit,
+# mkdocs; docs/dependencies.md), pinned by constraints.txt, and skips the
 # install when pyproject.toml and constraints.txt have not changed since the
 # last successful one.
 set -euo pipefail
@@ -48,6 +49,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "bootstrap: installing cenns-bayes and its pinned dependencies (about a minute)" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        -c "$here/constraints.txt" -e "$here[test]" >&2
+        -c "$here/constraints.txt" -e "$here[test,dev]" >&2
     echo "$want" > "$stamp"
 fi

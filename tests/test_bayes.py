@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
+import cenns_bayes
+
 pm = pytest.importorskip("pymc")
 
 from cenns_bayes.bayes.model import build_model, poisson_logp  # noqa: E402
@@ -106,6 +108,8 @@ def test_pooling_variants_build():
         build_model(study, pooling="some")
 
 
+@pytest.mark.slow  # 4 x 2000 NUTS draws; the plumbing is covered fast, with mocked sampling, in
+# tests/test_api.py::test_sample_study_plumbing_without_nuts
 def test_single_channel_upper_limit_matches_numerical_integration(tmp_path):
     """Acceptance: flat prior, Asimov data, mu only: the 90 % quantile of the NUTS draws equals
     the 90 % quantile of the same posterior integrated numerically in one dimension."""
@@ -156,6 +160,8 @@ def test_sample_cli_json(tmp_path):
         assert key in out["parameters"]["mu_nu_mu"]
     assert isinstance(out["divergences"], int)
     assert (tmp_path / "x.nc").stat().st_size > 0
+    study = load_study(MODELS / "fig5_sin2_mu_ar40.toml")
+    assert (out["spec_sha256"], out["cenns_bayes_version"]) == (study.sha256, cenns_bayes.__version__)
 
 
 def test_sample_cli_rejects_study_without_priors():

@@ -180,7 +180,8 @@ def test_check_command_json_schema_and_resume(tmp_path):
     second = (out / "coverage_toys.jsonl").read_text().splitlines()
     # resumed: the three finished toys were not redone (their rows, timings included, unchanged)
     assert second[: len(first)] == first and len(second) == len(first) + 2
-    assert set(doc) == {"kind", "toys", "intervals"} and doc["kind"] == "coverage" and doc["toys"] == 5
+    assert set(doc) == {"kind", "toys", "intervals", "cenns_bayes_version", "spec_sha256"}
+    assert doc["kind"] == "coverage" and doc["toys"] == 5
     rows = {(r["parameter"], r["method"], r["level"]) for r in doc["intervals"]}
     for method in ("chi2", "profile", "posterior-hdi", "posterior-eti", "posterior-upper", "feldman-cousins"):
         for level in (0.68, 0.9):
@@ -201,7 +202,8 @@ def test_check_command_json_schema_and_resume(tmp_path):
 
     sbc = _check([str(MODELS / "calibration_ge76_sin2_mu.toml"), "--kind", "sbc", "--toys", "4",
                   "--workers", "1", "--draws", "60", "--tune", "100", "--seed", "3"], tmp_path / "sbc", env)
-    assert set(sbc) == {"kind", "replications", "parameters"} and sbc["kind"] == "sbc"
+    assert set(sbc) == {"kind", "replications", "parameters", "cenns_bayes_version", "spec_sha256"}
+    assert sbc["kind"] == "sbc"
     assert sbc["replications"] == 4
     assert set(sbc["parameters"]) == {"sin2_theta_w", "mu_nu_mu"}
     for v in sbc["parameters"].values():

@@ -14,17 +14,13 @@ def _draws(idata, name: str) -> np.ndarray:
 def hdi(samples: np.ndarray, prob: float) -> tuple[float, float]:
     """Highest-density interval of 1-D samples (shortest interval holding ``prob``).
 
-    Computed from the sorted draws (the standard estimator ArviZ also uses); for a
-    posterior piled against a boundary such as mu = 0 it starts at the boundary.
+    ArviZ's estimator from the sorted draws (``method="nearest"``); for a posterior piled
+    against a boundary such as mu = 0 it starts at the boundary (the smallest draw).
     """
-    x = np.sort(np.asarray(samples, dtype=float))
-    n = x.size
-    k = int(np.floor(prob * n))
-    if k < 1 or k >= n:
-        return float(x[0]), float(x[-1])
-    widths = x[k:] - x[: n - k]
-    i = int(np.argmin(widths))
-    return float(x[i]), float(x[i + k])
+    import arviz as az
+
+    lower, upper = az.hdi(np.asarray(samples, dtype=float).reshape(-1), prob=prob)
+    return float(lower), float(upper)
 
 
 def summarise_posterior(idata, parameters: list[str]) -> dict[str, dict]:

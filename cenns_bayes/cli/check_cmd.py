@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 import sys
 
-from .common import UserError, add_study_arguments, overrides_from_args, print_json, write_text_atomic
+from .common import (
+    UserError,
+    add_study_arguments,
+    overrides_from_args,
+    print_json,
+    with_provenance,
+    write_text_atomic,
+)
 
 KINDS = ("asimov", "coverage", "sbc")
 
@@ -77,7 +84,7 @@ def run(args) -> int:
         from ..calibration.asimov import run_asimov
 
         result = run_asimov(ref, sampler, seed=args.seed, progress=not args.json)
-        doc = result.to_json()
+        doc = with_provenance(result.to_json(), study)
         if args.out:
             from ..calibration.report import write_asimov_report
 
@@ -105,7 +112,7 @@ def run(args) -> int:
         raise UserError(f"{err} (finished results are kept; rerun with the same --out to resume)") from None
     finally:
         engine.close()
-    doc = result.to_json()
+    doc = with_provenance(result.to_json(), study)
     if args.out:
         from ..calibration import report
 

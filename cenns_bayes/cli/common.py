@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from ..io import atomic_path, write_text_atomic  # noqa: F401  (re-exported for commands)
+from ..provenance import provenance
 from ..specs import load_study, parse_override
 
 
@@ -43,3 +44,36 @@ def study_from_args(args):
 def print_json(obj: Any) -> None:
     """Print ``obj`` as indented JSON on stdout."""
     print(json.dumps(obj, indent=2, allow_nan=False))
+
+
+def with_provenance(doc: dict[str, Any], study: Any) -> dict[str, Any]:
+    """``doc`` plus the package version and the spec's SHA-256 (every JSON output has them).
+
+    ``study`` is the :class:`~cenns_bayes.specs.Study` the result came from, or ``None``
+    for results made from no spec (``spec_sha256`` is then ``null``).
+    """
+    return {**doc, **provenance(study)}
+
+
+def add_hepdata_argument(parser) -> None:
+    """The ``--hepdata DIR`` option: also write the results as a HEPData submission."""
+    parser.add_argument(
+        "--hepdata", metavar="DIR", default=None,
+        help="also write a HEPData submission (YAML tables and submission.tar.gz, validated) "
+        "to DIR",
+    )
+
+
+def write_hepdata(kind: str, doc: dict[str, Any], out_dir: str) -> None:
+    """Write ``doc`` (a scan, fit or study result) as a validated HEPData submission.
+
+    ``kind`` is ``"scan"``, ``"fit"`` or ``"study"``. Problems become a :class:`UserError`.
+    """
+    from ..export import hepdata
+
+    build = {"scan": hepdata.scan_submission, "fit": hepdata.fit_submission,
+             "study": hepdata.study_submission}[kind]
+    try:
+        hepdata.write_submission(build(doc), out_dir)
+    except (hepdata.HepdataExportError, OSError) as err:
+        raise UserError(f"--hepdata: {err}") from None

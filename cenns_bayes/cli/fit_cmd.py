@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import math
 
-from .common import UserError, add_study_arguments, print_json, study_from_args
+from .common import (
+    UserError,
+    add_hepdata_argument,
+    add_study_arguments,
+    print_json,
+    study_from_args,
+    with_provenance,
+    write_hepdata,
+)
 
 
 def add_arguments(parser) -> None:
     """Register the command's options."""
     add_study_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    add_hepdata_argument(parser)
 
 
 def run(args) -> int:
@@ -26,7 +35,9 @@ def run(args) -> int:
         )
     from ..stats.fit import fit_study
 
-    result = fit_study(study)
+    result = with_provenance(fit_study(study), study)
+    if args.hepdata:
+        write_hepdata("fit", result, args.hepdata)
     if args.json:
         print_json(result)
         return 0

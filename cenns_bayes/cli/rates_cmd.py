@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_study_arguments, print_json, study_from_args
+from .common import add_study_arguments, print_json, study_from_args, with_provenance
 
 
 def add_arguments(parser) -> None:
@@ -27,7 +27,8 @@ def run(args) -> int:
                 row["expected_per_bin"] = [float(x) for x in counts]
             rows.append(row)
     if args.json:
-        print_json({"study": study.name, "parameters": params, "counts": rows})
+        doc = {"study": study.name, "parameters": params, "counts": rows}
+        print_json(with_provenance(doc, study))
         return 0
     from rich.console import Console
     from rich.table import Table

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import UserError, print_json
+from .common import UserError, print_json, with_provenance
 
 
 def add_arguments(parser) -> None:
@@ -30,11 +30,11 @@ def run(args) -> int:
 
         write_paper_figures(args.plots, args.form_factor)
     if args.json:
-        print_json({
+        print_json(with_provenance({
             "form_factor": args.form_factor or "helm",
             "summary": summary,
             "entries": [e.to_json() for e in entries],
-        })
+        }, None))
         return 0
     from rich.console import Console
     from rich.table import Table

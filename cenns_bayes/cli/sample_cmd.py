@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import UserError, add_study_arguments, print_json, study_from_args
+from .common import UserError, add_study_arguments, print_json, study_from_args, with_provenance
 
 
 def add_arguments(parser) -> None:
@@ -40,14 +40,14 @@ def run(args) -> int:
     diag = diagnostics(result.idata, params)
     keys = ("mean", "sd", "hdi_68", "hdi_90", "eti_68", "eti_90", "upper_90", "r_hat", "ess_bulk")
     if args.json:
-        print_json({
+        print_json(with_provenance({
             "study": study.name,
             "parameters": {p: {k: summary[p][k] for k in keys} for p in params},
             "divergences": diag["divergences"],
             "diagnostics": diag,
             "sampler": {"backend": result.backend, "compile_seconds": result.compile_seconds,
                         "sampling_seconds": result.sampling_seconds},
-        })
+        }, study))
         return 0
     from rich.console import Console
     from rich.table import Table

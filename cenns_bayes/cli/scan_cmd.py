@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 import sys
 
-from .common import UserError, overrides_from_args, print_json, write_text_atomic
+from .common import (
+    UserError,
+    add_hepdata_argument,
+    overrides_from_args,
+    print_json,
+    study_from_args,
+    with_provenance,
+    write_hepdata,
+    write_text_atomic,
+)
 
 _TARGETS = ("mu_nu_mu", "mu_nu_e", "sin2_theta_w", "r2_nu_mu", "r2_nu_e")
 
@@ -43,6 +52,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="write scan.json, the per-toy table (resumable) and plots to DIR")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_hepdata_argument(parser)
 
 
 def _check(args) -> list:
@@ -89,7 +99,8 @@ def run(args) -> int:
     finally:
         if engine is not None:
             engine.close()
-    doc = result.to_json()
+    # The hash of the spec file with its --set overrides, as `fit` and `sample` give it.
+    doc = with_provenance(result.to_json(), study_from_args(args))
     limits = [p.chi2_limit for p in result.points if p.chi2_limit is not None]
     if len(limits) > 1 and max(limits) == min(limits):
         print("cenns-bayes scan: warning: the limit does not change over the scan; does the "
@@ -104,6 +115,8 @@ def run(args) -> int:
         out = Path(args.out)
         write_text_atomic(out / "scan.json", json.dumps(doc, indent=2, allow_nan=False) + "\n")
         write_scan_plots(result, out)
+    if args.hepdata:
+        write_hepdata("scan", doc, args.hepdata)
     if args.json:
         print_json(doc)
         return 0

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from .common import UserError, add_study_arguments, study_from_args
+from .common import (
+    UserError,
+    add_hepdata_argument,
+    add_study_arguments,
+    study_from_args,
+    write_hepdata,
+)
 
 
 def add_arguments(parser) -> None:
@@ -15,6 +21,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed")
     parser.add_argument("--no-pooling-comparison", action="store_true",
                         help="skip re-sampling with the other two pooling choices")
+    add_hepdata_argument(parser)
 
 
 def run(args) -> int:
@@ -31,6 +38,8 @@ def run(args) -> int:
         summary = run_study(study, args.out, draws=args.draws, tune=args.tune, chains=args.chains,
                             seed=args.seed, pooling_comparison=not args.no_pooling_comparison,
                             progress=lambda msg: status.update(f"{study.name}: {msg}"))
+    if args.hepdata:
+        write_hepdata("study", summary, args.hepdata)
     d = summary["diagnostics"]
     print(f"{study.name}: report in {args.out}/report.md ({summary['wall_seconds']:.0f} s; "
           f"{d['divergences']} divergences, max R-hat {d['max_r_hat']:.3f}, "

@@ -19,9 +19,8 @@ Binning of the release (REFERENCE.md §2):
 * prompt-neutron PE spectrum: 50 bins of 1 PE (0–50 PE), events per GWh of
   beam exposure, *before* the acceptance efficiency.
 
-The single-number inputs come from ``coherent_parameters.yaml``, read by a small
-dedicated parser (:func:`parse_release_yaml`) so that no YAML library is needed.
-This module imports numpy only.
+The single-number inputs come from ``coherent_parameters.yaml``, read with PyYAML's
+safe loader (:func:`parse_release_yaml`). This module imports numpy and PyYAML only.
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from numpy.typing import NDArray
 
 __all__ = [
@@ -324,146 +324,31 @@ def verify_checksums(directory: str | Path | Traversable | None = None) -> dict[
     return verified
 
 
-# --------------------------------------------------------------------------- YAML subset
+# --------------------------------------------------------------------------- YAML
 
 
-class _YamlSubsetParser:
-    """Parser for the block-style YAML subset used by ``coherent_parameters.yaml``.
+def _unique_key_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    """Build a mapping, refusing a key given twice (YAML 1.1 would keep the last silently)."""
+    keys = [loader.construct_object(key_node) for key_node, _ in node.value]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", node.start_mark
+            )
+    return loader.construct_mapping(node)
 
-    Supported: nested mappings by indentation, sequences of mappings written
-    ``- key: value``, literal block scalars ``|`` (clip chomping), and plain or
-    quoted scalars (int, float or str). Flow collections, anchors, tags and
-    inline comments are rejected or not interpreted.
-    """
 
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-        self.pos = 0
-        self.ends_with_newline = text.endswith(("\n", "\r"))
+class _StrictSafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with duplicate keys rejected."""
 
-    @staticmethod
-    def _indent(line: str) -> int:
-        if "\t" in line[: len(line) - len(line.lstrip())]:
-            raise ValueError("tabs in indentation are not supported")
-        return len(line) - len(line.lstrip(" "))
 
-    def _skip_blank(self) -> None:
-        while self.pos < len(self.lines) and (
-            not self.lines[self.pos].strip() or self.lines[self.pos].lstrip().startswith("#")
-        ):
-            self.pos += 1
-
-    def parse(self) -> Any:
-        self._skip_blank()
-        if self.pos >= len(self.lines):
-            return {}
-        value = self._parse_block(self._indent(self.lines[self.pos]))
-        self._skip_blank()
-        if self.pos < len(self.lines):
-            raise ValueError(f"unexpected content at line {self.pos + 1}: {self.lines[self.pos]!r}")
-        return value
-
-    def _parse_block(self, indent: int) -> Any:
-        self._skip_blank()
-        if self.lines[self.pos].lstrip().startswith("- "):
-            return self._parse_sequence(indent)
-        return self._parse_mapping(indent)
-
-    def _parse_sequence(self, indent: int) -> list[Any]:
-        items: list[Any] = []
-        while True:
-            self._skip_blank()
-            if self.pos >= len(self.lines):
-                return items
-            line = self.lines[self.pos]
-            line_indent = self._indent(line)
-            if line_indent < indent:
-                return items
-            if line_indent > indent or not line.lstrip().startswith("- "):
-                raise ValueError(f"bad sequence item at line {self.pos + 1}: {line!r}")
-            # Re-read "- key: value" as a mapping entry two columns deeper.
-            self.lines[self.pos] = " " * (indent + 2) + line.lstrip()[2:]
-            items.append(self._parse_block(indent + 2))
-
-    def _parse_mapping(self, indent: int) -> dict[str, Any]:
-        mapping: dict[str, Any] = {}
-        while True:
-            self._skip_blank()
-            if self.pos >= len(self.lines):
-                return mapping
-            line = self.lines[self.pos]
-            line_indent = self._indent(line)
-            if line_indent < indent:
-                return mapping
-            if line_indent > indent:
-                raise ValueError(f"unexpected indentation at line {self.pos + 1}: {line!r}")
-            if line.lstrip().startswith("- "):
-                return mapping
-            match = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_ ]*?)\s*:(?:\s+(.*))?", line.strip())
-            if match is None:
-                raise ValueError(f"not a 'key: value' line at line {self.pos + 1}: {line!r}")
-            key, rest = match.group(1), (match.group(2) or "").strip()
-            if key in mapping:
-                raise ValueError(f"duplicate key {key!r} at line {self.pos + 1}")
-            self.pos += 1
-            if rest == "|":
-                mapping[key] = self._parse_literal(indent)
-            elif rest == "":
-                self._skip_blank()
-                if self.pos >= len(self.lines) or self._indent(self.lines[self.pos]) <= indent:
-                    mapping[key] = None
-                else:
-                    mapping[key] = self._parse_block(self._indent(self.lines[self.pos]))
-            else:
-                mapping[key] = self._scalar(rest, self.pos)
-        return mapping  # pragma: no cover
-
-    def _parse_literal(self, parent_indent: int) -> str:
-        body: list[str] = []
-        block_indent: int | None = None
-        while self.pos < len(self.lines):
-            line = self.lines[self.pos]
-            if line.strip():
-                line_indent = self._indent(line)
-                if line_indent <= parent_indent:
-                    break
-                if block_indent is None:
-                    block_indent = line_indent
-                if line_indent < block_indent:
-                    break
-                body.append(line[block_indent:])
-            else:
-                body.append("")
-            self.pos += 1
-        reached_end = self.pos >= len(self.lines)
-        had_trailing_blank = bool(body) and body[-1] == ""
-        while body and body[-1] == "":
-            body.pop()
-        if not body:
-            return ""
-        # Clip chomping keeps the final line break, if the last content line has one.
-        terminated = not reached_end or had_trailing_blank or self.ends_with_newline
-        return "\n".join(body) + ("\n" if terminated else "")
-
-    @staticmethod
-    def _scalar(text: str, line_number: int) -> Any:
-        if text[0] in "[{&*!|>":
-            raise ValueError(f"unsupported YAML construct at line {line_number}: {text!r}")
-        if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-            return text[1:-1]
-        if re.fullmatch(r"[-+]?[0-9]+", text):
-            return int(text)
-        if re.fullmatch(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?", text):
-            return float(text)
-        return text
+_StrictSafeLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_key_mapping
+)
 
 
 def parse_release_yaml(text: str) -> dict[str, Any]:
-    """Parse ``coherent_parameters.yaml`` without a YAML library.
-
-    Handles the block-style subset the release file uses (nested mappings,
-    a sequence of mappings, literal ``|`` comments, numeric and string
-    scalars) and raises :class:`ValueError` on anything else.
+    """Parse ``coherent_parameters.yaml`` with PyYAML's safe loader.
 
     Parameters
     ----------
@@ -473,10 +358,19 @@ def parse_release_yaml(text: str) -> dict[str, Any]:
     Returns
     -------
     dict
-        The parsed document, equal to what ``yaml.safe_load`` returns for it.
+        The parsed document (what ``yaml.safe_load`` returns for it).
 
+    Raises
+    ------
+    ValueError
+        When the text is not valid YAML, repeats a key, or is not a mapping.
     """
-    result = _YamlSubsetParser(text).parse()
+    try:
+        result = yaml.load(text, Loader=_StrictSafeLoader)  # a SafeLoader subclass: no code runs
+    except yaml.YAMLError as err:
+        raise ValueError(f"not valid YAML: {err}") from None
+    if result is None:
+        return {}
     if not isinstance(result, dict):
         raise ValueError("the YAML document is not a mapping")
     return result
