@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from .common import UserError, add_study_arguments, print_json, study_from_args
+from .common import Progress, UserError, add_study_arguments, clean_text, plain_console, print_json, study_from_args
 
 
 def add_arguments(parser) -> None:
@@ -26,15 +26,16 @@ def run(args) -> int:
         )
     from ..stats.fit import fit_study
 
-    result = fit_study(study)
+    with Progress("fit", study.name) as say:
+        say(f"maximum-likelihood fit and profile intervals of {', '.join(study.free_parameters)}")
+        result = fit_study(study)
     if args.json:
         print_json(result)
         return 0
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    table = Table(title=f"{result['study']}: profile-likelihood fit ({result['details']['data']} data)")
+    console = plain_console()
+    table = Table(title=f"{clean_text(result['study'], None)}: profile-likelihood fit ({result['details']['data']} data)")
     for col in ("parameter", "best fit", "68 % interval", "90 % interval"):
         table.add_column(col, justify="left" if col == "parameter" else "right")
     for name, row in result["parameters"].items():

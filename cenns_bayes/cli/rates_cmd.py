@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_study_arguments, print_json, study_from_args
+from .common import add_study_arguments, clean_text, plain_console, print_json, study_from_args
 
 
 def add_arguments(parser) -> None:
@@ -29,10 +29,9 @@ def run(args) -> int:
     if args.json:
         print_json({"study": study.name, "parameters": params, "counts": rows})
         return 0
-    from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{study.name}: expected counts", caption=_caption(params))
+    table = Table(title=f"{clean_text(study.name, None)}: expected counts", caption=_caption(params))
     table.add_column("detector")
     table.add_column("flavour")
     table.add_column("window (keV)")
@@ -40,8 +39,8 @@ def run(args) -> int:
     for row in rows:
         ch = study.channel(row["detector"], row["flavor"], binned=False)
         lo, hi = ch.bin_edges_kev[0], ch.bin_edges_kev[-1]
-        table.add_row(row["detector"], row["flavor"], f"{lo:g}-{hi:.4g}", f"{row['expected']:.2f}")
-    Console().print(table)
+        table.add_row(clean_text(row["detector"], None), row["flavor"], f"{lo:g}-{hi:.4g}", f"{row['expected']:.2f}")
+    plain_console().print(table)
     return 0
 
 
