@@ -167,7 +167,7 @@ def _structure_error(path: str, err: ValidationError, raw: Any = None) -> SpecSt
     if kind == "union_tag_invalid":
         dist = found.get("dist") if isinstance(found, dict) else found
         msg = (
-            f"unknown prior distribution {dist!r}: expected one of "
+            f"unknown prior distribution {_shown(dist)}: expected one of "
             + ", ".join(_PRIOR_TAGS)
         )
         return SpecStructureError(path, key, msg)
@@ -267,7 +267,7 @@ def _select(node: list, part: str, name: str, path: str):
     names = [str(item.get("name")) for item in node if isinstance(item, dict) and item.get("name")]
     hint = _suggest(part, names)
     have = ", ".join(_shown(n) for n in names[:10]) or "none"
-    raise SpecStructureError(path, name, f"no entry named {_shown(part)}{hint}; have {have}")
+    raise SpecStructureError(path, name, f"no detector named {_shown(part)}{hint}; have {have}")
 
 
 def parse_study(

@@ -23,7 +23,7 @@ ExposureSeconds = Annotated[float, Field(gt=0, le=1e12)]
 FluxPerCm2S = Annotated[float, Field(gt=0, le=1e20)]
 DistanceMetres = Annotated[float, Field(ge=1.0, le=1e6)]
 MassKg = Annotated[float, Field(gt=0, le=1e9)]
-RecoilKev = Annotated[float, Field(gt=0, le=1e5)]
+RecoilKev = Annotated[float, Field(ge=1e-3, le=1e5)]
 #: Prior bounds, locations and widths (the parameters' own units); log-uniform lower bounds.
 PriorNumber = Annotated[float, Field(ge=-1e4, le=1e4)]
 PriorWidth = Annotated[float, Field(gt=0, le=1e4)]
