@@ -96,7 +96,7 @@ def check_output_file(target: str | os.PathLike, option: str = "--out") -> Path:
 
 
 def _check_under_directories(target: Path, option: str) -> None:
-    anchor = _nearest_existing(target.parent)
+    anchor = _nearest_existing(Path(os.path.abspath(target)).parent)
     if anchor.exists() and not anchor.is_dir():
         raise OutputError(f"{option} {target}: {anchor} is a file, not a folder")
 

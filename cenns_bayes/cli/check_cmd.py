@@ -7,7 +7,7 @@ import sys
 
 from .common import (
     MAX_CHAINS, MAX_DRAWS, MAX_SEED, MAX_TOYS, MAX_WORKERS, UserError, add_study_arguments,
-    check_int_option, check_scheduler, output_folder, overrides_from_args, plain_console, print_json,
+    check_int_option, check_scheduler, start_local_workers, output_folder, overrides_from_args, plain_console, print_json,
     write_text_atomic,
 )
 
@@ -99,6 +99,7 @@ def _run(args, ref, study) -> int:
         return 0
     engine = Engine(workers=args.workers, scheduler=args.scheduler, progress=not args.json)
     try:
+        start_local_workers(engine)
         if args.kind == "coverage":
             from ..calibration.coverage import CoverageSettings, run_coverage
 

@@ -88,6 +88,28 @@ def check_scheduler(command: str, address: str | None) -> None:
              "https://distributed.dask.org/en/stable/tls.html)")
 
 
+def start_local_workers(engine) -> None:
+    """Start an engine's local Dask worker processes with SIGINT ignored in them.
+
+    Ctrl-C in a terminal signals the whole process group; workers that received it would
+    each print a traceback. Spawned with SIGINT ignored (the disposition is inherited), they
+    leave Ctrl-C to this process, which prints one line and shuts them down.
+    """
+    import signal
+    import threading
+
+    if engine is None or getattr(engine, "scheduler", None) is not None or getattr(engine, "in_process", True):
+        return
+    start = getattr(engine, "_get_client", None)
+    if start is None or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def output_folder(args, *, whole: bool, option: str = "--out", attr: str = "out") -> OutputFolder | None:
     """Check, lock and prepare the folder named by ``args.<attr>`` (None if not given).
 

@@ -9,7 +9,8 @@ import re
 
 from .common import (
     MAX_SEED, MAX_TOYS, MAX_WORKERS, UserError, check_int_option, check_scheduler, clean_text,
-    output_folder, overrides_from_args, plain_console, print_json, study_from_args, warn,
+    output_folder, overrides_from_args, plain_console, print_json, start_local_workers,
+    study_from_args, warn,
     write_text_atomic,
 )
 
@@ -112,6 +113,7 @@ def _run(args, axes, scanner) -> int:
     needs_engine = args.toys > 0 or args.method != "chi2"
     engine = Engine(workers=args.workers, scheduler=args.scheduler) if needs_engine else None
     try:
+        start_local_workers(engine)
         result = run_scan(scanner, axes, args.target, method=args.method, toys=args.toys,
                           seed=args.seed, engine=engine, out_dir=args.out, profile=args.profile,
                           level=args.level)

@@ -139,7 +139,8 @@ def _suggest(bad: str, candidates: Iterable[str]) -> str:
 
 
 def _table_name(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc if isinstance(p, str)) or "the top level"
+    name = ".".join(str(p) for p in loc if isinstance(p, str))
+    return f"in [{name}]" if name else "at the top level"
 
 
 def _structure_error(path: str, err: ValidationError, raw: Any = None) -> SpecStructureError:
@@ -154,9 +155,9 @@ def _structure_error(path: str, err: ValidationError, raw: Any = None) -> SpecSt
         bad = str(full_loc[-1])
         homes = _KEY_HOMES.get(bad)
         if homes is not None:
-            where = ", ".join(f"[{h}]" if h else "the top level" for h in homes[:3]) or "the top level"
+            where = " or ".join(f"in [{h}]" if h else "at the top level" for h in homes[:3]) or "at the top level"
             return SpecStructureError(
-                path, key, f"key not allowed in [{_table_name(loc[:-1])}]; it belongs in {where}")
+                path, key, f"key not allowed {_table_name(loc[:-1])}; it belongs {where}")
         return SpecStructureError(path, key, f"unknown key{_suggest(bad, _KNOWN_KEYS)}")
     if kind == "missing":
         return SpecStructureError(path, key, "required key is missing")
