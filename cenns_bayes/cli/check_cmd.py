@@ -115,8 +115,9 @@ def _run(args, ref, study) -> int:
     except TableMismatchError as err:
         raise UserError(str(err)) from None
     except TaskFailedError as err:
-        print(err.remote_traceback, file=sys.stderr)
-        raise UserError(f"{err} (finished results are kept; rerun with the same --out to resume)") from None
+        if getattr(args, "debug", False):
+            print(err.remote_traceback, file=sys.stderr)
+        raise UserError(f"{err} (finished results are kept; rerun with the same --out to resume; --debug shows the task's traceback)") from None
     finally:
         engine.close()
     doc = result.to_json()

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.debug = debug
     from ..specs.errors import SpecError
     from .common import UserError, clean_text
 

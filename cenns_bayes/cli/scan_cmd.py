@@ -120,9 +120,11 @@ def _run(args, axes, scanner) -> int:
     except (PosteriorUnavailableError, ScanSetupError, TableMismatchError, ConnectionError) as err:
         raise UserError(str(err)) from None
     except TaskFailedError as err:
-        print(err.remote_traceback, file=sys.stderr)
+        if getattr(args, "debug", False):
+            print(err.remote_traceback, file=sys.stderr)
         raise UserError(
-            f"{err} (finished results are kept; rerun with the same --out to resume)") from None
+            f"{err} (finished results are kept; rerun with the same --out to resume; --debug shows "
+            "the task's traceback)") from None
     finally:
         if engine is not None:
             engine.close()
