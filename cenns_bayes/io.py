@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = [
-    "OUTPUT_MARKER", "OutputError", "OutputFile", "OutputFolder", "atomic_path", "check_output_file",
-    "save_figure_atomic", "write_text_atomic",
+    "OUTPUT_MARKER", "OutputError", "OutputFile", "OutputFolder", "atomic_path",
+    "check_output_file", "save_figure_atomic", "write_text_atomic",
 ]
 
 
@@ -91,7 +91,8 @@ def check_output_file(target: str | os.PathLike, option: str = "--out") -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise OutputError(f"{option} {target}: cannot write there ({err.strerror or err})") from None
+        raise OutputError(
+                f"{option} {target}: cannot write there ({err.strerror or err})") from None
     return target
 
 
@@ -110,7 +111,8 @@ def _take_lock(lock_path: Path, target: Path, option: str) -> int:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as err:
-            raise OutputError(f"{option} {target}: cannot write there ({err.strerror or err})") from None
+            raise OutputError(
+                f"{option} {target}: cannot write there ({err.strerror or err})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -189,7 +191,8 @@ class OutputFolder:
     its two renames is completed backwards (the old results are restored).
     """
 
-    def __init__(self, target: str | os.PathLike, *, whole: bool = True, option: str = "--out") -> None:
+    def __init__(self, target: str | os.PathLike, *, whole: bool = True,
+                 option: str = "--out") -> None:
         self.target = Path(target)
         self.whole = whole
         self.option = option
@@ -208,7 +211,8 @@ class OutputFolder:
         _check_under_directories(t, opt)
         if self.whole and t.is_dir() and not self._replaceable(t):
             raise OutputError(
-                f"{opt} {t} exists and is not an output folder of cenns-bayes; give a new or empty folder"
+                f"{opt} {t} exists and is not an output folder of cenns-bayes; "
+                "give a new or empty folder"
             )
         self._lock_fd = _take_lock(self._lock_path, t, opt)
         try:
@@ -216,7 +220,8 @@ class OutputFolder:
             if self.whole:
                 self.work = self.target.parent / f".{self.target.name}.tmp-{os.getpid()}"
                 self.work.mkdir()
-                (self.work / OUTPUT_MARKER).write_text("written whole by cenns-bayes\n", encoding="utf-8")
+                marker = self.work / OUTPUT_MARKER
+                marker.write_text("written whole by cenns-bayes\n", encoding="utf-8")
             else:
                 self._created = not self.target.exists()
                 self.target.mkdir(exist_ok=True)
@@ -225,7 +230,8 @@ class OutputFolder:
                 self.work = self.target
         except OSError as err:
             self.release()
-            raise OutputError(f"{opt} {t}: cannot write there ({err.strerror or err})") from None
+            raise OutputError(
+                f"{opt} {t}: cannot write there ({err.strerror or err})") from None
         except BaseException:
             self.release()
             raise
@@ -295,7 +301,8 @@ class OutputFolder:
     def not_written_note(self) -> str:
         """What an interruption leaves behind, in words, for the one-line message."""
         if self.whole:
-            kept = "the previous results are kept" if self.target.exists() else "nothing was written"
+            kept = ("the previous results are kept" if self.target.exists()
+                    else "nothing was written")
             return f"{self.target} was not changed ({kept})"
         return (f"finished results in {self.target} are kept; rerun with the same "
                 f"{self.option} to resume")

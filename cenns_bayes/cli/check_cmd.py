@@ -7,8 +7,8 @@ import sys
 
 from .common import (
     MAX_CHAINS, MAX_DRAWS, MAX_SEED, MAX_TOYS, MAX_WORKERS, UserError, add_study_arguments,
-    check_int_option, check_scheduler, start_local_workers, output_folder, overrides_from_args, plain_console, print_json,
-    write_text_atomic,
+    check_int_option, check_scheduler, output_folder, overrides_from_args, plain_console,
+    print_json, start_local_workers, write_text_atomic,
 )
 
 KINDS = ("asimov", "coverage", "sbc")
@@ -117,7 +117,8 @@ def _run(args, ref, study) -> int:
     except TaskFailedError as err:
         if getattr(args, "debug", False):
             print(err.remote_traceback, file=sys.stderr)
-        raise UserError(f"{err} (finished results are kept; rerun with the same --out to resume; --debug shows the task's traceback)") from None
+        raise UserError(f"{err} (finished results are kept; rerun with the same --out to resume; "
+                        "--debug shows the task's traceback)") from None
     finally:
         engine.close()
     doc = result.to_json()

@@ -20,7 +20,11 @@ MAX_TOYS = 1_000_000
 MAX_WORKERS = 1024
 MAX_SEED = 2**32 - 1
 
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI sequences (colours, cursor moves, clear screen)
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC sequences (window title, hyperlinks)
+    r"|[\x00-\x1f\x7f-\x9f]"  # any other control character
+)
 
 
 class UserError(Exception):
@@ -65,8 +69,9 @@ def check_scheduler(command: str, address: str | None) -> None:
     """
     if address is None:
         return
-    m = re.fullmatch(r"(?:(tcp|tls|inproc|ucx|ws|wss)://)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})/?",
-                     address.strip())
+    m = re.fullmatch(
+        r"(?:(tcp|tls|inproc|ucx|ws|wss)://)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})/?",
+        address.strip())
     if m is None or not 0 < int(m.group(3)) < 65536:
         raise UserError(f"--scheduler {address!r} is not an address such as tcp://host:8786")
     protocol, host, port = m.group(1) or "tcp", m.group(2).strip("[]"), int(m.group(3))
@@ -98,7 +103,9 @@ def start_local_workers(engine) -> None:
     import signal
     import threading
 
-    if engine is None or getattr(engine, "scheduler", None) is not None or getattr(engine, "in_process", True):
+    if engine is None or getattr(engine, "scheduler", None) is not None:
+        return
+    if getattr(engine, "in_process", True):
         return
     start = getattr(engine, "_get_client", None)
     if start is None or threading.current_thread() is not threading.main_thread():
@@ -110,7 +117,8 @@ def start_local_workers(engine) -> None:
         signal.signal(signal.SIGINT, previous)
 
 
-def output_folder(args, *, whole: bool, option: str = "--out", attr: str = "out") -> OutputFolder | None:
+def output_folder(args, *, whole: bool, option: str = "--out",
+                  attr: str = "out") -> OutputFolder | None:
     """Check, lock and prepare the folder named by ``args.<attr>`` (None if not given).
 
     The lock is held until the returned folder is released (``with`` or ``release()``);

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import math
 
-from .common import Progress, UserError, add_study_arguments, clean_text, plain_console, print_json, study_from_args
+from .common import (
+    Progress, UserError, add_study_arguments, clean_text, plain_console, print_json,
+    study_from_args,
+)
 
 
 def add_arguments(parser) -> None:
@@ -35,7 +38,8 @@ def run(args) -> int:
     from rich.table import Table
 
     console = plain_console()
-    table = Table(title=f"{clean_text(result['study'], None)}: profile-likelihood fit ({result['details']['data']} data)")
+    name = clean_text(result["study"], None)
+    table = Table(title=f"{name}: profile-likelihood fit ({result['details']['data']} data)")
     for col in ("parameter", "best fit", "68 % interval", "90 % interval"):
         table.add_column(col, justify="left" if col == "parameter" else "right")
     for name, row in result["parameters"].items():

@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cenns-bayes {__version__}")
     parser.add_argument("--debug", action="store_true",
-                        help="show the full traceback of an unexpected error (anywhere on the line)")
+                        help="show the traceback of an unexpected error (anywhere on the line)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -97,7 +97,7 @@ def _is_broken_pipe(err: OSError) -> bool:
 
 
 def _silence_stdout() -> None:
-    """After a closed pipe, point stdout at /dev/null so the interpreter's flush at exit is quiet."""
+    """After a closed pipe, point stdout at /dev/null: the flush at exit stays quiet."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

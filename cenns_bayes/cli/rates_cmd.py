@@ -31,7 +31,8 @@ def run(args) -> int:
         return 0
     from rich.table import Table
 
-    table = Table(title=f"{clean_text(study.name, None)}: expected counts", caption=_caption(params))
+    table = Table(title=f"{clean_text(study.name, None)}: expected counts",
+                  caption=_caption(params))
     table.add_column("detector")
     table.add_column("flavour")
     table.add_column("window (keV)")
@@ -39,7 +40,8 @@ def run(args) -> int:
     for row in rows:
         ch = study.channel(row["detector"], row["flavor"], binned=False)
         lo, hi = ch.bin_edges_kev[0], ch.bin_edges_kev[-1]
-        table.add_row(clean_text(row["detector"], None), row["flavor"], f"{lo:g}-{hi:.4g}", f"{row['expected']:.2f}")
+        table.add_row(clean_text(row["detector"], None), row["flavor"], f"{lo:g}-{hi:.4g}",
+                      f"{row['expected']:.2f}")
     plain_console().print(table)
     return 0
 

@@ -68,7 +68,8 @@ def _run(args) -> int:
 
     from ..reports.study import UNITS
 
-    table = Table(title=f"{clean_text(study.name, None)}: posterior ({result.backend}, {diag['chains']} x {diag['draws']})")
+    table = Table(title=f"{clean_text(study.name, None)}: posterior ({result.backend}, "
+                        f"{diag['chains']} x {diag['draws']})")
     for col in ("parameter", "unit", "mean", "sd", "HDI 90 %", "ETI 90 %", "upper 90 %", "R-hat", "ESS bulk"):
         table.add_column(col, justify="left" if col in ("parameter", "unit") else "right")
     for p in params:

@@ -68,7 +68,8 @@ def _check(args) -> list:
         count = re.fullmatch(r"[^:]*:[^:]*:\s*(\d+)\s*(?::.*)?", values)
         n = int(count.group(1)) if count else values.count(",") + 1
         if n > MAX_AXIS_POINTS:
-            raise UserError(f"--vary {clean_text(text, 80)}: {n} points; at most {MAX_AXIS_POINTS} per axis")
+            raise UserError(f"--vary {clean_text(text, 80)}: {n} points; "
+                            f"at most {MAX_AXIS_POINTS} per axis")
     try:
         axes = [parse_vary(v) for v in args.vary]
     except ScanValueError as err:

@@ -50,7 +50,8 @@ def sampler_warnings(diag: dict, summary: dict | None = None) -> list[str]:
         return f" ({', '.join(names)})" if names else ""
     r_hat = diag.get("max_r_hat", np.nan)
     if not np.isfinite(r_hat) or r_hat > MAX_R_HAT:
-        out.append(f"R-hat {r_hat:.3f} > {MAX_R_HAT}{worst('r_hat', lambda v: not v <= MAX_R_HAT)}: "
+        names = worst("r_hat", lambda v: not v <= MAX_R_HAT)
+        out.append(f"R-hat {r_hat:.3f} > {MAX_R_HAT}{names}: "
                    "the chains disagree; run more tuning/draws or check the model")
     for key, label in (("min_ess_bulk", "bulk"), ("min_ess_tail", "tail")):
         ess = diag.get(key)

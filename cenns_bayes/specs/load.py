@@ -37,7 +37,9 @@ from ..rates.coefficients import (
 from . import schema
 from .errors import SpecPhysicsError, SpecStructureError
 
-__all__ = ["Study", "apply_overrides", "load_study", "parse_study", "parse_override", "read_regular_file"]
+__all__ = [
+    "Study", "apply_overrides", "load_study", "parse_study", "parse_override", "read_regular_file",
+]
 
 #: Largest spec file read, bytes (the shipped ones are below 10 kB).
 MAX_SPEC_BYTES = 1_000_000
@@ -73,7 +75,8 @@ def _walk_types(tp) -> Iterable:
 _KNOWN_KEYS = sorted(_all_field_names(schema.StudySpec))
 
 
-def _key_homes(model: type[BaseModel], prefix: str = "", out: dict | None = None) -> dict[str, list[str]]:
+def _key_homes(model: type[BaseModel], prefix: str = "",
+               out: dict | None = None) -> dict[str, list[str]]:
     """Every key of the schema -> the tables it belongs in (``"detectors.response"``)."""
     out = {} if out is None else out
     for name, f in model.model_fields.items():
@@ -155,7 +158,8 @@ def _structure_error(path: str, err: ValidationError, raw: Any = None) -> SpecSt
         bad = str(full_loc[-1])
         homes = _KEY_HOMES.get(bad)
         if homes is not None:
-            where = " or ".join(f"in [{h}]" if h else "at the top level" for h in homes[:3]) or "at the top level"
+            where = " or ".join(f"in [{h}]" if h else "at the top level" for h in homes[:3])
+            where = where or "at the top level"
             return SpecStructureError(
                 path, key, f"key not allowed {_table_name(loc[:-1])}; it belongs {where}")
         return SpecStructureError(path, key, f"unknown key{_suggest(bad, _KNOWN_KEYS)}")
@@ -176,7 +180,8 @@ def _structure_error(path: str, err: ValidationError, raw: Any = None) -> SpecSt
         hint = _suggest(str(loc[-1]), _PARAMETER_NAMES)
         return SpecStructureError(
             path, key,
-            f"no parameter {_shown(loc[-1])}{hint}: priors can be given for {', '.join(_PARAMETER_NAMES)}",
+            f"no parameter {_shown(loc[-1])}{hint}: priors can be given for "
+            f"{', '.join(_PARAMETER_NAMES)}",
         )
     if len(msg) > 200:
         msg = msg[:199] + "\u2026"
@@ -231,7 +236,8 @@ def apply_overrides(raw: dict, overrides: Mapping[str, Any], path: str = "<strin
         if len(parts) == 1 and parts[0] in _PARAMETER_NAMES:
             parts = ["parameters", parts[0]]
         if any(not part for part in parts) or len(parts) > MAX_NESTING:
-            raise SpecStructureError(path, name, "not a dotted key path such as detectors.Ar40.mass_kg")
+            raise SpecStructureError(
+                path, name, "not a dotted key path such as detectors.Ar40.mass_kg")
         node: Any = out
         for part in parts[:-1]:
             if isinstance(node, list):
@@ -283,12 +289,14 @@ def parse_study(
         except tomllib.TOMLDecodeError as err:
             raise SpecStructureError(path_s, "", f"not valid TOML: {_clip(str(err))}") from None
         except RecursionError:
-            raise SpecStructureError(path_s, "", "not valid TOML: tables or arrays nested too deeply") from None
+            raise SpecStructureError(
+                path_s, "", "not valid TOML: tables or arrays nested too deeply") from None
     else:
         text = repr(raw)
     if _depth(raw) > MAX_NESTING:
         raise SpecStructureError(
-            path_s, "", f"tables or arrays nested deeper than {MAX_NESTING} levels: not a study spec")
+            path_s, "", f"tables or arrays nested deeper than {MAX_NESTING} levels: "
+            "not a study spec")
     if overrides:
         raw = apply_overrides(raw, overrides, path_s)
         text += repr(sorted(overrides.items()))
@@ -316,7 +324,8 @@ def load_study(path: str | Path, overrides: Mapping[str, Any] | None = None) -> 
     except FileNotFoundError:
         raise SpecStructureError(str(p), "", "no such file") from None
     except OSError as err:
-        raise SpecStructureError(str(p), "", f"cannot read: {_clip(err.strerror or str(err))}") from None
+        raise SpecStructureError(
+            str(p), "", f"cannot read: {_clip(err.strerror or str(err))}") from None
     except ValueError as err:
         raise SpecStructureError(str(p), "", str(err)) from None
     try:
@@ -767,7 +776,8 @@ class Study:
         reader = csv.reader(io.StringIO(text, newline=""))
         try:
             header = [h.strip() for h in next(reader, [])]
-            if not {"detector", "flavor", "counts"} <= set(header) or len(set(header)) != len(header):
+            needed = {"detector", "flavor", "counts"}
+            if not needed <= set(header) or len(set(header)) != len(header):
                 raise fail("the first line must name the columns detector,flavor,bin,counts")
             col = {h: header.index(h) for h in header}
             flavors = set(schema.Flavor.__args__)
@@ -780,7 +790,8 @@ class Study:
                     raise fail(f"line {n}: {len(row)} field(s), expected {len(header)}")
                 detector, flavor = row[col["detector"]].strip(), row[col["flavor"]].strip()
                 if flavor not in flavors:
-                    raise fail(f"line {n}: flavor {_shown(flavor)} is not one of {', '.join(sorted(flavors))}")
+                    raise fail(f"line {n}: flavor {_shown(flavor)} is not one of "
+                               f"{', '.join(sorted(flavors))}")
                 cells = {"bin": row[col["bin"]].strip() if "bin" in col else "0",
                          "counts": row[col["counts"]].strip()}
                 values = {}
@@ -803,5 +814,6 @@ class Study:
             raise fail("no counts in the file")
         for (detector, flavor), bins in table.items():
             if sorted(bins) != list(range(len(bins))):
-                raise fail(f"bins of {detector}/{flavor} must run 0, 1, 2, ... (found {sorted(bins)[:5]})")
+                raise fail(f"bins of {detector}/{flavor} must run 0, 1, 2, ... "
+                           f"(found {sorted(bins)[:5]})")
         return {k: [v[i] for i in sorted(v)] for k, v in table.items()}

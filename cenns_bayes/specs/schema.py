@@ -24,6 +24,10 @@ FluxPerCm2S = Annotated[float, Field(gt=0, le=1e20)]
 DistanceMetres = Annotated[float, Field(ge=1.0, le=1e6)]
 MassKg = Annotated[float, Field(gt=0, le=1e9)]
 RecoilKev = Annotated[float, Field(ge=1e-3, le=1e5)]
+RecoilEdges = Annotated[list[RecoilKev], Field(max_length=201)]
+TimeMicroseconds = Annotated[float, Field(ge=-1e4, le=1e4)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+PhotoElectrons = Annotated[float, Field(ge=0, le=1e4)]
 #: Prior bounds, locations and widths (the parameters' own units); log-uniform lower bounds.
 PriorNumber = Annotated[float, Field(ge=-1e4, le=1e4)]
 PriorWidth = Annotated[float, Field(gt=0, le=1e4)]
@@ -222,9 +226,9 @@ class ResponseSection(_Strict):
         "coherent-csi-2017",
         description="time bins and per-component arrival-time PDFs: a release, or 'explicit' lists",
     )
-    time_edges_us: list[Annotated[float, Field(ge=-1e4, le=1e4)]] | None = Field(None, max_length=1001)
-    time_pdf_prompt: list[Annotated[float, Field(ge=0, le=1)]] | None = Field(None, max_length=1000)
-    time_pdf_delayed: list[Annotated[float, Field(ge=0, le=1)]] | None = Field(None, max_length=1000)
+    time_edges_us: list[TimeMicroseconds] | None = Field(None, max_length=1001)
+    time_pdf_prompt: list[Probability] | None = Field(None, max_length=1000)
+    time_pdf_delayed: list[Probability] | None = Field(None, max_length=1000)
     recoil_grid_points: Annotated[int, Field(ge=200, le=100000)] = 4001
     template_sigmas: list[Annotated[float, Field(gt=0, le=10)]] = Field(
         default_factory=lambda: [1.0, 2.0], min_length=1, max_length=10,
@@ -266,7 +270,7 @@ class DetectorSection(_Strict):
         None, description="override of the 1/r^2-scaled source flux, nu cm^-2 s^-1 per flavour"
     )
     neutron_skin_fm: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
-    recoil_bins: Annotated[int, Field(ge=1, le=200)] | Annotated[list[RecoilKev], Field(max_length=201)] | None = Field(
+    recoil_bins: Annotated[int, Field(ge=1, le=200)] | RecoilEdges | None = Field(
         None, description="number of equal bins in the window, or explicit edges in keV"
     )
     response: ResponseSection | None = Field(
@@ -290,9 +294,9 @@ class AnalysisSection(_Strict):
         "chi2", description="chi2: Eqs. (10)-(12), sigma^2 = N_obs; poisson: -2 ln of the Poisson ratio"
     )
     binned: bool = Field(False, description="use the detectors' recoil_bins in the likelihood")
-    pe_range: tuple[Annotated[float, Field(ge=0, le=1e4)], Annotated[float, Field(ge=0, le=1e4)]] = Field(
+    pe_range: tuple[PhotoElectrons, PhotoElectrons] = Field(
         (6.0, 30.0), description="response studies: region in PE")
-    time_range_us: tuple[Annotated[float, Field(ge=-1e4, le=1e4)], Annotated[float, Field(ge=-1e4, le=1e4)]] = Field(
+    time_range_us: tuple[TimeMicroseconds, TimeMicroseconds] = Field(
         (0.0, 12.0), description="response studies: region in arrival time, us"
     )
     use_timing: bool = Field(True, description="response studies: bins in time (false: summed over time)")
@@ -459,13 +463,15 @@ class SteadyStateBackground(_Strict):
 
     measurement: Literal["coherent-csi-2017-anticoincidence"] = "coherent-csi-2017-anticoincidence"
     treatment: Literal["measured", "exact", "flat-measured", "flat-exact", "factorised-exact"] = "measured"
-    tau: Annotated[float, Field(gt=0, le=1e3)] = Field(1.0, description="AC / C window exposure ratio")
+    tau: Annotated[float, Field(gt=0, le=1e3)] = Field(
+        1.0, description="AC / C window exposure ratio")
 
 
 class BackgroundsSection(_Strict):
     """``[backgrounds]``: backgrounds of the detector with a response."""
 
-    detector: ShortText | None = Field(None, description="detector they belong to (default: the one with a response)")
+    detector: ShortText | None = Field(
+        None, description="detector they belong to (default: the one with a response)")
     prompt_neutrons: PromptNeutronBackground | None = None
     steady_state: SteadyStateBackground | None = None
 
