@@ -173,6 +173,9 @@ def check_one(path: Path, text: str) -> str:
     except SpecError as err:
         assert "\n" not in str(err), f"multi-line error: {err!s:.300}"
         assert len(str(err)) <= 300 + len(str(path)), f"error line too long: {len(str(err))}"
+        rejected = err.key.rsplit(".", 1)[-1].split("[", 1)[0]
+        assert not rejected or f"did you mean {rejected!r}" not in str(err), str(err)
+        assert "constrained-" not in str(err) and "function-" not in str(err), str(err)
         return "rejected"
     params = study.true_parameters()
     rows = []

@@ -193,8 +193,10 @@ class Progress:
     Use as ``with Progress("fit", study_name) as say: say("profile sin2_theta_w 1/3")``.
     """
 
-    def __init__(self, command: str, label: str = "", enabled: bool = True) -> None:
+    def __init__(self, command: str, label: str = "", enabled: bool = True,
+                 live: bool = True) -> None:
         self.command, self.label, self.enabled = command, clean_text(label, 80), enabled
+        self.live = live  # False: plain lines also on a terminal (beside other progress bars)
         self._status = None
         self._console = None
 
@@ -203,7 +205,7 @@ class Progress:
             from rich.console import Console
 
             self._console = Console(stderr=True)
-            if self._console.is_terminal:
+            if self._console.is_terminal and self.live:
                 self._status = self._console.status(self._prefix("starting"))
                 self._status.__enter__()
         return self

@@ -95,7 +95,7 @@ def run(args) -> int:
     axes = _check(args)
     check_scheduler("scan", args.scheduler)
     overrides = overrides_from_args(args)
-    study_from_args(args)  # the spec checked as every command checks it (file kind, size, schema)
+    study_from_args(args)  # checked as every command checks a spec (file, size, schema)
     scanner = StudyScanner.from_file(args.study, overrides)
     # --out checked and locked before any computation; written in place, because the per-toy
     # table is appended as toys finish and an interrupted scan resumes from it.
