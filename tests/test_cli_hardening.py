@@ -93,6 +93,10 @@ def _cases(tmp: Path):
         (["reproduce", "--plots", "/proc/cenns-figs"], "cannot write there"),
         (["reproduce", "--plots", tmp / "afile"], "is a file; give a folder"),
         (["rates", "/dev/zero"], "not a regular file"),
+        (["check", "/dev/zero", "--kind", "asimov"], "not a regular file"),
+        (["scan", "/dev/zero", "--vary", "study.exposure_s=1,2", "--target", "mu_nu_mu"],
+         "not a regular file"),
+        (["study", "/dev/zero", "--out", tmp / "o"], "not a regular file"),
     ]
 
 

@@ -8,7 +8,7 @@ import sys
 from .common import (
     MAX_CHAINS, MAX_DRAWS, MAX_SEED, MAX_TOYS, MAX_WORKERS, UserError, add_study_arguments,
     check_int_option, check_scheduler, output_folder, overrides_from_args, plain_console,
-    print_json, start_local_workers, write_text_atomic,
+    print_json, start_local_workers, study_from_args, write_text_atomic,
 )
 
 KINDS = ("asimov", "coverage", "sbc")
@@ -69,6 +69,7 @@ def run(args) -> int:
     # tables are appended toy by toy and an interrupted run resumes from them.
     from ..calibration.common import StudyRef
 
+    study_from_args(args)  # checked as every command checks a spec (file kind, size, schema)
     ref = StudyRef.from_file(args.study, overrides_from_args(args))
     study = ref.load()
     if not study.free_parameters:
