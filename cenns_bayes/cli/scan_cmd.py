@@ -146,6 +146,8 @@ def _run(args, axes, scanner) -> int:
         print_json(doc)
         return 0
     _print_table(result)
+    if args.out:
+        print(f"wrote scan.json, the figures and the per-toy table to {args.out}")
     return 0
 
 
