@@ -269,7 +269,7 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
               f"min bulk ESS {d['min_ess_bulk']:.0f}, min tail ESS {d['min_ess_tail']:.0f}. "
               f"Compile {s['sampler']['compile_seconds']:.1f} s, sampling {s['sampler']['sampling_seconds']:.1f} s.",
               ""]
-    lines += [f"**Warning:** {w}." for w in s.get("warnings", [])]
+    lines += [f"- **Warning:** {w}." for w in s.get("warnings", [])]
     lines += ["" if s.get("warnings") else None,
               "| parameter | mean | sd | R-hat | bulk ESS |", "| --- | ---: | ---: | ---: | ---: |"]
     lines = [x for x in lines if x is not None]
