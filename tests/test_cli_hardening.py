@@ -274,3 +274,33 @@ def test_fit_shows_progress_when_not_a_terminal(capsys):
     assert status == 0, err
     assert err == "cenns-bayes fit: argon-1t-20m: maximum-likelihood fit and profile intervals of mu_nu_mu\n"
     json.loads(out)
+
+
+def test_ctrl_c_swallowed_by_the_sampler_still_stops_the_study(monkeypatch, capsys, tmp_path):
+    """nutpie and PyMC return the draws made so far on Ctrl-C; the study must not be written."""
+    import os
+    import signal
+    import time
+
+    import cenns_bayes.reports.study as report
+
+    out = tmp_path / "out"
+
+    def sampler_swallowing_ctrl_c(study, outdir, **kwargs):
+        (Path(outdir) / "posterior.nc").write_text("truncated")
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler runs here at the latest
+        except KeyboardInterrupt:
+            pass  # what nutpie's sample() and PyMC's _sample() do
+        diag = {"divergences": 0, "max_r_hat": 1.0, "min_ess_bulk": 1000.0, "min_ess_tail": 1000.0}
+        return {"diagnostics": diag, "wall_seconds": 1.0, "posterior": {}, "frequentist": {},
+                "warnings": []}
+
+    monkeypatch.setattr(report, "run_study", sampler_swallowing_ctrl_c)
+    status, stdout, err = _run(["study", SPEC, "--out", out], capsys)
+    assert status == 130, err
+    assert "interrupted" in err and err.count("\n") == 1
+    assert stdout == "" and not out.exists()
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -6,7 +6,8 @@ import json
 import sys
 
 from .common import (
-    MAX_CHAINS, MAX_DRAWS, MAX_SEED, MAX_TOYS, MAX_WORKERS, UserError, add_study_arguments,
+    MAX_CHAINS, MAX_DRAWS, MAX_SEED, MAX_TOYS, MAX_WORKERS, InterruptGuard, UserError,
+    add_study_arguments,
     check_int_option, check_scheduler, output_folder, overrides_from_args, plain_console,
     print_json, start_local_workers, study_from_args, write_text_atomic,
 )
@@ -76,7 +77,8 @@ def run(args) -> int:
         raise UserError(f"{study.path}: priors: no free parameter; give [priors] for at least one")
     folder = output_folder(args, whole=False)
     try:
-        return _run(args, ref, study)
+        with InterruptGuard():  # a posterior fit cut short by Ctrl-C never reaches the report
+            return _run(args, ref, study)
     finally:
         if folder is not None:
             folder.release()

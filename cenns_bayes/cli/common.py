@@ -93,6 +93,45 @@ def check_scheduler(command: str, address: str | None) -> None:
              "https://distributed.dask.org/en/stable/tls.html)")
 
 
+class InterruptGuard:
+    """Remember a Ctrl-C that a library swallowed, and raise it again on leaving.
+
+    nutpie and PyMC catch ``KeyboardInterrupt`` during sampling and return the draws made so
+    far; a command would then summarise and write a truncated posterior as if complete.
+    Inside ``with InterruptGuard():`` a Ctrl-C is recorded (and raised as usual); if the
+    block ends normally after one, ``KeyboardInterrupt`` is raised there, so nothing
+    after it is written and the command prints its one "interrupted" line.
+    """
+
+    def __init__(self) -> None:
+        self.interrupted = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        self.interrupted = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> InterruptGuard:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is signal.default_int_handler:  # leave SIG_IGN and custom handlers be
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        if exc_type is None and self.interrupted:
+            raise KeyboardInterrupt
+
+
 def start_local_workers(engine) -> None:
     """Start an engine's local Dask worker processes with SIGINT ignored in them.
 

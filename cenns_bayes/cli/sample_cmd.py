@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .common import (
-    Progress, UserError, add_study_arguments, check_sampler_options, clean_text, output_file, print_json,
+    InterruptGuard, Progress, UserError, add_study_arguments, check_sampler_options, clean_text, output_file, print_json,
     plain_console, study_from_args, warn,
 )
 
@@ -41,7 +41,7 @@ def _run(args) -> int:
     from ..bayes.sampling import write_netcdf
     from ..reports.study import sampler_warnings
 
-    with Progress("sample", study.name) as say:
+    with InterruptGuard(), Progress("sample", study.name) as say:
         say("compiling the model and sampling the posterior (NUTS)")
         result = sample_study(study, draws=args.draws, tune=args.tune, chains=args.chains,
                               seed=args.seed, backend=args.backend, progressbar=not args.json)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .common import (
-    Progress, UserError, add_study_arguments, check_sampler_options, clean_text, output_folder,
+    InterruptGuard, Progress, UserError, add_study_arguments, check_sampler_options, clean_text, output_folder,
     study_from_args, warn,
 )
 
@@ -34,7 +34,7 @@ def run(args) -> int:
     try:
         from ..reports.study import run_study
 
-        with Progress("study", name) as say:
+        with InterruptGuard(), Progress("study", name) as say:
             summary = run_study(study, folder.work, draws=args.draws, tune=args.tune,
                                 chains=args.chains, seed=args.seed,
                                 pooling_comparison=not args.no_pooling_comparison, progress=say)
