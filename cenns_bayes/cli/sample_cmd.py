@@ -65,7 +65,6 @@ def _run(args) -> int:
                         "sampling_seconds": result.sampling_seconds},
         })
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     from ..reports.study import UNITS
