@@ -6,11 +6,9 @@ import json
 import sys
 
 from .common import (
-    UserError,
-    add_study_arguments,
-    overrides_from_args,
-    print_json,
-    with_provenance,
+    InterruptGuard, MAX_CHAINS, MAX_DRAWS, MAX_SEED, MAX_TOYS, MAX_WORKERS, UserError,
+    add_study_arguments, check_int_option, check_scheduler, output_folder, overrides_from_args,
+    plain_console, print_json, start_local_workers, study_from_args, with_provenance,
     write_text_atomic,
 )
 
@@ -54,15 +52,10 @@ def _check(args) -> None:
     for name, small, large in (("draws", 500, 1000), ("tune", 500, 1000), ("chains", 2, 4)):
         if getattr(args, name) is None:
             setattr(args, name, large if big else small)
-    for name in ("draws", "tune", "chains", "fc_points", "fc_toys"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be a positive integer (got {getattr(args, name)})")
-    if args.toys is not None and args.toys < 1:
-        raise UserError(f"--toys must be a positive integer (got {args.toys})")
-    if args.workers is not None and args.workers < 1:
-        raise UserError(f"--workers must be >= 1, got {args.workers}")
-    if args.seed < 0:
-        raise UserError(f"--seed must be >= 0, got {args.seed}")
+    for name, high in (("draws", MAX_DRAWS), ("tune", MAX_DRAWS), ("chains", MAX_CHAINS),
+                       ("fc_points", 10_000), ("fc_toys", MAX_TOYS), ("toys", MAX_TOYS),
+                       ("workers", MAX_WORKERS), ("seed", MAX_SEED)):
+        check_int_option(args, name, 0 if name == "seed" else 1, high)
     if args.target_accept is not None and not 0 < args.target_accept < 1:
         raise UserError(f"--target-accept must lie in (0, 1), got {args.target_accept}")
     if args.kind == "sbc" and args.chains * args.draws < 99:
@@ -72,12 +65,28 @@ def _check(args) -> None:
 def run(args) -> int:
     """Run the chosen check, write the report and print the summary."""
     _check(args)
-    from ..calibration.common import SamplerSettings, StudyRef
-    from ..parallel import Engine, TableMismatchError, TaskFailedError
+    check_scheduler("check", args.scheduler)
+    # --out checked and locked before any computation; written in place, because the raw
+    # tables are appended toy by toy and an interrupted run resumes from them.
+    from ..calibration.common import StudyRef
+
+    study_from_args(args)  # checked as every command checks a spec (file kind, size, schema)
     ref = StudyRef.from_file(args.study, overrides_from_args(args))
     study = ref.load()
     if not study.free_parameters:
         raise UserError(f"{study.path}: priors: no free parameter; give [priors] for at least one")
+    folder = output_folder(args, whole=False)
+    try:
+        with InterruptGuard():  # a posterior fit cut short by Ctrl-C never reaches the report
+            return _run(args, ref, study)
+    finally:
+        if folder is not None:
+            folder.release()
+
+
+def _run(args, ref, study) -> int:
+    from ..calibration.common import SamplerSettings
+    from ..parallel import Engine, TableMismatchError, TaskFailedError
     target = args.target_accept or study.spec.sampling.target_accept
     sampler = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains, target_accept=target)
     if args.kind == "asimov":
@@ -93,6 +102,7 @@ def run(args) -> int:
         return 0
     engine = Engine(workers=args.workers, scheduler=args.scheduler, progress=not args.json)
     try:
+        start_local_workers(engine)
         if args.kind == "coverage":
             from ..calibration.coverage import CoverageSettings, run_coverage
 
@@ -108,8 +118,10 @@ def run(args) -> int:
     except TableMismatchError as err:
         raise UserError(str(err)) from None
     except TaskFailedError as err:
-        print(err.remote_traceback, file=sys.stderr)
-        raise UserError(f"{err} (finished results are kept; rerun with the same --out to resume)") from None
+        if getattr(args, "debug", False):
+            print(err.remote_traceback, file=sys.stderr)
+        raise UserError(f"{err} (finished results are kept; rerun with the same --out to resume; "
+                        "--debug shows the task's traceback)") from None
     finally:
         engine.close()
     doc = with_provenance(result.to_json(), study)
@@ -131,10 +143,9 @@ def _emit(args, doc: dict, result) -> None:
     if args.json:
         print_json(doc)
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = plain_console()
     if args.kind == "coverage":
         table = Table(title=f"{result.study}: coverage of {len(result.rows)} toys at {result.truth_label()}")
         for col in ("parameter", "method", "level", "coverage", "stderr", "median interval"):

@@ -3,15 +3,190 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 from typing import Any
 
 from ..io import atomic_path, write_text_atomic  # noqa: F401  (re-exported for commands)
 from ..provenance import provenance
+from ..io import OutputError, OutputFile, OutputFolder
 from ..specs import load_study, parse_override
+
+#: Longest error or warning line printed (longer ones are cut with an ellipsis).
+MAX_LINE_CHARS = 300
+#: Upper bounds of the sampler and toy options (a typo such as 10**9 draws fails at once).
+MAX_DRAWS = 1_000_000
+MAX_CHAINS = 64
+MAX_TOYS = 1_000_000
+MAX_WORKERS = 1024
+MAX_SEED = 2**32 - 1
+
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI sequences (colours, cursor moves, clear screen)
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC sequences (window title, hyperlinks)
+    r"|[\x00-\x1f\x7f-\x9f]"  # any other control character
+)
 
 
 class UserError(Exception):
     """An error in the user's input, reported as one line without a traceback."""
+
+
+def clean_text(text: str, limit: int | None = MAX_LINE_CHARS) -> str:
+    """``text`` made safe for a terminal: escape sequences and control characters removed
+    (newlines and tabs become spaces), cut to ``limit`` characters."""
+    text = _CONTROL.sub(lambda m: " " if m.group(0) in "\n\r\t" else "", str(text))
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "\u2026"
+    return text
+
+
+def warn(command: str, message: str) -> None:
+    """One warning line on stderr."""
+    print(clean_text(f"cenns-bayes {command}: warning: {message}"), file=sys.stderr, flush=True)
+
+
+def check_int_option(args, name: str, low: int, high: int) -> None:
+    """Raise :class:`UserError` unless ``args.NAME`` is None or an integer in [low, high]."""
+    value = getattr(args, name, None)
+    if value is not None and not low <= value <= high:
+        flag = "--" + name.replace("_", "-")
+        raise UserError(f"{flag} must be an integer from {low} to {high} (got {value})")
+
+
+def check_sampler_options(args) -> None:
+    """``--draws``, ``--tune``, ``--chains``, ``--seed``: ranges checked before any work."""
+    check_int_option(args, "draws", 1, MAX_DRAWS)
+    check_int_option(args, "tune", 1, MAX_DRAWS)
+    check_int_option(args, "chains", 1, MAX_CHAINS)
+    check_int_option(args, "seed", 0, MAX_SEED)
+
+
+def check_scheduler(command: str, address: str | None) -> None:
+    """Check a ``--scheduler`` address and that something listens there, before any work.
+
+    A scheduler on another machine receives pickled tasks (and the spec); warn unless the
+    address uses TLS.
+    """
+    if address is None:
+        return
+    m = re.fullmatch(
+        r"(?:(tcp|tls|inproc|ucx|ws|wss)://)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})/?",
+        address.strip())
+    if m is None or not 0 < int(m.group(3)) < 65536:
+        raise UserError(f"--scheduler {address!r} is not an address such as tcp://host:8786")
+    protocol, host, port = m.group(1) or "tcp", m.group(2).strip("[]"), int(m.group(3))
+    if protocol not in ("tcp", "tls"):
+        raise UserError(f"--scheduler {address!r}: only tcp:// and tls:// schedulers are supported")
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            pass
+    except OSError as err:
+        raise UserError(
+            f"--scheduler {address!r}: cannot reach the Dask scheduler ({err.strerror or err})"
+        ) from None
+    local = host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
+    if not local and protocol != "tls":
+        warn(command, f"--scheduler {address}: tasks and the spec are sent as pickles, unencrypted "
+             "and unauthenticated; use only a cluster you trust, over TLS (tls://, see "
+             "https://distributed.dask.org/en/stable/tls.html)")
+
+
+class InterruptGuard:
+    """Remember a Ctrl-C that a library swallowed, and raise it again on leaving.
+
+    nutpie and PyMC catch ``KeyboardInterrupt`` during sampling and return the draws made so
+    far; a command would then summarise and write a truncated posterior as if complete.
+    Inside ``with InterruptGuard():`` a Ctrl-C is recorded (and raised as usual); if the
+    block ends normally after one, ``KeyboardInterrupt`` is raised there, so nothing
+    after it is written and the command prints its one "interrupted" line.
+    """
+
+    def __init__(self) -> None:
+        self.interrupted = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        self.interrupted = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> InterruptGuard:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is signal.default_int_handler:  # leave SIG_IGN and custom handlers be
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        if exc_type is None and self.interrupted:
+            raise KeyboardInterrupt
+
+
+def start_local_workers(engine) -> None:
+    """Start an engine's local Dask worker processes with SIGINT ignored in them.
+
+    Ctrl-C in a terminal signals the whole process group; workers that received it would
+    each print a traceback. Spawned with SIGINT ignored (the disposition is inherited), they
+    leave Ctrl-C to this process, which prints one line and shuts them down.
+    """
+    import signal
+    import threading
+
+    if engine is None or getattr(engine, "scheduler", None) is not None:
+        return
+    if getattr(engine, "in_process", True):
+        return
+    start = getattr(engine, "_get_client", None)
+    if start is None or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def output_folder(args, *, whole: bool, option: str = "--out",
+                  attr: str = "out") -> OutputFolder | None:
+    """Check, lock and prepare the folder named by ``args.<attr>`` (None if not given).
+
+    The lock is held until the returned folder is released (``with`` or ``release()``);
+    ``args._written_note`` says what an interruption leaves behind.
+    """
+    target = getattr(args, attr, None)
+    if target is None:
+        return None
+    folder = OutputFolder(target, whole=whole, option=option)
+    try:
+        folder.acquire()
+    except OutputError as err:
+        raise UserError(str(err)) from None
+    args._written_note = folder.not_written_note()
+    return folder
+
+
+def output_file(args, option: str = "--out") -> OutputFile | None:
+    """Check and lock the single output file ``args.out`` (None if not given)."""
+    if getattr(args, "out", None) is None:
+        return None
+    out = OutputFile(args.out, option)
+    try:
+        out.acquire()
+    except OutputError as err:
+        raise UserError(str(err)) from None
+    args._written_note = f"{args.out} was not written"
+    return out
 
 
 def add_study_arguments(parser) -> None:
@@ -39,6 +214,58 @@ def overrides_from_args(args) -> dict[str, Any]:
 def study_from_args(args):
     """Load the study named on the command line with its ``--set`` overrides."""
     return load_study(args.study, overrides_from_args(args) or None)
+
+
+def plain_console(stderr: bool = False):
+    """A rich console; when not writing to a terminal, a wide one without colour, so tables
+    are printed whole (no ``0.00…`` cells) and can be read by other programs."""
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, width=250, no_color=True, highlight=False)
+    return console
+
+
+class Progress:
+    """Stage messages: a rich status line on a terminal, one plain line per stage otherwise.
+
+    Use as ``with Progress("fit", study_name) as say: say("profile sin2_theta_w 1/3")``.
+    """
+
+    def __init__(self, command: str, label: str = "", enabled: bool = True,
+                 live: bool = True) -> None:
+        self.command, self.label, self.enabled = command, clean_text(label, 80), enabled
+        self.live = live  # False: plain lines also on a terminal (beside other progress bars)
+        self._status = None
+        self._console = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+            if self._console.is_terminal and self.live:
+                self._status = self._console.status(self._prefix("starting"))
+                self._status.__enter__()
+        return self
+
+    def _prefix(self, message: str) -> str:
+        return f"{self.label}: {message}" if self.label else message
+
+    def __call__(self, message: str) -> None:
+        if not self.enabled:
+            return
+        text = clean_text(self._prefix(message))
+        if self._status is not None:
+            self._status.update(text)
+        else:
+            print(f"cenns-bayes {self.command}: {text}", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc) -> None:
+        if self._status is not None:
+            self._status.__exit__(*exc)
+            self._status = None
 
 
 def print_json(obj: Any) -> None:

@@ -9,13 +9,8 @@ from __future__ import annotations
 import math
 
 from .common import (
-    UserError,
-    add_hepdata_argument,
-    add_study_arguments,
-    print_json,
-    study_from_args,
-    with_provenance,
-    write_hepdata,
+    Progress, UserError, add_hepdata_argument, add_study_arguments, clean_text, plain_console,
+    print_json, study_from_args, with_provenance, write_hepdata,
 )
 
 
@@ -35,17 +30,20 @@ def run(args) -> int:
         )
     from ..stats.fit import fit_study
 
-    result = with_provenance(fit_study(study), study)
+    with Progress("fit", study.name) as say:
+        say(f"maximum-likelihood fit and profile intervals of {', '.join(study.free_parameters)}")
+        result = fit_study(study)
+    result = with_provenance(result, study)
     if args.hepdata:
         write_hepdata("fit", result, args.hepdata)
     if args.json:
         print_json(result)
         return 0
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    table = Table(title=f"{result['study']}: profile-likelihood fit ({result['details']['data']} data)")
+    console = plain_console()
+    name = clean_text(result["study"], None)
+    table = Table(title=f"{name}: profile-likelihood fit ({result['details']['data']} data)")
     for col in ("parameter", "best fit", "68 % interval", "90 % interval"):
         table.add_column(col, justify="left" if col == "parameter" else "right")
     for name, row in result["parameters"].items():

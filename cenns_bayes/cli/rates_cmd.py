@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .common import add_study_arguments, print_json, study_from_args, with_provenance
+from .common import (
+    add_study_arguments, clean_text, plain_console, print_json, study_from_args, with_provenance,
+)
 
 
 def add_arguments(parser) -> None:
@@ -30,10 +32,10 @@ def run(args) -> int:
         doc = {"study": study.name, "parameters": params, "counts": rows}
         print_json(with_provenance(doc, study))
         return 0
-    from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{study.name}: expected counts", caption=_caption(params))
+    table = Table(title=f"{clean_text(study.name, None)}: expected counts",
+                  caption=_caption(params))
     table.add_column("detector")
     table.add_column("flavour")
     table.add_column("window (keV)")
@@ -41,8 +43,9 @@ def run(args) -> int:
     for row in rows:
         ch = study.channel(row["detector"], row["flavor"], binned=False)
         lo, hi = ch.bin_edges_kev[0], ch.bin_edges_kev[-1]
-        table.add_row(row["detector"], row["flavor"], f"{lo:g}-{hi:.4g}", f"{row['expected']:.2f}")
-    Console().print(table)
+        table.add_row(clean_text(row["detector"], None), row["flavor"], f"{lo:g}-{hi:.4g}",
+                      f"{row['expected']:.2f}")
+    plain_console().print(table)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import UserError, print_json, with_provenance
+from .common import UserError, output_folder, plain_console, print_json, with_provenance
 
 
 def add_arguments(parser) -> None:
@@ -23,12 +23,20 @@ def run(args) -> int:
             f"--form-factor: unknown form factor {args.form_factor!r}; expected one of "
             f"{', '.join(FORM_FACTOR_MODELS)}"
         )
-    entries = reproduce(args.form_factor)
-    summary = summarise(entries)
-    if args.plots:
-        from ..plotting.paper_figures import write_paper_figures
+    # --plots checked and locked first; the figures go to a temporary sibling folder that
+    # replaces DIR only when all of them are written.
+    folder = output_folder(args, whole=True, option="--plots", attr="plots")
+    try:
+        entries = reproduce(args.form_factor)
+        summary = summarise(entries)
+        if folder is not None:
+            from ..plotting.paper_figures import write_paper_figures
 
-        write_paper_figures(args.plots, args.form_factor)
+            write_paper_figures(folder.work, args.form_factor)
+            folder.commit()
+    finally:
+        if folder is not None:
+            folder.release()
     if args.json:
         print_json(with_provenance({
             "form_factor": args.form_factor or "helm",
@@ -36,7 +44,6 @@ def run(args) -> int:
             "entries": [e.to_json() for e in entries],
         }, None))
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"Kosmas et al. 2015 reproduced (form factor: {args.form_factor or 'helm'})")
@@ -47,7 +54,7 @@ def run(args) -> int:
     for e in entries:
         table.add_row(e.table, e.quantity, e.setup, e.nuclei, e.channel, e.bound, f"{e.paper:g}",
                       f"{e.computed:.4g}", f"{100 * e.relative_difference:+.2f}", f"{100 * e.gap:.2f}")
-    console = Console()
+    console = plain_console()
     console.print(table)
     console.print(
         f"{summary['entries']} entries. Gap allowing half a printed unit: median "

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from .common import UserError, add_study_arguments, print_json, study_from_args, with_provenance
+from .common import (
+    InterruptGuard, Progress, UserError, add_study_arguments, check_sampler_options, clean_text,
+    output_file, plain_console, print_json, study_from_args, warn, with_provenance,
+)
 
 
 def add_arguments(parser) -> None:
@@ -21,23 +24,35 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """Sample and print the summary."""
-    for name in ("draws", "tune", "chains"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UserError(f"--{name} must be a positive integer (got {value})")
+    check_sampler_options(args)
+    out = output_file(args)  # checked and locked before any sampling
+    try:
+        return _run(args)
+    finally:
+        if out is not None:
+            out.release()
+
+
+def _run(args) -> int:
     study = study_from_args(args)
     if not study.free_parameters:
         raise UserError(f"{study.path}: priors: no free parameter; give [priors] for at least one")
     from ..bayes import diagnostics, sample_study, summarise_posterior
     from ..bayes.sampling import write_netcdf
+    from ..reports.study import sampler_warnings
 
-    result = sample_study(study, draws=args.draws, tune=args.tune, chains=args.chains,
-                          seed=args.seed, backend=args.backend, progressbar=not args.json)
+    with InterruptGuard(), Progress("sample", study.name) as say:
+        say("compiling the model and sampling the posterior (NUTS)")
+        result = sample_study(study, draws=args.draws, tune=args.tune, chains=args.chains,
+                              seed=args.seed, backend=args.backend, progressbar=not args.json)
     if args.out:
         write_netcdf(result.idata, args.out)
     params = study.free_parameters
     summary = summarise_posterior(result.idata, params)
     diag = diagnostics(result.idata, params)
+    warnings = sampler_warnings(diag, summary)
+    for w in warnings:
+        warn("sample", w)
     keys = ("mean", "sd", "hdi_68", "hdi_90", "eti_68", "eti_90", "upper_90", "r_hat", "ess_bulk")
     if args.json:
         print_json(with_provenance({
@@ -45,16 +60,17 @@ def run(args) -> int:
             "parameters": {p: {k: summary[p][k] for k in keys} for p in params},
             "divergences": diag["divergences"],
             "diagnostics": diag,
+            "warnings": warnings,
             "sampler": {"backend": result.backend, "compile_seconds": result.compile_seconds,
                         "sampling_seconds": result.sampling_seconds},
         }, study))
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     from ..reports.study import UNITS
 
-    table = Table(title=f"{study.name}: posterior ({result.backend}, {diag['chains']} x {diag['draws']})")
+    table = Table(title=f"{clean_text(study.name, None)}: posterior ({result.backend}, "
+                        f"{diag['chains']} x {diag['draws']})")
     for col in ("parameter", "unit", "mean", "sd", "HDI 90 %", "ETI 90 %", "upper 90 %", "R-hat", "ESS bulk"):
         table.add_column(col, justify="left" if col in ("parameter", "unit") else "right")
     for p in params:
@@ -63,7 +79,7 @@ def run(args) -> int:
                       f"[{s['hdi_90'][0]:.4g}, {s['hdi_90'][1]:.4g}]",
                       f"[{s['eti_90'][0]:.4g}, {s['eti_90'][1]:.4g}]", f"{s['upper_90']:.4g}",
                       f"{s['r_hat']:.3f}", f"{s['ess_bulk']:.0f}")
-    console = Console()
+    console = plain_console()
     console.print(table)
     console.print(f"divergences: {diag['divergences']}; compile {result.compile_seconds:.1f} s, "
                   f"sampling {result.sampling_seconds:.1f} s"

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import sys
 
+import re
+
 from .common import (
-    UserError,
-    add_hepdata_argument,
-    overrides_from_args,
-    print_json,
-    study_from_args,
-    with_provenance,
-    write_hepdata,
-    write_text_atomic,
+    MAX_SEED, MAX_TOYS, MAX_WORKERS, UserError, add_hepdata_argument, check_int_option,
+    check_scheduler, clean_text, output_folder, overrides_from_args, plain_console, print_json,
+    start_local_workers, study_from_args, warn, with_provenance, write_hepdata, write_text_atomic,
 )
+
+#: Most points on one axis and in a whole scan (each point is at least one fit).
+MAX_AXIS_POINTS = 10_000
+MAX_SCAN_POINTS = 100_000
 
 _TARGETS = ("mu_nu_mu", "mu_nu_e", "sin2_theta_w", "r2_nu_mu", "r2_nu_e")
 
@@ -60,42 +61,71 @@ def _check(args) -> list:
 
     if len(args.vary) > 2:
         raise UserError("--vary: a scan varies one or two spec values")
+    for text in args.vary:
+        # Count the points before any grid is built (a typo of 10**9 points would try to
+        # allocate gigabytes).
+        values = text.split("=", 1)[-1]
+        count = re.fullmatch(r"[^:]*:[^:]*:\s*(\d+)\s*(?::.*)?", values)
+        n = int(count.group(1)) if count else values.count(",") + 1
+        if n > MAX_AXIS_POINTS:
+            raise UserError(f"--vary {clean_text(text, 80)}: {n} points; "
+                            f"at most {MAX_AXIS_POINTS} per axis")
     try:
         axes = [parse_vary(v) for v in args.vary]
     except ScanValueError as err:
         raise UserError(f"--vary: {err}") from None
     if len(axes) == 2 and axes[0].path == axes[1].path:
         raise UserError(f"--vary: {axes[0].path} given twice")
-    if args.toys < 0:
-        raise UserError(f"--toys must be >= 0, got {args.toys}")
-    if args.workers is not None and args.workers < 1:
-        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    total = 1
+    for axis in axes:
+        total *= len(axis.values)
+    if total > MAX_SCAN_POINTS:
+        raise UserError(f"--vary: {total} points in all; at most {MAX_SCAN_POINTS}")
+    check_int_option(args, "toys", 0, MAX_TOYS)
+    check_int_option(args, "workers", 1, MAX_WORKERS)
+    check_int_option(args, "seed", 0, MAX_SEED)
     if args.level is not None and not 0 < args.level < 1:
         raise UserError(f"--level must lie in (0, 1), got {args.level}")
-    if args.seed < 0:
-        raise UserError(f"--seed must be >= 0, got {args.seed}")
     return axes
 
 
 def run(args) -> int:
     """Run the scan and print or write the results."""
-    from ..parallel import Engine, TableMismatchError, TaskFailedError
-    from ..scans import PosteriorUnavailableError, ScanSetupError, StudyScanner, run_scan
+    from ..scans import StudyScanner
     axes = _check(args)
+    check_scheduler("scan", args.scheduler)
     overrides = overrides_from_args(args)
+    study_from_args(args)  # checked as every command checks a spec (file, size, schema)
     scanner = StudyScanner.from_file(args.study, overrides)
+    # --out checked and locked before any computation; written in place, because the per-toy
+    # table is appended as toys finish and an interrupted scan resumes from it.
+    folder = output_folder(args, whole=False)
+    try:
+        return _run(args, axes, scanner)
+    finally:
+        if folder is not None:
+            folder.release()
+
+
+def _run(args, axes, scanner) -> int:
+    from ..parallel import Engine, TableMismatchError, TaskFailedError
+    from ..scans import PosteriorUnavailableError, ScanSetupError, run_scan
+
     needs_engine = args.toys > 0 or args.method != "chi2"
     engine = Engine(workers=args.workers, scheduler=args.scheduler) if needs_engine else None
     try:
+        start_local_workers(engine)
         result = run_scan(scanner, axes, args.target, method=args.method, toys=args.toys,
                           seed=args.seed, engine=engine, out_dir=args.out, profile=args.profile,
                           level=args.level)
     except (PosteriorUnavailableError, ScanSetupError, TableMismatchError, ConnectionError) as err:
         raise UserError(str(err)) from None
     except TaskFailedError as err:
-        print(err.remote_traceback, file=sys.stderr)
+        if getattr(args, "debug", False):
+            print(err.remote_traceback, file=sys.stderr)
         raise UserError(
-            f"{err} (finished results are kept; rerun with the same --out to resume)") from None
+            f"{err} (finished results are kept; rerun with the same --out to resume; --debug shows "
+            "the task's traceback)") from None
     finally:
         if engine is not None:
             engine.close()
@@ -103,10 +133,8 @@ def run(args) -> int:
     doc = with_provenance(result.to_json(), study_from_args(args))
     limits = [p.chi2_limit for p in result.points if p.chi2_limit is not None]
     if len(limits) > 1 and max(limits) == min(limits):
-        print("cenns-bayes scan: warning: the limit does not change over the scan; does the "
-              "scanned value affect the counts? (a detector's flux_per_flavor overrides its "
-              "distance_m)",
-              file=sys.stderr)
+        warn("scan", "the limit does not change over the scan; does the scanned value affect the "
+             "counts? (a detector's flux_per_flavor overrides its distance_m)")
     if args.out:
         from pathlib import Path
 
@@ -121,6 +149,8 @@ def run(args) -> int:
         print_json(doc)
         return 0
     _print_table(result)
+    if args.out:
+        print(f"wrote scan.json, the figures and the per-toy table to {args.out}")
     return 0
 
 
@@ -129,10 +159,9 @@ def _fmt(x) -> str:
 
 
 def _print_table(result) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{result.study}: scan of {result.target.description}",
+    table = Table(title=f"{clean_text(result.study, None)}: scan of {result.target.description}",
                   caption="scanned: " + ", ".join(a.path for a in result.axes))
     for a in result.axes:
         table.add_column(".".join(a.path.split(".")[-2:]), no_wrap=True)
@@ -158,7 +187,4 @@ def _print_table(result) -> None:
             b = p.band or {}
             row += [_fmt(b.get(k)) for k in ("minus2", "minus1", "median", "plus1", "plus2")]
         table.add_row(*row)
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)
-    console.print(table)
+    plain_console().print(table)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from .common import (
-    UserError,
-    add_hepdata_argument,
-    add_study_arguments,
-    study_from_args,
-    write_hepdata,
+    InterruptGuard, Progress, UserError, add_hepdata_argument, add_study_arguments,
+    check_sampler_options, clean_text, output_folder, study_from_args, warn, write_hepdata,
 )
 
 
 def add_arguments(parser) -> None:
     """Register the command's options."""
     add_study_arguments(parser)
-    parser.add_argument("--out", metavar="DIR", required=True, help="output folder for the report")
+    parser.add_argument("--out", metavar="DIR", required=True,
+                        help="output folder for the report (replaced whole when the run succeeds)")
     parser.add_argument("--draws", type=int, default=None, help="draws per chain (spec default)")
     parser.add_argument("--tune", type=int, default=None, help="warm-up draws per chain")
     parser.add_argument("--chains", type=int, default=None, help="number of chains")
@@ -26,22 +24,30 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """Run the study and report where the results are."""
+    check_sampler_options(args)
     study = study_from_args(args)
     if not study.free_parameters:
         raise UserError(f"{study.path}: priors: no free parameter; give [priors] for at least one")
-    from rich.console import Console
+    # --out checked and locked before any computation; written into a temporary sibling folder
+    # and swapped in at the end, so DIR holds the old complete report or the new one.
+    folder = output_folder(args, whole=True)
+    name = clean_text(study.name, 80)
+    try:
+        from ..reports.study import run_study
 
-    from ..reports.study import run_study
-
-    console = Console(stderr=True)
-    with console.status("starting") as status:
-        summary = run_study(study, args.out, draws=args.draws, tune=args.tune, chains=args.chains,
-                            seed=args.seed, pooling_comparison=not args.no_pooling_comparison,
-                            progress=lambda msg: status.update(f"{study.name}: {msg}"))
+        with InterruptGuard(), Progress("study", name) as say:
+            summary = run_study(study, folder.work, draws=args.draws, tune=args.tune,
+                                chains=args.chains, seed=args.seed,
+                                pooling_comparison=not args.no_pooling_comparison, progress=say)
+        folder.commit()
+    finally:
+        folder.release()
     if args.hepdata:
         write_hepdata("study", summary, args.hepdata)
     d = summary["diagnostics"]
-    print(f"{study.name}: report in {args.out}/report.md ({summary['wall_seconds']:.0f} s; "
+    for w in summary.get("warnings", []):
+        warn("study", w)
+    print(f"{name}: report in {args.out}/report.md ({summary['wall_seconds']:.0f} s; "
           f"{d['divergences']} divergences, max R-hat {d['max_r_hat']:.3f}, "
           f"min bulk ESS {d['min_ess_bulk']:.0f})")
     for p, s in summary["posterior"].items():

@@ -20,7 +20,49 @@ import numpy as np
 from .. import __version__
 from ..io import write_text_atomic
 
-__all__ = ["run_study"]
+__all__ = ["run_study", "sampler_warnings"]
+
+#: Thresholds of the sampler warnings (Vehtari et al. 2021: R-hat < 1.01, bulk/tail ESS >= 400).
+MAX_R_HAT = 1.01
+MIN_ESS = 400
+
+
+def sampler_warnings(diag: dict, summary: dict | None = None) -> list[str]:
+    """Warnings for a posterior that should not be trusted as it is.
+
+    Parameters
+    ----------
+    diag : dict
+        From ``cenns_bayes.bayes.diagnostics``: divergences, max R-hat, min bulk/tail ESS.
+    summary : dict, optional
+        Per-parameter summaries (``r_hat``, ``ess_bulk``) to name the parameters concerned.
+
+    Returns
+    -------
+    list of str
+        One sentence per problem: R-hat > 1.01, bulk or tail ESS < 400, any divergence.
+    """
+    out = []
+    def worst(key, bad):
+        if not summary:
+            return ""
+        names = [p for p, s in summary.items() if bad(s.get(key, np.nan))]
+        return f" ({', '.join(names)})" if names else ""
+    r_hat = diag.get("max_r_hat", np.nan)
+    if not np.isfinite(r_hat) or r_hat > MAX_R_HAT:
+        names = worst("r_hat", lambda v: not v <= MAX_R_HAT)
+        out.append(f"R-hat {r_hat:.3f} > {MAX_R_HAT}{names}: "
+                   "the chains disagree; run more tuning/draws or check the model")
+    for key, label in (("min_ess_bulk", "bulk"), ("min_ess_tail", "tail")):
+        ess = diag.get(key)
+        if ess is not None and not ess >= MIN_ESS:
+            out.append(f"{label} ESS {ess:.0f} < {MIN_ESS}"
+                       f"{worst(key.removeprefix('min_'), lambda v: not v >= MIN_ESS)}: "
+                       "intervals are noisy; run more draws")
+    if diag.get("divergences", 0):
+        out.append(f"{diag['divergences']} divergent transitions: the posterior may be biased; "
+                   "raise target_accept or reparametrise")
+    return out
 
 UNITS = {"sin2_theta_w": "", "mu_nu_mu": "1e-10 mu_B", "mu_nu_e": "1e-10 mu_B",
          "r2_nu_mu": "1e-32 cm^2", "r2_nu_e": "1e-32 cm^2", "signal_strength": "ratio to SM"}
@@ -155,6 +197,7 @@ def run_study(study, outdir: str | Path, *, draws=None, tune=None, chains=None, 
                                           "upper_90": v["summary"][p]["upper_90"]} for p in params}}
                                for k, v in pooling.items()},
         "netcdf": str(nc_path.name),
+        "warnings": sampler_warnings(diag, bayes),
         "data_fit": data_section,
         "wall_seconds": time.perf_counter() - t_start,
     }
@@ -225,7 +268,11 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
               f"**{d['divergences']} divergences**, max R-hat {d['max_r_hat']:.4f}, "
               f"min bulk ESS {d['min_ess_bulk']:.0f}, min tail ESS {d['min_ess_tail']:.0f}. "
               f"Compile {s['sampler']['compile_seconds']:.1f} s, sampling {s['sampler']['sampling_seconds']:.1f} s.",
-              "", "| parameter | mean | sd | R-hat | bulk ESS |", "| --- | ---: | ---: | ---: | ---: |"]
+              ""]
+    lines += [f"- **Warning:** {w}." for w in s.get("warnings", [])]
+    lines += ["" if s.get("warnings") else None,
+              "| parameter | mean | sd | R-hat | bulk ESS |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines = [x for x in lines if x is not None]
     for p in params:
         b = s["posterior"][p]
         lines.append(f"| {p} | {_fmt(b['mean'])} | {_fmt(b['sd'])} | {b['r_hat']:.4f} | {b['ess_bulk']:.0f} |")

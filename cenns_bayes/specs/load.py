@@ -10,6 +10,9 @@ import copy
 import csv
 import difflib
 import hashlib
+import io
+import os
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +37,18 @@ from ..rates.coefficients import (
 from . import schema
 from .errors import SpecPhysicsError, SpecStructureError
 
-__all__ = ["Study", "apply_overrides", "load_study", "parse_study", "parse_override"]
+__all__ = [
+    "Study", "apply_overrides", "load_study", "parse_study", "parse_override", "read_regular_file",
+]
+
+#: Largest spec file read, bytes (the shipped ones are below 10 kB).
+MAX_SPEC_BYTES = 1_000_000
+#: Largest ``[data] file`` read, bytes.
+MAX_DATA_BYTES = 20_000_000
+#: Deepest nesting of tables and arrays accepted in a spec (the schema needs 5).
+MAX_NESTING = 12
+#: Longest value shown in an error message, characters.
+MAX_SHOWN = 80
 
 _PARAMETER_NAMES = tuple(schema.ParametersSection.model_fields)
 
@@ -61,7 +75,47 @@ def _walk_types(tp) -> Iterable:
 _KNOWN_KEYS = sorted(_all_field_names(schema.StudySpec))
 
 
+def _key_homes(model: type[BaseModel], prefix: str = "",
+               out: dict | None = None) -> dict[str, list[str]]:
+    """Every key of the schema -> the tables it belongs in (``"detectors.response"``)."""
+    out = {} if out is None else out
+    for name, f in model.model_fields.items():
+        out.setdefault(name, [])
+        if prefix and prefix not in out[name]:
+            out[name].append(prefix)
+        for arg in _walk_types(f.annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel) and arg is not model:
+                sub = f"{prefix}.{name}" if prefix else name
+                if sub.count(".") < 4:
+                    _key_homes(arg, sub, out)
+    return out
+
+
+_KEY_HOMES = _key_homes(schema.StudySpec)
+
+
 _PRIOR_TAGS = ("uniform", "log-uniform", "normal", "half-normal", "truncated-normal")
+
+
+def _user_loc(loc: tuple, raw: Any, keep_last: bool = False) -> tuple:
+    """The parts of a pydantic error location that are keys or indices in the user's file.
+
+    pydantic adds the names of union members and tags (``constrained-float``,
+    ``list[...]``, ``uniform``) to locations; walking the parsed TOML alongside keeps only
+    what the user wrote. ``keep_last`` keeps a final key absent from the file (a missing key).
+    """
+    out: list = []
+    node = raw
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, (list, tuple)) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        elif keep_last and i == len(loc) - 1 and isinstance(part, str) and isinstance(node, dict):
+            out.append(part)
+    return tuple(out)
 
 
 def _key_path(loc: tuple) -> str:
@@ -69,44 +123,71 @@ def _key_path(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif str(part) in _PRIOR_TAGS:
-            continue  # discriminator tags are not keys the user wrote
         else:
             out += ("." if out else "") + str(part)
     return out
 
 
-def _structure_error(path: str, err: ValidationError) -> SpecStructureError:
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "\u2026"
+
+
+def _suggest(bad: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the nearest candidate that is not ``bad`` itself."""
+    if len(bad) > 100:
+        return ""
+    near = difflib.get_close_matches(bad, [c for c in candidates if c != bad], n=1, cutoff=0.6)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def _table_name(loc: tuple) -> str:
+    name = ".".join(str(p) for p in loc if isinstance(p, str))
+    return f"in [{name}]" if name else "at the top level"
+
+
+def _structure_error(path: str, err: ValidationError, raw: Any = None) -> SpecStructureError:
     errors = err.errors()
     # An unknown key explains a "missing" one next to it (a misspelling): report it first.
     first = min(errors, key=lambda e: (e["type"] != "extra_forbidden", e["type"] == "missing"))
-    loc = tuple(p for p in first["loc"] if p != "[key]")
-    key = _key_path(loc)
     kind = first["type"]
+    full_loc = tuple(p for p in first["loc"] if p != "[key]")
+    loc = _user_loc(full_loc, raw, keep_last=kind == "missing") if raw is not None else full_loc
+    key = _key_path(loc)
     if kind == "extra_forbidden":
-        bad = str(loc[-1])
-        near = difflib.get_close_matches(bad, _KNOWN_KEYS, n=1, cutoff=0.6)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        return SpecStructureError(path, key, f"unknown key{hint}")
+        bad = str(full_loc[-1])
+        homes = _KEY_HOMES.get(bad)
+        if homes is not None:
+            where = " or ".join(f"in [{h}]" if h else "at the top level" for h in homes[:3])
+            where = where or "at the top level"
+            return SpecStructureError(
+                path, key, f"key not allowed {_table_name(loc[:-1])}; it belongs {where}")
+        return SpecStructureError(path, key, f"unknown key{_suggest(bad, _KNOWN_KEYS)}")
     if kind == "missing":
         return SpecStructureError(path, key, "required key is missing")
     found = first.get("input")
     msg = first["msg"].removeprefix("Value error, ")
+    if kind in ("finite_number",):
+        msg = "must be a finite number"
     if kind == "union_tag_invalid":
         dist = found.get("dist") if isinstance(found, dict) else found
         msg = (
-            f"unknown prior distribution {dist!r}: expected one of "
+            f"unknown prior distribution {_shown(dist)}: expected one of "
             + ", ".join(_PRIOR_TAGS)
         )
         return SpecStructureError(path, key, msg)
-    if kind == "literal_error" and key.startswith("priors"):
-        near = difflib.get_close_matches(str(loc[-1]), list(_PARAMETER_NAMES), n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
+    if kind == "literal_error" and key.startswith("priors") and len(loc) == 2:
+        hint = _suggest(str(loc[-1]), _PARAMETER_NAMES)
         return SpecStructureError(
             path, key,
-            f"no parameter {loc[-1]!r}{hint}: priors can be given for {', '.join(_PARAMETER_NAMES)}",
+            f"no parameter {_shown(loc[-1])}{hint}: priors can be given for "
+            f"{', '.join(_PARAMETER_NAMES)}",
         )
-    shown = "" if isinstance(found, dict) else f" (found {found!r})"
+    if len(msg) > 200:
+        msg = msg[:199] + "\u2026"
+    shown = "" if isinstance(found, (dict, list)) else f" (found {_shown(found)})"
+    if isinstance(found, list):
+        shown = f" (found a list of {len(found)})"
     return SpecStructureError(path, key, f"{msg}{shown}")
 
 
@@ -116,11 +197,30 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ValueError(f"override {text!r} is not NAME=VALUE")
     name, value = text.split("=", 1)
     name, value = name.strip(), value.strip()
+    if not name:
+        raise ValueError(f"override {text!r} has no NAME")
     try:
         parsed = tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         parsed = value
+    if _depth(parsed) > MAX_NESTING:
+        raise ValueError(f"override {name!r}: value nested too deeply")
     return name, parsed
+
+
+def _depth(obj: Any) -> int:
+    """Nesting depth of tables and arrays (iterative: safe on any input)."""
+    deepest, stack = 0, [(obj, 0)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > MAX_NESTING:
+            break
+        if isinstance(node, dict):
+            stack.extend((v, d + 1) for v in node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, d + 1) for v in node)
+    return deepest
 
 
 def apply_overrides(raw: dict, overrides: Mapping[str, Any], path: str = "<string>") -> dict:
@@ -135,14 +235,19 @@ def apply_overrides(raw: dict, overrides: Mapping[str, Any], path: str = "<strin
         parts = name.split(".")
         if len(parts) == 1 and parts[0] in _PARAMETER_NAMES:
             parts = ["parameters", parts[0]]
+        if any(not part for part in parts) or len(parts) > MAX_NESTING:
+            raise SpecStructureError(
+                path, name, "not a dotted key path such as detectors.Ar40.mass_kg")
         node: Any = out
         for part in parts[:-1]:
             if isinstance(node, list):
                 node = _select(node, part, name, path)
-            else:
+            elif isinstance(node, dict):
                 if part not in node:
                     node[part] = {}
                 node = node[part]
+            else:
+                raise SpecStructureError(path, name, "cannot set a value inside a scalar")
         last = parts[-1]
         if isinstance(node, list):
             idx = _list_index(node, last, name, path)
@@ -166,10 +271,10 @@ def _select(node: list, part: str, name: str, path: str):
             return item
     if part.isdigit():
         return node[_list_index(node, part, name, path)]
-    names = [item.get("name") for item in node if isinstance(item, dict)]
-    near = difflib.get_close_matches(part, [n for n in names if n], n=1)
-    hint = f" (did you mean {near[0]!r}?)" if near else ""
-    raise SpecStructureError(path, name, f"no detector named {part!r}{hint}; have {names}")
+    names = [str(item.get("name")) for item in node if isinstance(item, dict) and item.get("name")]
+    hint = _suggest(part, names)
+    have = ", ".join(_shown(n) for n in names[:10]) or "none"
+    raise SpecStructureError(path, name, f"no detector named {_shown(part)}{hint}; have {have}")
 
 
 def parse_study(
@@ -182,16 +287,23 @@ def parse_study(
         try:
             raw = tomllib.loads(raw)
         except tomllib.TOMLDecodeError as err:
-            raise SpecStructureError(path_s, "", f"not valid TOML: {err}") from None
+            raise SpecStructureError(path_s, "", f"not valid TOML: {_clip(str(err))}") from None
+        except RecursionError:
+            raise SpecStructureError(
+                path_s, "", "not valid TOML: tables or arrays nested too deeply") from None
     else:
         text = repr(raw)
+    if _depth(raw) > MAX_NESTING:
+        raise SpecStructureError(
+            path_s, "", f"tables or arrays nested deeper than {MAX_NESTING} levels: "
+            "not a study spec")
     if overrides:
         raw = apply_overrides(raw, overrides, path_s)
         text += repr(sorted(overrides.items()))
     try:
         spec = schema.StudySpec.model_validate(raw)
     except ValidationError as err:
-        raise _structure_error(path_s, err) from None
+        raise _structure_error(path_s, err, raw) from None
     base = Path(path).parent if path_s != "<string>" else Path.cwd()
     study = Study(spec=spec, path=path_s, sha256=hashlib.sha256(text.encode()).hexdigest(), base_dir=base)
     _check_physics(study)
@@ -208,12 +320,58 @@ def load_study(path: str | Path, overrides: Mapping[str, Any] | None = None) -> 
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = read_regular_file(p, MAX_SPEC_BYTES)
     except FileNotFoundError:
         raise SpecStructureError(str(p), "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecStructureError(str(p), "", f"cannot read: {err}") from None
+    except OSError as err:
+        raise SpecStructureError(
+            str(p), "", f"cannot read: {_clip(err.strerror or str(err))}") from None
+    except ValueError as err:
+        raise SpecStructureError(str(p), "", str(err)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SpecStructureError(str(p), "", f"not UTF-8 text (byte {err.start})") from None
     return parse_study(text, p, overrides)
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def read_regular_file(path: str | os.PathLike, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``.
+
+    Special files (devices such as ``/dev/zero``, FIFOs, sockets, folders) are refused
+    before reading: opened without blocking, checked with ``fstat``, then read up to the cap.
+
+    Raises
+    ------
+    FileNotFoundError, OSError
+        As from ``open``.
+    ValueError
+        Not a regular file, or larger than ``max_bytes``.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        if st.st_size > max_bytes:
+            raise ValueError(f"file of {st.st_size} bytes exceeds the limit of {max_bytes}")
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > max_bytes:
+                raise ValueError(f"file exceeds the limit of {max_bytes} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _check_physics(study: Study) -> None:
@@ -591,20 +749,71 @@ class Study:
         return np.asarray(out, dtype=float)
 
     def _read_counts_file(self, name: str) -> dict[tuple[str, str], list[int]]:
-        p = (self.base_dir / name) if not Path(name).is_absolute() else Path(name)
-        try:
-            with p.open(newline="") as fh:
-                rows = list(csv.DictReader(fh))
-        except OSError as err:
-            raise SpecPhysicsError(self.path, "data.file", f"cannot read {p}: {err}") from None
-        table: dict[tuple[str, str], dict[int, int]] = {}
-        for n, row in enumerate(rows, start=2):
-            try:
-                key = (row["detector"], row["flavor"])
-                table.setdefault(key, {})[int(row.get("bin") or 0)] = int(row["counts"])
-            except (KeyError, ValueError, TypeError):
-                raise SpecPhysicsError(
-                    self.path, "data.file", f"{p} line {n}: expected columns detector,flavor,bin,counts"
-                ) from None
-        return {k: [v[i] for i in sorted(v)] for k, v in table.items()}
+        """Counts from a ``[data] file`` CSV, checked exactly like inline ``channels``.
 
+        The file is resolved relative to the spec's folder, must be a regular UTF-8 file of
+        at most :data:`MAX_DATA_BYTES`, with columns ``detector,flavor,bin,counts``; bins of a
+        channel run 0, 1, ... once each; counts are integers in [0, 1e9].
+        """
+        p = (self.base_dir / name) if not Path(name).is_absolute() else Path(name)
+        shown = _clip(str(p), 120)
+
+        def fail(problem: str) -> SpecPhysicsError:
+            return SpecPhysicsError(self.path, "data.file", f"{shown}: {problem}")
+
+        try:
+            data = read_regular_file(p, MAX_DATA_BYTES)
+        except FileNotFoundError:
+            raise fail("no such file") from None
+        except OSError as err:
+            raise fail(f"cannot read ({err.strerror or err})") from None
+        except ValueError as err:
+            raise fail(str(err)) from None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise fail(f"not UTF-8 text (byte {err.start})") from None
+        reader = csv.reader(io.StringIO(text, newline=""))
+        try:
+            header = [h.strip() for h in next(reader, [])]
+            needed = {"detector", "flavor", "counts"}
+            if not needed <= set(header) or len(set(header)) != len(header):
+                raise fail("the first line must name the columns detector,flavor,bin,counts")
+            col = {h: header.index(h) for h in header}
+            flavors = set(schema.Flavor.__args__)
+            table: dict[tuple[str, str], dict[int, int]] = {}
+            for row in reader:
+                n = reader.line_num
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    raise fail(f"line {n}: {len(row)} field(s), expected {len(header)}")
+                detector, flavor = row[col["detector"]].strip(), row[col["flavor"]].strip()
+                if flavor not in flavors:
+                    raise fail(f"line {n}: flavor {_shown(flavor)} is not one of "
+                               f"{', '.join(sorted(flavors))}")
+                cells = {"bin": row[col["bin"]].strip() if "bin" in col else "0",
+                         "counts": row[col["counts"]].strip()}
+                values = {}
+                for key, cell in cells.items():
+                    cell = cell or ("0" if key == "bin" else "")
+                    if not cell.isdigit() or len(cell) > 10:
+                        raise fail(f"line {n}: {key} {_shown(cell)} is not a whole number >= 0")
+                    values[key] = int(cell)
+                if values["counts"] > 10**9:
+                    raise fail(f"line {n}: counts {values['counts']} exceeds 1e9")
+                bins = table.setdefault((detector, flavor), {})
+                if values["bin"] in bins:
+                    raise fail(f"line {n}: bin {values['bin']} of {detector}/{flavor} given twice")
+                if len(bins) >= 10_000:
+                    raise fail(f"line {n}: more than 10000 bins for {detector}/{flavor}")
+                bins[values["bin"]] = values["counts"]
+        except csv.Error as err:
+            raise fail(f"not a CSV table: {_clip(str(err), 80)}") from None
+        if not table:
+            raise fail("no counts in the file")
+        for (detector, flavor), bins in table.items():
+            if sorted(bins) != list(range(len(bins))):
+                raise fail(f"bins of {detector}/{flavor} must run 0, 1, 2, ... "
+                           f"(found {sorted(bins)[:5]})")
+        return {k: [v[i] for i in sorted(v)] for k, v in table.items()}

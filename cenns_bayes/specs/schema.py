@@ -1,7 +1,9 @@
 """The study-spec schema (stage 1 of validation: structure, types and ranges).
 
 Every table forbids unknown keys. The keys documented in ``docs/specs.md`` are stable;
-``study.schema_version`` identifies the schema a file was written for.
+``study.schema_version`` identifies the schema a file was written for. Every number must be
+finite and lie in the physical range given with its key (``docs/specs.md`` lists them), and
+``true``/``false`` is never taken for a number.
 """
 
 from __future__ import annotations
@@ -16,6 +18,22 @@ from ..physics.sns import FLAVORS
 SCHEMA_VERSION = 1
 
 PositiveFloat = Annotated[float, Field(gt=0)]
+#: Bounded quantities: finite (non-finite numbers are refused for every key) and physical.
+ExposureSeconds = Annotated[float, Field(gt=0, le=1e12)]
+FluxPerCm2S = Annotated[float, Field(gt=0, le=1e20)]
+DistanceMetres = Annotated[float, Field(ge=1.0, le=1e6)]
+MassKg = Annotated[float, Field(gt=0, le=1e9)]
+RecoilKev = Annotated[float, Field(ge=1e-3, le=1e5)]
+RecoilEdges = Annotated[list[RecoilKev], Field(max_length=201)]
+TimeMicroseconds = Annotated[float, Field(ge=-1e4, le=1e4)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+PhotoElectrons = Annotated[float, Field(ge=0, le=1e4)]
+#: Prior bounds, locations and widths (the parameters' own units); log-uniform lower bounds.
+PriorNumber = Annotated[float, Field(ge=-1e4, le=1e4)]
+PriorWidth = Annotated[float, Field(gt=0, le=1e4)]
+PriorPositive = Annotated[float, Field(ge=1e-8, le=1e4)]
+#: Length of names and other short strings.
+ShortText = Annotated[str, Field(max_length=200)]
 Flavor = Literal["numu", "numubar", "nue"]
 ParameterName = Literal[
     "sin2_theta_w", "mu_nu_mu", "mu_nu_e", "r2_nu_mu", "r2_nu_e", "signal_strength",
@@ -25,17 +43,58 @@ ParameterName = Literal[
 ReleaseName = Literal["coherent-csi-2017"]
 
 
+def _has_bool(tp) -> bool:
+    if tp is bool:
+        return True
+    return any(_has_bool(a) for a in (getattr(tp, "__args__", ()) or ()))
+
+
+class _BoolGiven:
+    """Stands in for ``true``/``false`` given where a number or text is expected, so that
+    validation fails at that key (pydantic's lax mode would read true as 1)."""
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "true" if self.value else "false"
+
+
+def _mark_bools(value):
+    if isinstance(value, bool):
+        return _BoolGiven(value)
+    if isinstance(value, list):
+        return [_mark_bools(v) for v in value]
+    return value
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, data):
+        if not isinstance(data, dict):
+            return data
+        out = None
+        for name, value in data.items():
+            field = cls.model_fields.get(name) if isinstance(name, str) else None
+            if field is None or _has_bool(field.annotation):
+                continue
+            marked = _mark_bools(value)
+            if marked is not value and (isinstance(value, bool) or marked != value):
+                out = dict(data) if out is None else out
+                out[name] = marked
+        return data if out is None else out
 
 
 class StudySection(_Strict):
     """``[study]``: name, exposure and schema version."""
 
-    name: str = Field(min_length=1)
-    exposure_s: PositiveFloat = Field(description="live time of data taking, s")
+    name: str = Field(min_length=1, max_length=200)
+    exposure_s: ExposureSeconds = Field(description="live time of data taking, s")
     schema_version: Literal[1] = SCHEMA_VERSION
-    description: str = ""
+    description: str = Field("", max_length=10_000)
 
 
 class SourceSection(_Strict):
@@ -49,15 +108,19 @@ class SourceSection(_Strict):
     """
 
     kind: Literal["sns", "sns-beam"] = "sns"
-    flux_per_flavor: PositiveFloat = Field(2.5e7, description="nu cm^-2 s^-1 per flavour")
-    reference_distance_m: PositiveFloat = 20.0
-    prompt_energy_mev: PositiveFloat = 29.9
-    protons_on_target: PositiveFloat | None = Field(None, description="sns-beam: protons on target")
-    exposure_gwh: PositiveFloat | None = Field(None, description="sns-beam: beam energy on target, GW h")
-    proton_energy_gev: PositiveFloat | None = Field(
+    flux_per_flavor: FluxPerCm2S = Field(2.5e7, description="nu cm^-2 s^-1 per flavour")
+    reference_distance_m: DistanceMetres = 20.0
+    prompt_energy_mev: Annotated[float, Field(ge=20.0, le=40.0)] = Field(
+        29.9, description="energy of the prompt line, MeV (pion decay at rest: 29.79)"
+    )
+    protons_on_target: Annotated[float, Field(gt=0, le=1e26)] | None = Field(
+        None, description="sns-beam: protons on target")
+    exposure_gwh: Annotated[float, Field(gt=0, le=1e6)] | None = Field(
+        None, description="sns-beam: beam energy on target, GW h")
+    proton_energy_gev: Annotated[float, Field(ge=0.1, le=100.0)] | None = Field(
         None, description="sns-beam: average proton kinetic energy, GeV (with exposure_gwh)"
     )
-    neutrinos_per_proton: PositiveFloat | None = Field(
+    neutrinos_per_proton: Annotated[float, Field(gt=0, le=10.0)] | None = Field(
         None, description="sns-beam: neutrinos per flavour per proton on target"
     )
 
@@ -99,8 +162,8 @@ class QuenchingSection(_Strict):
 
     model: Literal["constant", "polynomial"] = "constant"
     value: Annotated[float, Field(gt=0, lt=1)] | None = None
-    coefficients: list[float] | None = None
-    sigma: Annotated[float, Field(ge=0)] | None = None
+    coefficients: list[Annotated[float, Field(ge=-1e3, le=1e3)]] | None = Field(None, max_length=20)
+    sigma: Annotated[float, Field(ge=0, lt=1)] | None = None
     relative_sigma: Annotated[float, Field(ge=0, lt=0.5)] | None = None
 
     @model_validator(mode="after")
@@ -129,9 +192,9 @@ class QuenchingSection(_Strict):
 class EfficiencyParameter(_Strict):
     """A parameter of the efficiency with asymmetric 1-sigma errors (``error_hi``, ``error_lo`` >= 0)."""
 
-    value: float
-    error_hi: Annotated[float, Field(ge=0)] = 0.0
-    error_lo: Annotated[float, Field(ge=0)] = 0.0
+    value: Annotated[float, Field(ge=-1e4, le=1e4)]
+    error_hi: Annotated[float, Field(ge=0, le=1e4)] = 0.0
+    error_lo: Annotated[float, Field(ge=0, le=1e4)] = 0.0
 
 
 class EfficiencySection(_Strict):
@@ -153,7 +216,7 @@ class EfficiencySection(_Strict):
 class ResponseSection(_Strict):
     """``[detectors.response]``: quenching, light, PE smearing, efficiency, PE and time binning."""
 
-    light_yield_pe_per_kevee: PositiveFloat
+    light_yield_pe_per_kevee: Annotated[float, Field(gt=0, le=1e3)]
     smearing: Literal["poisson"] = "poisson"
     quenching: QuenchingSection
     efficiency: EfficiencySection = EfficiencySection(model="none")
@@ -163,12 +226,12 @@ class ResponseSection(_Strict):
         "coherent-csi-2017",
         description="time bins and per-component arrival-time PDFs: a release, or 'explicit' lists",
     )
-    time_edges_us: list[float] | None = None
-    time_pdf_prompt: list[Annotated[float, Field(ge=0)]] | None = None
-    time_pdf_delayed: list[Annotated[float, Field(ge=0)]] | None = None
+    time_edges_us: list[TimeMicroseconds] | None = Field(None, max_length=1001)
+    time_pdf_prompt: list[Probability] | None = Field(None, max_length=1000)
+    time_pdf_delayed: list[Probability] | None = Field(None, max_length=1000)
     recoil_grid_points: Annotated[int, Field(ge=200, le=100000)] = 4001
-    template_sigmas: list[PositiveFloat] = Field(
-        default_factory=lambda: [1.0, 2.0],
+    template_sigmas: list[Annotated[float, Field(gt=0, le=10)]] = Field(
+        default_factory=lambda: [1.0, 2.0], min_length=1, max_length=10,
         description="nuisance values (in sigma, both signs) at which shape templates are computed",
     )
 
@@ -185,6 +248,9 @@ class ResponseSection(_Strict):
                     "timing = 'explicit' needs time_edges_us, time_pdf_prompt and time_pdf_delayed"
                 )
             n = len(self.time_edges_us) - 1
+            edges = self.time_edges_us
+            if any(b <= a for a, b in zip(edges[:-1], edges[1:], strict=False)):
+                raise ValueError("time_edges_us must increase")
             if n < 1 or len(self.time_pdf_prompt) != n or len(self.time_pdf_delayed) != n:
                 raise ValueError("time PDFs need one entry per time bin (len(time_edges_us) - 1)")
         return self
@@ -193,18 +259,18 @@ class ResponseSection(_Strict):
 class DetectorSection(_Strict):
     """``[[detectors]]``: one detector (optionally with a ``[detectors.response]``)."""
 
-    name: str = Field(min_length=1)
-    nucleus: str
-    mass_kg: PositiveFloat
-    distance_m: PositiveFloat
+    name: str = Field(min_length=1, max_length=200)
+    nucleus: ShortText
+    mass_kg: MassKg
+    distance_m: DistanceMetres
     efficiency: Annotated[float, Field(gt=0, le=1)] = 1.0
-    recoil_window_kev: tuple[PositiveFloat, PositiveFloat | Literal["max"]]
-    form_factor: str = "helm"
-    flux_per_flavor: PositiveFloat | None = Field(
+    recoil_window_kev: tuple[RecoilKev, RecoilKev | Literal["max"]]
+    form_factor: ShortText = "helm"
+    flux_per_flavor: FluxPerCm2S | None = Field(
         None, description="override of the 1/r^2-scaled source flux, nu cm^-2 s^-1 per flavour"
     )
     neutron_skin_fm: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
-    recoil_bins: Annotated[int, Field(ge=1, le=200)] | list[PositiveFloat] | None = Field(
+    recoil_bins: Annotated[int, Field(ge=1, le=200)] | RecoilEdges | None = Field(
         None, description="number of equal bins in the window, or explicit edges in keV"
     )
     response: ResponseSection | None = Field(
@@ -223,13 +289,14 @@ class DetectorSection(_Strict):
 class AnalysisSection(_Strict):
     """``[analysis]``: channels and test statistic."""
 
-    flavors: list[Flavor] = Field(default_factory=lambda: list(FLAVORS), min_length=1)
+    flavors: list[Flavor] = Field(default_factory=lambda: list(FLAVORS), min_length=1, max_length=3)
     statistic: Literal["chi2", "poisson"] = Field(
         "chi2", description="chi2: Eqs. (10)-(12), sigma^2 = N_obs; poisson: -2 ln of the Poisson ratio"
     )
     binned: bool = Field(False, description="use the detectors' recoil_bins in the likelihood")
-    pe_range: tuple[float, float] = Field((6.0, 30.0), description="response studies: region in PE")
-    time_range_us: tuple[float, float] = Field(
+    pe_range: tuple[PhotoElectrons, PhotoElectrons] = Field(
+        (6.0, 30.0), description="response studies: region in PE")
+    time_range_us: tuple[TimeMicroseconds, TimeMicroseconds] = Field(
         (0.0, 12.0), description="response studies: region in arrival time, us"
     )
     use_timing: bool = Field(True, description="response studies: bins in time (false: summed over time)")
@@ -246,11 +313,11 @@ class ParametersSection(_Strict):
     """``[parameters]``: true values (Asimov data) and fixed values of non-free parameters."""
 
     sin2_theta_w: Annotated[float, Field(gt=0, lt=1)] = 0.23120
-    mu_nu_mu: Annotated[float, Field(ge=0)] = 0.0
-    mu_nu_e: Annotated[float, Field(ge=0)] = 0.0
-    r2_nu_mu: float = 0.0
-    r2_nu_e: float = 0.0
-    signal_strength: Annotated[float, Field(ge=0)] = Field(
+    mu_nu_mu: Annotated[float, Field(ge=0, le=1e4)] = 0.0
+    mu_nu_e: Annotated[float, Field(ge=0, le=1e4)] = 0.0
+    r2_nu_mu: Annotated[float, Field(ge=-1e4, le=1e4)] = 0.0
+    r2_nu_e: Annotated[float, Field(ge=-1e4, le=1e4)] = 0.0
+    signal_strength: Annotated[float, Field(ge=0, le=1e3)] = Field(
         1.0, description="CEvNS count in units of its Standard-Model value at the other parameters"
     )
     neutron_skin_fm: Annotated[float, Field(ge=-0.5, le=1.5)] | None = Field(
@@ -262,8 +329,8 @@ class UniformPrior(_Strict):
     """Flat on [lower, upper]."""
 
     dist: Literal["uniform"]
-    lower: float
-    upper: float
+    lower: PriorNumber
+    upper: PriorNumber
     on: Literal["value", "square"] = Field(
         "value", description="for mu_nu: flat in mu ('value') or in mu^2 ('square')"
     )
@@ -279,8 +346,8 @@ class LogUniformPrior(_Strict):
     """Flat in the logarithm on [lower, upper], lower > 0."""
 
     dist: Literal["log-uniform"]
-    lower: PositiveFloat
-    upper: PositiveFloat
+    lower: PriorPositive
+    upper: PriorPositive
 
     @model_validator(mode="after")
     def _range(self):
@@ -293,25 +360,25 @@ class NormalPrior(_Strict):
     """Gaussian."""
 
     dist: Literal["normal"]
-    mu: float
-    sigma: PositiveFloat
+    mu: PriorNumber
+    sigma: PriorWidth
 
 
 class HalfNormalPrior(_Strict):
     """Half-Gaussian on [0, inf)."""
 
     dist: Literal["half-normal"]
-    sigma: PositiveFloat
+    sigma: PriorWidth
 
 
 class TruncatedNormalPrior(_Strict):
     """Gaussian truncated to [lower, upper]."""
 
     dist: Literal["truncated-normal"]
-    mu: float
-    sigma: PositiveFloat
-    lower: float
-    upper: float
+    mu: PriorNumber
+    sigma: PriorWidth
+    lower: PriorNumber
+    upper: PriorNumber
 
     @model_validator(mode="after")
     def _range(self):
@@ -329,9 +396,10 @@ Prior = Annotated[
 class ObservedChannel(_Strict):
     """Observed counts of one detector x flavour channel (one number, or one per bin)."""
 
-    detector: str
+    detector: ShortText
     flavor: Flavor
-    counts: Annotated[int, Field(ge=0)] | list[Annotated[int, Field(ge=0)]]
+    counts: Annotated[int, Field(ge=0, le=10**9)] | Annotated[
+        list[Annotated[int, Field(ge=0, le=10**9)]], Field(min_length=1, max_length=10_000)]
 
 
 class DataSection(_Strict):
@@ -339,7 +407,8 @@ class DataSection(_Strict):
 
     kind: Literal["asimov", "observed", "coherent-csi-2017"] = "asimov"
     channels: list[ObservedChannel] | None = None
-    file: str | None = Field(None, description="CSV next to the spec: detector,flavor,bin,counts")
+    file: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
+        None, description="CSV, relative to the spec's folder: detector,flavor,bin,counts")
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -394,13 +463,15 @@ class SteadyStateBackground(_Strict):
 
     measurement: Literal["coherent-csi-2017-anticoincidence"] = "coherent-csi-2017-anticoincidence"
     treatment: Literal["measured", "exact", "flat-measured", "flat-exact", "factorised-exact"] = "measured"
-    tau: PositiveFloat = Field(1.0, description="AC / C window exposure ratio")
+    tau: Annotated[float, Field(gt=0, le=1e3)] = Field(
+        1.0, description="AC / C window exposure ratio")
 
 
 class BackgroundsSection(_Strict):
     """``[backgrounds]``: backgrounds of the detector with a response."""
 
-    detector: str | None = Field(None, description="detector they belong to (default: the one with a response)")
+    detector: ShortText | None = Field(
+        None, description="detector they belong to (default: the one with a response)")
     prompt_neutrons: PromptNeutronBackground | None = None
     steady_state: SteadyStateBackground | None = None
 
@@ -408,11 +479,11 @@ class BackgroundsSection(_Strict):
 class SamplingSection(_Strict):
     """``[sampling]``: NUTS settings."""
 
-    draws: Annotated[int, Field(ge=10)] = 1000
-    tune: Annotated[int, Field(ge=10)] = 1000
+    draws: Annotated[int, Field(ge=10, le=1_000_000)] = 1000
+    tune: Annotated[int, Field(ge=10, le=1_000_000)] = 1000
     chains: Annotated[int, Field(ge=1, le=64)] = 4
     target_accept: Annotated[float, Field(gt=0.5, lt=1)] = 0.99
-    seed: int = 20151
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 20151
     backend: Literal["auto", "nutpie", "pymc"] = "auto"
 
 
@@ -421,7 +492,7 @@ class StudySpec(_Strict):
 
     study: StudySection
     source: SourceSection = SourceSection()
-    detectors: list[DetectorSection] = Field(min_length=1)
+    detectors: list[DetectorSection] = Field(min_length=1, max_length=100)
     analysis: AnalysisSection = AnalysisSection()
     parameters: ParametersSection = ParametersSection()
     priors: dict[ParameterName, Prior] = Field(default_factory=dict)
