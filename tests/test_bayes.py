@@ -152,8 +152,10 @@ def test_sample_cli_json(tmp_path):
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert set(out["parameters"]) == {"sin2_theta_w", "mu_nu_mu"}
-    for key in ("mean", "sd", "hdi_90", "eti_90", "upper_90", "r_hat", "ess_bulk"):
+    for key in ("mean", "median", "sd", "hdi_68", "hdi_90", "eti_68", "eti_90", "upper_90", "r_hat", "ess_bulk"):
         assert key in out["parameters"]["mu_nu_mu"]
+    for row in out["parameters"].values():  # the median is the 50 % quantile: inside the 16-84 % ETI
+        assert row["eti_68"][0] < row["median"] < row["eti_68"][1]
     assert isinstance(out["divergences"], int)
     assert (tmp_path / "x.nc").stat().st_size > 0
 
