@@ -257,3 +257,43 @@ def test_bad_response_specs_name_file_and_key(overrides, key):
         load_study(CSI, overrides)
     assert str(CSI) in str(err.value) and key in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def _cli(*args, timeout=1800):
+    return subprocess.run([sys.executable, "-m", "cenns_bayes.cli.main", *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_coverage_check_runs_on_the_release_study(tmp_path):
+    """`check --kind coverage` on the CsI study (timing summed over for speed, frequentist only)."""
+    res = _cli("check", str(CSI), "--kind", "coverage", "--toys", "2", "--workers", "1",
+               "--frequentist-only", "--json", "--set", "analysis.use_timing=false",
+               "--out", str(tmp_path / "cov"))
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["toys"] == 2
+    rows = {(r["method"], r["level"]): r["coverage"] for r in out["intervals"] if r["parameter"] == "signal_strength"}
+    assert set(rows) == {("profile", 0.68), ("profile", 0.9)}
+    assert all(v in (0.0, 0.5, 1.0) for v in rows.values())
+    assert rows[("profile", 0.9)] >= rows[("profile", 0.68)]  # nested intervals
+
+
+@pytest.mark.slow
+def test_release_study_samples_reports_and_checks(tmp_path):
+    """The default CsI study through `sample`, `study` and `check --kind coverage` with posterior refits."""
+    fit = json.loads(_cli("fit", str(CSI), "--json").stdout)
+    best = fit["parameters"]["signal_strength"]["best"]
+    res = _cli("sample", str(CSI), "--draws", "500", "--tune", "500", "--chains", "2", "--json")
+    assert res.returncode == 0, res.stderr
+    post = json.loads(res.stdout)
+    assert post["divergences"] == 0
+    assert abs(post["parameters"]["signal_strength"]["median"] - best) < 0.06
+    res = _cli("study", str(CSI), "--out", str(tmp_path / "study"), "--draws", "200", "--tune", "200")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "study" / "report.md").stat().st_size > 0
+    res = _cli("check", str(CSI), "--kind", "coverage", "--toys", "2", "--workers", "1", "--draws", "100",
+               "--tune", "100", "--json")
+    assert res.returncode == 0, res.stderr
+    methods = {r["method"] for r in json.loads(res.stdout)["intervals"]}
+    assert {"profile", "posterior-hdi", "posterior-eti"} <= methods
