@@ -128,3 +128,14 @@ def test_tau_follows_the_control_samples():
     assert study.spec.backgrounds.steady_state.exposure_ratio() == pytest.approx(153.5 / 308.1)
     study = load_study(CSI, {"backgrounds.steady_state.tau": 2.5})
     assert study.spec.backgrounds.steady_state.exposure_ratio() == 2.5
+
+
+def test_older_treatment_keeps_its_meaning():
+    """A spec with the older `treatment` key and no control_samples: AC beam-on alone, tau = 1."""
+    study = load_study(CSI, {"backgrounds.steady_state": {"treatment": "measured"}})
+    ss = study.spec.backgrounds.steady_state
+    assert ss.samples() == ["ac-beam-on"] and ss.exposure_ratio() == 1.0
+    model = build_response_model(study)
+    assert model.steady_state.sum() == 703  # REFERENCE.md 2.1, AC beam-on in 6-30 PE
+    pooled = load_study(CSI, {"backgrounds.steady_state": {"model": "per-bin"}}).spec.backgrounds.steady_state
+    assert pooled.samples() == ["ac-beam-on", "c-beam-off", "ac-beam-off"]

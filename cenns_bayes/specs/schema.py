@@ -389,7 +389,8 @@ class SteadyStateBackground(_Strict):
 
     The control samples (``control_samples``) are the release's histograms without beam-related
     signal: the anticoincidence window with beam (``ac-beam-on``) and both windows without beam
-    (``c-beam-off``, ``ac-beam-off``). Every window has the length of the coincidence window, so
+    (``c-beam-off``, ``ac-beam-off``); by default all three with ``model`` and ``ac-beam-on``
+    alone with the older ``treatment``. Every window has the length of the coincidence window, so
     together they measure tau * b with tau = sum of their live times / beam-on live time
     (``tau`` overrides it). ``model = "smooth"``: b_ij = P_i q_j(lambda, early), a few
     parameters constrained by the Poisson likelihood of the pooled control counts;
@@ -407,9 +408,9 @@ class SteadyStateBackground(_Strict):
     model: Literal["smooth", "per-bin"] | None = Field(
         None, description="steady-state model: smooth few-parameter shape, or one rate per bin")
     treatment: Literal["measured", "exact", "flat-measured", "flat-exact", "factorised-exact"] = "measured"
-    control_samples: Annotated[list[ControlSample], Field(min_length=1)] = Field(
-        default_factory=lambda: ["ac-beam-on", "c-beam-off", "ac-beam-off"],
-        description="control histograms of the release that measure the steady state")
+    control_samples: Annotated[list[ControlSample], Field(min_length=1)] | None = Field(
+        None, description="control histograms of the release that measure the steady state "
+        "(default: all three with 'model', the AC beam-on one with the older 'treatment')")
     beam_on_live_days: PositiveFloat = Field(308.1, description="beam-on live time, days")
     beam_off_live_days: PositiveFloat = Field(153.5, description="beam-off live time, days")
     tau: PositiveFloat | None = Field(
@@ -425,9 +426,16 @@ class SteadyStateBackground(_Strict):
     def _model_or_treatment(self):
         if self.model is not None and "treatment" in self.model_fields_set:
             raise ValueError("give either 'model' or the older 'treatment', not both")
-        if len(set(self.control_samples)) != len(self.control_samples):
+        if self.control_samples is not None and len(set(self.control_samples)) != len(self.control_samples):
             raise ValueError(f"control_samples lists a sample twice: {self.control_samples}")
         return self
+
+    def samples(self) -> list[str]:
+        """The control samples used: as given, else all three with ``model`` and the AC
+        beam-on one with the older ``treatment`` (older specs keep their meaning)."""
+        if self.control_samples is not None:
+            return list(self.control_samples)
+        return ["ac-beam-on", "c-beam-off", "ac-beam-off"] if self.model is not None else ["ac-beam-on"]
 
     def exposure_ratio(self) -> float:
         """tau: live time of the control samples over the beam-on (coincidence) live time."""
@@ -435,7 +443,7 @@ class SteadyStateBackground(_Strict):
             return float(self.tau)
         days = {"ac-beam-on": self.beam_on_live_days, "c-beam-off": self.beam_off_live_days,
                 "ac-beam-off": self.beam_off_live_days}
-        return sum(days[s] for s in self.control_samples) / self.beam_on_live_days
+        return sum(days[s] for s in self.samples()) / self.beam_on_live_days
 
     def effective_model(self) -> str:
         """``"smooth"``, or the treatment (``"per-bin"`` is ``"measured"``)."""

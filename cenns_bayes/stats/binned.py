@@ -528,7 +528,7 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
             nuisances.append(NuisanceSpec(
                 "steady_state_smooth", "auxiliary", sigma, centre, size=smooth.size,
                 description="smooth steady-state background (" + ", ".join(smooth.parameter_names)
-                + f"), constrained by the control samples {list(ss.control_samples)} (tau = {tau:.4f})",
+                + f"), constrained by the control samples {ss.samples()} (tau = {tau:.4f})",
                 auxiliary=smooth, prior=ss.rate_prior))
             notes["steady_state_smooth_control_fit"] = dict(zip(smooth.parameter_names,
                                                                  centre.tolist(), strict=True))
@@ -536,7 +536,7 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
         elif treatment == "measured":
             nuisances.append(NuisanceSpec("steady_state", "poisson", tau, steady.copy(), size=steady.size,
                                           description="steady-state background per bin (events), "
-                                          f"measured by the control samples {list(ss.control_samples)}",
+                                          f"measured by the control samples {ss.samples()}",
                                           prior=ss.rate_prior))
             additive["steady_state"] = tau
         elif treatment.startswith("flat"):
@@ -562,7 +562,7 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
             steady = (factorised.ravel() if binning.use_timing else factorised.sum(axis=1)) / tau
         else:
             steady = steady / tau
-        notes["steady_state_control"] = {"samples": list(ss.control_samples), "tau": tau,
+        notes["steady_state_control"] = {"samples": ss.samples(), "tau": tau,
                                          "counts_in_region": float(binning.region(control).sum())}
 
     parameter_names = [p for p in (*_DEFAULTS, "neutron_skin_fm") if p in free or p in _DEFAULTS]
@@ -599,10 +599,8 @@ def _pooled_control(ss, release) -> tuple[np.ndarray, float]:
                                                  release.anticoincidence_beam_off), strict=True))
     live = {"ac-beam-on": ss.beam_on_live_days, "c-beam-off": ss.beam_off_live_days,
             "ac-beam-off": ss.beam_off_live_days}
-    counts, tau = pooled_control_counts(histograms, ss.control_samples, live, ss.beam_on_live_days)
-    if ss.tau is not None:
-        tau = float(ss.tau)
-    return counts, tau
+    counts, _ = pooled_control_counts(histograms, ss.samples(), live, ss.beam_on_live_days)
+    return counts, ss.exposure_ratio()
 
 
 def _skin_term(study, name, flavors, grid, response, project_rows, eff0, notes) -> ShapeTerm:
