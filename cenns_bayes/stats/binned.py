@@ -521,9 +521,14 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
         if treatment == "smooth":
             cut = control[binning.pe_slice, binning.time_slice]
             t_lo = binning.time_edges_us[binning.time_slice.start:binning.time_slice.stop]
-            smooth = SmoothSteadyState(cut if binning.use_timing else cut.sum(axis=1), tau,
-                                       t_lo if binning.use_timing else None,
-                                       early_time_us=ss.early_time_us, pe_shape=ss.pe_shape)
+            try:
+                smooth = SmoothSteadyState(cut if binning.use_timing else cut.sum(axis=1), tau,
+                                           t_lo if binning.use_timing else None,
+                                           early_time_us=ss.early_time_us, pe_shape=ss.pe_shape)
+            except ValueError as err:  # e.g. a PE bin without control counts: a spec problem
+                from ..specs.errors import SpecPhysicsError
+
+                raise SpecPhysicsError(study.path, "backgrounds.steady_state", str(err)) from None
             centre, sigma = smooth.fit_control()
             nuisances.append(NuisanceSpec(
                 "steady_state_smooth", "auxiliary", sigma, centre, size=smooth.size,
