@@ -139,3 +139,11 @@ def test_older_treatment_keeps_its_meaning():
     assert model.steady_state.sum() == 703  # REFERENCE.md 2.1, AC beam-on in 6-30 PE
     pooled = load_study(CSI, {"backgrounds.steady_state": {"model": "per-bin"}}).spec.backgrounds.steady_state
     assert pooled.samples() == ["ac-beam-on", "c-beam-off", "ac-beam-off"]
+
+
+def test_pe_bin_without_control_counts_is_a_spec_error():
+    """0-2 PE has no AC beam-off count (REFERENCE.md 2.1 histograms): its free amplitude is unmeasured."""
+    study = load_study(CSI, {"analysis.pe_range": [0.0, 50.0],
+                             "backgrounds.steady_state.control_samples": ["ac-beam-off"]})
+    with pytest.raises(SpecError, match="backgrounds.steady_state: a PE bin has no control counts"):
+        build_response_model(study)
