@@ -156,8 +156,10 @@ def test_sample_cli_json(tmp_path):
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert set(out["parameters"]) == {"sin2_theta_w", "mu_nu_mu"}
-    for key in ("mean", "sd", "hdi_90", "eti_90", "upper_90", "r_hat", "ess_bulk"):
+    for key in ("mean", "median", "sd", "hdi_68", "hdi_90", "eti_68", "eti_90", "upper_90", "r_hat", "ess_bulk"):
         assert key in out["parameters"]["mu_nu_mu"]
+    for row in out["parameters"].values():  # the median is the 50 % quantile: inside the 16-84 % ETI
+        assert row["eti_68"][0] < row["median"] < row["eti_68"][1]
     assert isinstance(out["divergences"], int)
     assert (tmp_path / "x.nc").stat().st_size > 0
     study = load_study(MODELS / "fig5_sin2_mu_ar40.toml")
@@ -192,13 +194,20 @@ def test_credible_limit_closed_form_for_quartic_chi2(on, shape):
         assert delta == pytest.approx(stats.chi2.ppf(0.9, 1), rel=1e-12)
 
 
-def test_response_model_logp_uses_declared_constraints():
+@pytest.mark.parametrize(("overrides", "prior_power"), [
+    ({"backgrounds.steady_state.model": "per-bin"}, 0.5),
+    ({}, 0.5),
+    ({"backgrounds.steady_state.rate_prior": "uniform"}, 1.0),
+])
+def test_response_model_logp_uses_declared_constraints(overrides, prior_power):
     """The generic PyMC model of a response study: its log density at a point equals the
     sum, computed independently with NumPy/SciPy, of the declared constraint densities
-    and the continuous Poisson likelihood of the NumPy expectation."""
+    and the continuous Poisson likelihood of the NumPy expectation. Per-bin rates: Gamma
+    marginals (m + 1/2 Jeffreys, m + 1 flat); smooth background: z ~ N(0, 10), the Poisson
+    likelihood of the pooled control counts and P^(power) in the amplitudes' logs."""
     from cenns_bayes.stats.binned import model_for_study
 
-    study = load_study(MODELS / "coherent_csi_2017.toml")
+    study = load_study(MODELS / "coherent_csi_2017.toml", overrides)
     stat_model = model_for_study(study)
     model, _ = build_model(study, counting=stat_model)
     rng = np.random.default_rng(5)
@@ -220,7 +229,17 @@ def test_response_model_logp_uses_declared_constraints():
         if spec.kind == "poisson":
             b = nuis[spec.name]
             expected_nuis[spec.name] = b
-            total += stats.gamma(np.asarray(spec.centre) + 0.5, scale=1 / spec.sigma).logpdf(b).sum()
+            total += stats.gamma(np.asarray(spec.centre) + prior_power, scale=1 / spec.sigma).logpdf(b).sum()
+        elif spec.kind == "auxiliary":
+            z = nuis[f"{spec.name}_z"]
+            theta = spec.centre + spec.sigma * z
+            expected_nuis[spec.name] = theta
+            total += stats.norm(0, 10).logpdf(z).sum()
+            smooth = spec.auxiliary
+            m = smooth.control_counts.ravel()
+            lam_control = smooth.tau * smooth.counts(theta)
+            total += stats.poisson.logpmf(m, lam_control).sum() - stats.poisson.logpmf(m, m).sum()
+            total += prior_power * theta[: smooth.n_amplitudes].sum()
         else:
             z = nuis[f"{spec.name}_z"]
             expected_nuis[spec.name] = spec.from_z(z)

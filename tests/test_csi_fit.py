@@ -31,9 +31,19 @@ SM = {"sin2_theta_w": 0.23120, "mu_nu_mu": 0.0, "mu_nu_e": 0.0, "r2_nu_mu": 0.0,
       "signal_strength": 1.0}
 
 
+#: The older default: one Poisson-constrained rate per bin, measured by the AC beam-on counts alone.
+PER_BIN_AC = {"backgrounds.steady_state.model": "per-bin", "backgrounds.steady_state.control_samples": ["ac-beam-on"]}
+
+
 @pytest.fixture(scope="module")
 def csi():
     study = load_study(CSI)
+    return study, build_response_model(study)
+
+
+@pytest.fixture(scope="module")
+def csi_per_bin():
+    study = load_study(CSI, PER_BIN_AC)
     return study, build_response_model(study)
 
 
@@ -116,7 +126,15 @@ def test_timing_off_sums_time_bins():
     np.testing.assert_allclose(without.signal(params, nominal),
                                with_t.signal(params, nominal_t).reshape(12, 24).sum(axis=1), rtol=1e-12)
     np.testing.assert_array_equal(without.observed, with_t.observed.reshape(12, 24).sum(axis=1))
-    assert with_t.observed.sum() == 855 and with_t.steady_state.sum() == 703
+    # REFERENCE.md 2.1: 855 C beam-on; 703 AC beam-on + 358 C and 355 AC beam-off control counts
+    assert with_t.observed.sum() == 855
+    assert with_t.notes["steady_state_control"]["counts_in_region"] == 703 + 358 + 355
+    tau = 1 + 2 * 153.5 / 308.1
+    # the smooth model's control-only fit reproduces the pooled total (its amplitudes' closed form)
+    assert with_t.steady_state.sum() == pytest.approx((703 + 358 + 355) / tau, rel=1e-10)
+    assert without.steady_state.sum() == pytest.approx((703 + 358 + 355) / tau, rel=1e-10)
+    per_bin = build_response_model(load_study(CSI, PER_BIN_AC))
+    assert per_bin.steady_state.sum() == 703
 
 
 def test_template_interpolation_exact_at_nodes(csi):
@@ -134,10 +152,11 @@ def test_template_interpolation_exact_at_nodes(csi):
     assert np.all(np.diff(totals) > 0)
 
 
-def test_numpy_and_pytensor_expected_agree(csi):
+@pytest.mark.parametrize("which", ["csi", "csi_per_bin"])
+def test_numpy_and_pytensor_expected_agree(which, request):
     pytensor = pytest.importorskip("pytensor")
     pt = pytest.importorskip("pytensor.tensor")
-    _, model = csi
+    _, model = request.getfixturevalue(which)
     sym = {n: pt.dscalar(n) for n in SM}
     nz = {n.name: (pt.dscalar(n.name) if n.size == 1 else pt.dvector(n.name)) for n in model.nuisances}
     fn = pytensor.function([*sym.values(), *nz.values()], model.expected(sym, nz, xp=pt),
@@ -148,18 +167,24 @@ def test_numpy_and_pytensor_expected_agree(csi):
         nuis = {"flux_norm": 1.05, "qf_shift": qf, "efficiency_a": 0.5, "efficiency_k_per_pe": -1.2,
                 "efficiency_x0_pe": 2.5, "neutron_norm": 0.9,
                 "steady_state": np.asarray(model.steady_state) + 0.3}
+        for n in model.nuisances:
+            if n.kind == "auxiliary":
+                nuis[n.name] = n.centre + 0.7 * qf * n.sigma
         got = fn(*params.values(), *(nuis[n] for n in nz))
         np.testing.assert_allclose(got, model.expected(params, nuis), rtol=1e-12)
 
 
-def test_background_likelihood_in_the_csi_fit(csi):
-    """-2 ln L with only the steady state floating equals the summed on/off profile deviance."""
-    _, model = csi
+@pytest.mark.parametrize("samples", [["ac-beam-on"], ["ac-beam-on", "c-beam-off", "ac-beam-off"]])
+def test_background_likelihood_in_the_csi_fit(samples):
+    """Per-bin model: -2 ln L with only the steady state floating is the summed on/off profile deviance."""
+    model = build_response_model(load_study(CSI, {**PER_BIN_AC,
+                                                  "backgrounds.steady_state.control_samples": samples}))
+    tau = 1.0 if len(samples) == 1 else 1 + 2 * 153.5 / 308.1
     fitter = ProfileFitter(model, ["signal_strength"])
     nominal = {k: v for k, v in model.nominal_nuisances().items() if k != "steady_state"}
     value, _ = fitter.neg2ll({"signal_strength": 0.9}, nominal)
     s = model.signal({**SM, "signal_strength": 0.9}, nominal) + model.neutron_counts(nominal)
-    direct = float(np.sum(on_off_profile_deviance(model.observed, model.steady_state, s)))
+    direct = float(np.sum(on_off_profile_deviance(model.observed, model.steady_state, s, tau)))
     assert value == pytest.approx(direct, rel=1e-12)
 
 
@@ -172,9 +197,9 @@ def test_asimov_fit_recovers_signal_strength():
     assert best.neg2ll == pytest.approx(0.0, abs=1e-5)
 
 
-def test_poisson_toys_recover_signal_strength(csi):
+def test_poisson_toys_recover_signal_strength(csi_per_bin):
     """Toys (C and AC histograms) from the model at signal_strength 0.8: pulls of order one."""
-    _, base = csi
+    _, base = csi_per_bin
     rng = np.random.default_rng(2017)
     truth = 0.8
     nominal = base.nominal_nuisances()
@@ -207,9 +232,16 @@ def test_fit_json_on_the_release():
     assert row["interval_90"][0] < row["interval_68"][0] < row["best"] < row["interval_68"][1] < row["interval_90"][1]
     ev = out["derived"]["cevns_events"]
     assert set(ev) == {"best", "interval_68", "sm_expected"}
-    assert abs(ev["sm_expected"] / 173.0 - 1) < 0.15
+    # Akimov et al. 2017 (REFERENCE.md 4.1): SM 173 +- 48, fitted 134 +- 22, no-CEvNS rejected at 6.7 sigma;
+    # the bands are the acceptance bands of the default (smooth) background model
+    assert abs(ev["sm_expected"] / 173.0 - 1) < 0.10
+    assert 125 <= ev["best"] <= 150
+    assert ev["interval_68"][0] < ev["best"] < ev["interval_68"][1]
     assert ev["interval_68"][0] < 134 + 22 and ev["interval_68"][1] > 134 - 22
-    assert out["significance_sigma"] >= 4.0
+    assert 6.1 <= out["significance_sigma"] <= 7.2
+    xs = out["derived"]["flux_averaged_cross_section_cm2"]
+    assert xs["best"] == pytest.approx(row["best"] * xs["sm_expected"], rel=1e-12)
+    assert xs["interval_68"][0] < xs["best"] < xs["interval_68"][1]
     assert "pymc" not in res.stderr
 
 
@@ -225,3 +257,43 @@ def test_bad_response_specs_name_file_and_key(overrides, key):
         load_study(CSI, overrides)
     assert str(CSI) in str(err.value) and key in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def _cli(*args, timeout=1800):
+    return subprocess.run([sys.executable, "-m", "cenns_bayes.cli.main", *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_coverage_check_runs_on_the_release_study(tmp_path):
+    """`check --kind coverage` on the CsI study (timing summed over for speed, frequentist only)."""
+    res = _cli("check", str(CSI), "--kind", "coverage", "--toys", "2", "--workers", "1",
+               "--frequentist-only", "--json", "--set", "analysis.use_timing=false",
+               "--out", str(tmp_path / "cov"))
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["toys"] == 2
+    rows = {(r["method"], r["level"]): r["coverage"] for r in out["intervals"] if r["parameter"] == "signal_strength"}
+    assert set(rows) == {("profile", 0.68), ("profile", 0.9)}
+    assert all(v in (0.0, 0.5, 1.0) for v in rows.values())
+    assert rows[("profile", 0.9)] >= rows[("profile", 0.68)]  # nested intervals
+
+
+@pytest.mark.slow
+def test_release_study_samples_reports_and_checks(tmp_path):
+    """The default CsI study through `sample`, `study` and `check --kind coverage` with posterior refits."""
+    fit = json.loads(_cli("fit", str(CSI), "--json").stdout)
+    best = fit["parameters"]["signal_strength"]["best"]
+    res = _cli("sample", str(CSI), "--draws", "500", "--tune", "500", "--chains", "2", "--json")
+    assert res.returncode == 0, res.stderr
+    post = json.loads(res.stdout)
+    assert post["divergences"] == 0
+    assert abs(post["parameters"]["signal_strength"]["median"] - best) < 0.06
+    res = _cli("study", str(CSI), "--out", str(tmp_path / "study"), "--draws", "200", "--tune", "200")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "study" / "report.md").stat().st_size > 0
+    res = _cli("check", str(CSI), "--kind", "coverage", "--toys", "2", "--workers", "1", "--draws", "100",
+               "--tune", "100", "--json")
+    assert res.returncode == 0, res.stderr
+    methods = {r["method"] for r in json.loads(res.stdout)["intervals"]}
+    assert {"profile", "posterior-hdi", "posterior-eti"} <= methods

@@ -26,7 +26,12 @@ from .priors import add_parameter
 
 __all__ = ["build_model", "poisson_logp", "poisson_random"]
 
-_GAMMA_SHIFT = 0.5
+#: Shape shift of the Gamma marginal of a per-bin rate: m + 1/2 for the Jeffreys prior b^(-1/2),
+#: m + 1 for a flat prior.
+_GAMMA_SHIFT = {"jeffreys": 0.5, "uniform": 1.0}
+#: Width (in units of the control-only standard errors) of the normal prior on the z of an
+#: auxiliary nuisance: wide enough to be flat where the control likelihood lives, proper.
+_AUXILIARY_Z_WIDTH = 10.0
 
 
 def poisson_logp(value, expected):
@@ -121,17 +126,30 @@ def _declared_nuisances(model: ExpectationModel) -> dict:
     """PyMC variables for the constrained nuisances an ExpectationModel declares.
 
     log-normal and normal nuisances are non-centred (z ~ N(0, 1)); a ``poisson`` nuisance
-    (a rate b measured by auxiliary counts m ~ Poisson(tau b), flat prior on b) has the
-    exact marginal b ~ Gamma(m + 1, tau), which is what its prior times its auxiliary
-    likelihood integrate to.
+    (a rate b measured by auxiliary counts m ~ Poisson(tau b)) has the exact marginal
+    b ~ Gamma(m + 1/2, tau) under the Jeffreys prior b^(-1/2) (``prior = "jeffreys"``) or
+    Gamma(m + 1, tau) under a flat prior (``"uniform"``), which is what its prior times its
+    auxiliary likelihood integrate to. An ``auxiliary`` nuisance theta = centre + sigma z
+    gets z ~ N(0, 10) (flat on the scale of the control data), a potential with its
+    control-data log-likelihood, and the rate prior its ``prior`` names (Jeffreys or flat in
+    the background amplitudes, flat in the shape parameters).
     """
     out = {}
     for spec in model.nuisances:
         shape = () if spec.size == 1 else (spec.size,)
         if spec.kind == "poisson":
             m = np.broadcast_to(np.asarray(spec.centre, dtype=float), (spec.size,))
-            value = pm.Gamma(spec.name, alpha=m + _GAMMA_SHIFT, beta=spec.sigma, shape=(spec.size,))
+            shift = _GAMMA_SHIFT[spec.prior]
+            value = pm.Gamma(spec.name, alpha=m + shift, beta=spec.sigma, shape=(spec.size,))
             out[spec.name] = value if spec.size > 1 else value[0]
+            continue
+        if spec.kind == "auxiliary":
+            z = pm.Normal(f"{spec.name}_z", 0.0, _AUXILIARY_Z_WIDTH, shape=(spec.size,))
+            theta = pm.Deterministic(spec.name, spec.from_z(z, xp=pt))
+            pm.Potential(f"{spec.name}_control",
+                         -0.5 * spec.auxiliary.control_neg2ll(theta, xp=pt)
+                         + spec.auxiliary.log_rate_prior(theta, spec.prior, xp=pt))
+            out[spec.name] = theta
             continue
         z = pm.Normal(f"{spec.name}_z", 0.0, 1.0, shape=shape)
         out[spec.name] = pm.Deterministic(spec.name, spec.from_z(z, xp=pt))

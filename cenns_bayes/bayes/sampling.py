@@ -90,6 +90,9 @@ def sample_study(study: Study, *, draws: int | None = None, tune: int | None = N
     with model, warnings.catch_warnings():
         # Predictive draws of the CustomDist run in Numba's object mode: slower, not wrong.
         warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
+        # A control-data potential (smooth steady state) constrains only the posterior; the prior
+        # predictive draws use the wide prior on its parameters, which is what they should show.
+        warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
         prior = pm.sample_prior_predictive(draws=prior_draws, random_seed=seed + 1)
     idata.update({k: v for k, v in prior.children.items() if k not in idata.children})
     idata.attrs.update({

@@ -53,7 +53,7 @@ def _run(args) -> int:
     warnings = sampler_warnings(diag, summary)
     for w in warnings:
         warn("sample", w)
-    keys = ("mean", "sd", "hdi_68", "hdi_90", "eti_68", "eti_90", "upper_90", "r_hat", "ess_bulk")
+    keys = ("mean", "median", "sd", "hdi_68", "hdi_90", "eti_68", "eti_90", "upper_90", "r_hat", "ess_bulk")
     if args.json:
         print_json(with_provenance({
             "study": study.name,
@@ -71,11 +71,11 @@ def _run(args) -> int:
 
     table = Table(title=f"{clean_text(study.name, None)}: posterior ({result.backend}, "
                         f"{diag['chains']} x {diag['draws']})")
-    for col in ("parameter", "unit", "mean", "sd", "HDI 90 %", "ETI 90 %", "upper 90 %", "R-hat", "ESS bulk"):
+    for col in ("parameter", "unit", "mean", "median", "sd", "HDI 90 %", "ETI 90 %", "upper 90 %", "R-hat", "ESS bulk"):
         table.add_column(col, justify="left" if col in ("parameter", "unit") else "right")
     for p in params:
         s = summary[p]
-        table.add_row(p, UNITS.get(p, ""), f"{s['mean']:.4g}", f"{s['sd']:.3g}",
+        table.add_row(p, UNITS.get(p, ""), f"{s['mean']:.4g}", f"{s['median']:.4g}", f"{s['sd']:.3g}",
                       f"[{s['hdi_90'][0]:.4g}, {s['hdi_90'][1]:.4g}]",
                       f"[{s['eti_90'][0]:.4g}, {s['eti_90'][1]:.4g}]", f"{s['upper_90']:.4g}",
                       f"{s['r_hat']:.3f}", f"{s['ess_bulk']:.0f}")

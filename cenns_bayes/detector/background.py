@@ -32,20 +32,26 @@ analysis region. Only numpy and scipy are used.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import optimize
 from scipy.special import gammaln, xlogy
 
 __all__ = [
+    "CONTROL_SAMPLE_NAMES",
     "MeasuredBackground",
+    "SmoothSteadyState",
     "on_off_log_likelihood",
     "on_off_profile_deviance",
     "on_off_profile_gradient",
     "on_off_profile_log_likelihood",
     "poisson_log_likelihood",
     "profiled_background",
+    "pooled_control_counts",
     "steady_state_from_anticoincidence",
 ]
 
@@ -219,3 +225,218 @@ def on_off_profile_deviance(
         on = mu_on - n + xlogy(n, n) - xlogy(n, mu_on)
         off = mu_off - m + xlogy(m, m) - xlogy(m, mu_off)
     return 2.0 * (on + off)
+
+
+# --------------------------------------------------------------------------- control samples
+
+#: Control samples of a release with beam (AC window) and without beam (C and AC windows).
+CONTROL_SAMPLE_NAMES = ("ac-beam-on", "c-beam-off", "ac-beam-off")
+
+
+def pooled_control_counts(histograms: Mapping[str, ArrayLike], samples: Sequence[str],
+                          live_days: Mapping[str, float], on_live_days: float) -> tuple[np.ndarray, float]:
+    """Sum of the control histograms and their exposure ratio tau to the coincidence beam-on window.
+
+    Every control window has the length of the coincidence window, so a steady-state rate
+    b (events in the beam-on C window) gives tau_k b = b * live_k / live_on in sample k, and
+    the sum of the samples is Poisson with mean tau b, tau = sum_k live_k / live_on. The
+    sum is a sufficient statistic for b: pooling loses nothing if the samples share the
+    steady state's shape (docs/coherent_csi_2017.md tests this on the release).
+
+    Parameters
+    ----------
+    histograms : mapping
+        Sample name -> counts (any shape, all the same).
+    samples : sequence of str
+        Names to pool (a subset of :data:`CONTROL_SAMPLE_NAMES`).
+    live_days : mapping
+        Sample name -> live time of its data (days).
+    on_live_days : float
+        Live time of the beam-on coincidence data (days).
+
+    Returns
+    -------
+    (ndarray, float)
+        Pooled counts and tau.
+    """
+    if not samples:
+        raise ValueError("at least one control sample is needed")
+    counts = sum(_counts(histograms[name], name) for name in samples)
+    tau = sum(float(live_days[name]) for name in samples) / float(on_live_days)
+    return np.asarray(counts, dtype=float), tau
+
+
+@dataclass(frozen=True, eq=False)
+class SmoothSteadyState:
+    """A smooth steady-state background b_ij = P_i q_j, constrained by pooled control counts.
+
+    In the coincidence (beam-on) window the expected steady-state count in PE bin i and
+    arrival-time bin j is
+
+        b_ij = P_i * q_j,   q_j = e^{-lambda t_j} (1 + eps [t_j < t_early]) / sum_k (same),
+
+    with t_j the lower edge of time bin j (for equal-width bins the exact integral of
+    e^{-lambda t} over a bin is this times a constant that cancels in q). P_i is the
+    number of steady-state events in PE bin i over the analysis time range: a free
+    amplitude per PE bin (``pe_shape = "free"``) or A times the control sample's PE
+    spectrum (``"control"``, fixed shape). The parameter vector is
+
+        theta = (ln P_1 .. ln P_n  |  ln A,   lambda_per_us,   ln(1 + eps)),
+
+    the last two only when arrival time is used, the last only when ``t_early > 0``. The
+    pooled control counts M_ij are Poisson with mean tau b_ij; their deviance
+    2 sum[tau b - M + M ln(M / tau b)] is the constraint (:meth:`control_neg2ll`). Every
+    method takes the array module ``xp`` (NumPy or PyTensor).
+
+    Attributes
+    ----------
+    control_counts : ndarray (n_pe, n_time) or (n_pe,)
+        Pooled control counts in the analysis region (time-summed without timing).
+    tau : float
+        Exposure ratio of the pooled control samples to the coincidence window.
+    time_lower_edges_us : ndarray (n_time,) or None
+        Lower edges of the analysis time bins (µs); None without timing.
+    early_time_us : float
+        Times below this have the extra factor (1 + eps); 0 disables it.
+    pe_shape : {"free", "control"}
+    """
+
+    control_counts: np.ndarray
+    tau: float
+    time_lower_edges_us: np.ndarray | None
+    early_time_us: float = 1.0
+    pe_shape: str = "free"
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        m = np.asarray(self.control_counts, dtype=float)
+        if self.pe_shape not in ("free", "control"):
+            raise ValueError(f"pe_shape must be 'free' or 'control', not {self.pe_shape!r}")
+        if self.time_lower_edges_us is None and m.ndim != 1:
+            raise ValueError("without timing the control counts are one PE spectrum")
+        if self.time_lower_edges_us is not None and m.shape[1:] != np.shape(self.time_lower_edges_us):
+            raise ValueError("control counts and time edges disagree in shape")
+        if np.any(m.sum(axis=-1) <= 0) and self.pe_shape == "free":
+            raise ValueError("a PE bin has no control counts: its free amplitude is not measured")
+        n_pe = m.shape[0]
+        n_t = 1 if self.time_lower_edges_us is None else m.shape[1]
+        self._cache["n_pe"], self._cache["n_t"] = n_pe, n_t
+        # indicator matrices: bin (PE-major) -> PE bin, -> time bin
+        self._cache["pe_of_bin"] = np.repeat(np.eye(n_pe), n_t, axis=0)
+        self._cache["t_of_bin"] = np.tile(np.eye(n_t), (n_pe, 1))
+        self._cache["m_flat"] = m.reshape(-1)
+        pe_marginal = m.sum(axis=-1) if m.ndim == 2 else m
+        self._cache["pe_spectrum"] = pe_marginal / pe_marginal.sum()
+        if self.uses_early:
+            self._cache["early"] = (np.asarray(self.time_lower_edges_us) < self.early_time_us - 1e-12).astype(float)
+        self._cache["const"] = float(np.sum(xlogy(self._cache["m_flat"], self._cache["m_flat"])
+                                            - self._cache["m_flat"]))
+
+    # ---------------------------------------------------------------- parameters
+    @property
+    def uses_time(self) -> bool:
+        return self.time_lower_edges_us is not None
+
+    @property
+    def uses_early(self) -> bool:
+        return self.uses_time and self.early_time_us > 0
+
+    @property
+    def n_amplitudes(self) -> int:
+        return self._cache["n_pe"] if self.pe_shape == "free" else 1
+
+    @property
+    def parameter_names(self) -> list[str]:
+        """Names of the entries of theta."""
+        names = ([f"ln_rate_pe{i}" for i in range(self.n_amplitudes)] if self.pe_shape == "free"
+                 else ["ln_total"])
+        if self.uses_time:
+            names.append("lambda_per_us")
+        if self.uses_early:
+            names.append("ln_early_factor")
+        return names
+
+    @property
+    def size(self) -> int:
+        return len(self.parameter_names)
+
+    # ---------------------------------------------------------------- expectation
+    def _amplitudes(self, theta, xp=np):
+        log_amp = theta[: self.n_amplitudes]
+        if self.pe_shape == "free":
+            return xp.exp(log_amp)
+        return xp.exp(log_amp[0]) * self._cache["pe_spectrum"]
+
+    def time_shape(self, theta, xp=np):
+        """q_j, summing to one over the analysis time bins (1 without timing)."""
+        if not self.uses_time:
+            return None
+        k = self.n_amplitudes
+        exponent = -theta[k] * np.asarray(self.time_lower_edges_us, dtype=float)
+        if self.uses_early:
+            exponent = exponent + theta[k + 1] * self._cache["early"]
+        # subtracting the largest exponent would be safer, but lambda * 12 us stays small here
+        weights = xp.exp(exponent)
+        return weights / xp.sum(weights)
+
+    def counts(self, theta, xp=np):
+        """Expected steady-state counts per analysis bin in the coincidence window, flattened PE-major."""
+        amp = self._amplitudes(theta, xp)
+        per_pe = xp.sum(self._cache["pe_of_bin"] * amp, axis=1)
+        if not self.uses_time:
+            return per_pe
+        return per_pe * xp.sum(self._cache["t_of_bin"] * self.time_shape(theta, xp), axis=1)
+
+    def control_neg2ll(self, theta, xp=np):
+        """Poisson deviance of the pooled control counts against tau * b(theta)."""
+        lam = self.tau * self.counts(theta, xp)
+        m = self._cache["m_flat"]
+        return 2.0 * (xp.sum(lam - m * xp.log(lam)) + self._cache["const"])
+
+    def log_rate_prior(self, theta, kind: str, xp=np):
+        """ln of a prior density on theta that is ``kind`` in the amplitudes P (flat in the rest).
+
+        ``"uniform"``: flat in each P (density in ln P is P); ``"jeffreys"``: P^(-1/2), the
+        Jeffreys prior of a Poisson mean (density in ln P is P^(1/2)).
+        """
+        power = {"uniform": 1.0, "jeffreys": 0.5}[kind]
+        return power * xp.sum(theta[: self.n_amplitudes])
+
+    # ---------------------------------------------------------------- control-only fit
+    def fit_control(self) -> tuple[np.ndarray, np.ndarray]:
+        """Maximum-likelihood theta from the control counts alone, and its standard errors.
+
+        The amplitudes have the closed form ln(M_i. / tau); the time parameters are
+        minimised numerically. Standard errors come from the inverse Fisher information
+        sum_bins (d mu / d theta)(d mu / d theta)^T / mu at the optimum.
+        """
+        m = np.asarray(self.control_counts, dtype=float)
+        pe_marginal = m.sum(axis=-1) if m.ndim == 2 else m
+        if self.pe_shape == "free":
+            start = list(np.log(pe_marginal / self.tau))
+        else:
+            start = [float(np.log(pe_marginal.sum() / self.tau))]
+        n_time = self.size - len(start)
+        theta0 = np.array(start + [0.0] * n_time)
+        if n_time:
+            def objective(x):
+                value = self.control_neg2ll(np.concatenate([theta0[: len(start)], x]))
+                return float(value) if np.isfinite(value) else 1e30
+            res = optimize.minimize(objective, np.zeros(n_time), method="Nelder-Mead",
+                                    options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
+            theta0[len(start):] = res.x
+        jac = self._jacobian(theta0)
+        mu = self.tau * self.counts(theta0)
+        info = (jac / mu[:, None]).T @ jac
+        sigma = np.sqrt(np.diag(np.linalg.inv(info)))
+        return theta0, sigma
+
+    def _jacobian(self, theta: np.ndarray, step: float = 1e-6) -> np.ndarray:
+        """d (tau b) / d theta by central differences, (n_bins, size)."""
+        cols = []
+        for k in range(theta.size):
+            up, down = theta.copy(), theta.copy()
+            up[k] += step
+            down[k] -= step
+            cols.append(self.tau * (self.counts(up) - self.counts(down)) / (2 * step))
+        return np.stack(cols, axis=1)

@@ -174,8 +174,7 @@ def run_study(study, outdir: str | Path, *, draws=None, tune=None, chains=None, 
         nuis_text = (f"flux {nuis.flux_sigma:.0%} (log-normal, shared), per-detector "
                      f"{nuis.detector_sigma:.0%} ({nuis.pooling} pooling)")
     else:
-        nuis_text = "; ".join(f"{n.name} ({n.kind}{'' if n.kind == 'poisson' else f', sigma {n.sigma:g}'}"
-                              f"{'' if n.size == 1 else f', {n.size} bins'})" for n in counting.nuisances)
+        nuis_text = "; ".join(_nuisance_text(n) for n in counting.nuisances)
     summary = {
         "study": study.name,
         "nuisances": nuis_text,
@@ -354,3 +353,11 @@ def _data_section(study, model, outdir: Path) -> dict:
     if study.spec.data.kind == "coherent-csi-2017":
         out["published"] = PUBLISHED_CSI_2017
     return out
+
+
+def _nuisance_text(n) -> str:
+    """``name (kind, sigma s, N bins)``; a control-data (auxiliary) nuisance lists its parameter count."""
+    if n.kind == "auxiliary":
+        return f"{n.name} (constrained by control data, {n.size} parameters)"
+    width = "" if n.kind == "poisson" else f", sigma {n.sigma:g}"
+    return f"{n.name} ({n.kind}{width}{'' if n.size == 1 else f', {n.size} bins'})"

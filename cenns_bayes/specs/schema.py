@@ -450,21 +450,77 @@ class PromptNeutronBackground(_Strict):
     )
 
 
-class SteadyStateBackground(_Strict):
-    """``[backgrounds.steady_state]``: beam-unrelated background measured in the anticoincidence window.
+ControlSample = Literal["ac-beam-on", "c-beam-off", "ac-beam-off"]
 
-    ``treatment = "measured"``: one rate per bin constrained by the AC count m ~ Poisson(tau b)
-    (a ``poisson`` nuisance per bin, profiled in closed form). ``"flat-measured"``: one rate
-    per PE bin, flat in arrival time, constrained by the AC count summed over the region's
-    time bins. ``"exact"`` / ``"flat-exact"``: the AC counts (per bin / averaged over time)
-    taken as the known expectation; ``"factorised-exact"``: the AC PE marginal times its
-    time marginal (divided by the total), taken as known (alternatives, for comparison).
+
+class SteadyStateBackground(_Strict):
+    """``[backgrounds.steady_state]``: beam-unrelated background measured in control samples.
+
+    The control samples (``control_samples``) are the release's histograms without beam-related
+    signal: the anticoincidence window with beam (``ac-beam-on``) and both windows without beam
+    (``c-beam-off``, ``ac-beam-off``); by default all three with ``model`` and ``ac-beam-on``
+    alone with the older ``treatment``. Every window has the length of the coincidence window, so
+    together they measure tau * b with tau = sum of their live times / beam-on live time
+    (``tau`` overrides it). ``model = "smooth"``: b_ij = P_i q_j(lambda, early), a few
+    parameters constrained by the Poisson likelihood of the pooled control counts;
+    ``model = "per-bin"``: one rate per bin, as ``treatment = "measured"``.
+
+    ``treatment`` (used when ``model`` is not given) keeps the older alternatives:
+    ``"measured"`` one rate per bin constrained by the control count m ~ Poisson(tau b)
+    (a ``poisson`` nuisance per bin, profiled in closed form); ``"flat-measured"`` one rate
+    per PE bin, flat in arrival time; ``"exact"`` / ``"flat-exact"`` the control counts (per bin
+    / averaged over time) / tau taken as the known expectation; ``"factorised-exact"`` their PE
+    marginal times their time marginal (divided by the total), taken as known.
     """
 
     measurement: Literal["coherent-csi-2017-anticoincidence"] = "coherent-csi-2017-anticoincidence"
+    model: Literal["smooth", "per-bin"] | None = Field(
+        None, description="steady-state model: smooth few-parameter shape, or one rate per bin")
     treatment: Literal["measured", "exact", "flat-measured", "flat-exact", "factorised-exact"] = "measured"
-    tau: Annotated[float, Field(gt=0, le=1e3)] = Field(
-        1.0, description="AC / C window exposure ratio")
+    control_samples: Annotated[list[ControlSample], Field(min_length=1)] | None = Field(
+        None, description="control histograms of the release that measure the steady state "
+        "(default: all three with 'model', the AC beam-on one with the older 'treatment')")
+    beam_on_live_days: Annotated[float, Field(gt=0, le=1e5)] = Field(308.1, description="beam-on live time, days")
+    beam_off_live_days: Annotated[float, Field(gt=0, le=1e5)] = Field(153.5, description="beam-off live time, days")
+    tau: Annotated[float, Field(gt=0, le=1e3)] | None = Field(
+        None, description="control / coincidence exposure ratio (default: from the live times)")
+    pe_shape: Literal["free", "control"] = Field(
+        "free", description="smooth model: a free amplitude per PE bin, or the control PE spectrum x one amplitude")
+    early_time_us: Annotated[float, Field(ge=0)] = Field(
+        1.0, description="smooth model: arrival times below this get their own amplitude (0: none)")
+    rate_prior: Literal["jeffreys", "uniform"] = Field(
+        "jeffreys", description="Bayesian prior of the background rates / amplitudes")
+
+    @model_validator(mode="after")
+    def _model_or_treatment(self):
+        if self.model is not None and "treatment" in self.model_fields_set:
+            raise ValueError("give either 'model' or the older 'treatment', not both")
+        if self.control_samples is not None and len(set(self.control_samples)) != len(self.control_samples):
+            raise ValueError(f"control_samples lists a sample twice: {self.control_samples}")
+        return self
+
+    def samples(self) -> list[str]:
+        """The control samples used: as given, else all three with ``model`` and the AC
+        beam-on one with the older ``treatment`` (older specs keep their meaning)."""
+        if self.control_samples is not None:
+            return list(self.control_samples)
+        return ["ac-beam-on", "c-beam-off", "ac-beam-off"] if self.model is not None else ["ac-beam-on"]
+
+    def exposure_ratio(self) -> float:
+        """tau: live time of the control samples over the beam-on (coincidence) live time."""
+        if self.tau is not None:
+            return float(self.tau)
+        days = {"ac-beam-on": self.beam_on_live_days, "c-beam-off": self.beam_off_live_days,
+                "ac-beam-off": self.beam_off_live_days}
+        return sum(days[s] for s in self.samples()) / self.beam_on_live_days
+
+    def effective_model(self) -> str:
+        """``"smooth"``, or the treatment (``"per-bin"`` is ``"measured"``)."""
+        if self.model == "smooth":
+            return "smooth"
+        if self.model == "per-bin":
+            return "measured"
+        return self.treatment
 
 
 class BackgroundsSection(_Strict):

@@ -21,8 +21,10 @@ The expected count in analysis bin i is
   Several nuisances add their differences (pyhf-style "histosys"; cross terms of
   simultaneous QF and efficiency shifts are neglected).
 * P_i is the prompt-neutron template of the release, with the efficiency nuisances acting
-  on it in the same way; b_i the steady-state background, a ``poisson`` nuisance per bin
-  measured by the anticoincidence counts (or the AC counts taken as exact).
+  on it in the same way; b_i the steady-state background measured by the release's control
+  samples (AC beam-on, C and AC beam-off, pooled with their live times): a smooth
+  PE x time shape with a few parameters (:class:`~cenns_bayes.detector.background.SmoothSteadyState`),
+  or a ``poisson`` nuisance per bin, or (alternatives) the control counts taken as exact.
 * A free ``neutron_skin_fm`` (r_n - r_p of all target nuclei) enters the same way: the
   rows are recomputed on a grid of skin values and fitted per bin by a quartic in the
   skin (the fit's largest relative residual is kept in :attr:`ResponseModel.notes`).
@@ -39,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from ..detector.background import CONTROL_SAMPLE_NAMES, SmoothSteadyState, pooled_control_counts
 from ..detector.response import (
     ARRIVAL_TIME_COMPONENT,
     DetectorResponse,
@@ -182,8 +185,13 @@ class ResponseModel:
     neutrons : ndarray (n_bins,) or None
         Nominal prompt-neutron template.
     steady_state : ndarray (n_bins,) or None
-        Anticoincidence counts (the steady-state measurement), if any.
-    steady_state_treatment : {"measured", "exact"} or None
+        Pooled control counts per bin (the steady-state measurement; for the smooth
+        model its expectation at the control-only fit), if any.
+    steady_state_treatment : {"smooth", "measured", "exact", "flat-measured", "flat-exact", \
+"factorised-exact"} or None
+    steady_state_smooth : SmoothSteadyState or None
+        The smooth steady-state shape, driven by the ``auxiliary`` nuisance
+        ``steady_state_smooth``.
     shape_terms : list of ShapeTerm
     fixed : dict
         Values of the parameters that are not free (from ``[parameters]``).
@@ -208,6 +216,7 @@ class ResponseModel:
     additive_poisson: dict[str, float] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
     steady_state_spread: np.ndarray | None = None
+    steady_state_smooth: SmoothSteadyState | None = None
 
     # ------------------------------------------------------------------ evaluation
     def _value(self, params: Mapping[str, Any], name: str):
@@ -266,6 +275,8 @@ class ResponseModel:
             return nuisances["steady_state"]
         if self.steady_state_treatment == "flat-measured":
             return xp.sum(self.steady_state_spread * nuisances["steady_state"], axis=1)
+        if self.steady_state_treatment == "smooth":
+            return self.steady_state_smooth.counts(nuisances["steady_state_smooth"], xp)
         return self.steady_state
 
     def expected(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np):
@@ -502,36 +513,62 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
     treatment = None
     additive: dict[str, float] = {}
     ss = spec.backgrounds.steady_state
+    smooth = None
     if ss is not None:
-        steady = binning.region(np.asarray(release.anticoincidence_beam_on, dtype=float))
-        treatment = ss.treatment
-        if treatment == "measured":
-            nuisances.append(NuisanceSpec("steady_state", "poisson", ss.tau, steady.copy(), size=steady.size,
+        control, tau = _pooled_control(ss, release)
+        steady = binning.region(control)
+        treatment = ss.effective_model()
+        if treatment == "smooth":
+            cut = control[binning.pe_slice, binning.time_slice]
+            t_lo = binning.time_edges_us[binning.time_slice.start:binning.time_slice.stop]
+            try:
+                smooth = SmoothSteadyState(cut if binning.use_timing else cut.sum(axis=1), tau,
+                                           t_lo if binning.use_timing else None,
+                                           early_time_us=ss.early_time_us, pe_shape=ss.pe_shape)
+            except ValueError as err:  # e.g. a PE bin without control counts: a spec problem
+                from ..specs.errors import SpecPhysicsError
+
+                raise SpecPhysicsError(study.path, "backgrounds.steady_state", str(err)) from None
+            centre, sigma = smooth.fit_control()
+            nuisances.append(NuisanceSpec(
+                "steady_state_smooth", "auxiliary", sigma, centre, size=smooth.size,
+                description="smooth steady-state background (" + ", ".join(smooth.parameter_names)
+                + f"), constrained by the control samples {ss.samples()} (tau = {tau:.4f})",
+                auxiliary=smooth, prior=ss.rate_prior))
+            notes["steady_state_smooth_control_fit"] = dict(zip(smooth.parameter_names,
+                                                                 centre.tolist(), strict=True))
+            steady = smooth.counts(centre)
+        elif treatment == "measured":
+            nuisances.append(NuisanceSpec("steady_state", "poisson", tau, steady.copy(), size=steady.size,
                                           description="steady-state background per bin (events), "
-                                          "measured by the anticoincidence beam-on counts"))
-            additive["steady_state"] = ss.tau
+                                          f"measured by the control samples {ss.samples()}",
+                                          prior=ss.rate_prior))
+            additive["steady_state"] = tau
         elif treatment.startswith("flat"):
             # (n_bins, n_pe): bin i belongs to PE bin p with weight 1 / n_time (flat in time)
             n_pe = binning.pe_slice.stop - binning.pe_slice.start
             n_t = binning.time_slice.stop - binning.time_slice.start
-            cut = np.asarray(release.anticoincidence_beam_on, float)[binning.pe_slice, binning.time_slice]
+            cut = control[binning.pe_slice, binning.time_slice]
             per_pe = cut.sum(axis=1)
             eye = np.eye(n_pe)
             spread = np.repeat(eye, n_t, axis=0) / n_t if binning.use_timing else eye
             if treatment == "flat-measured":
                 steady_spread = spread
-                nuisances.append(NuisanceSpec("steady_state", "poisson", ss.tau, per_pe, size=n_pe,
+                nuisances.append(NuisanceSpec("steady_state", "poisson", tau, per_pe, size=n_pe,
                                               description="steady-state background per PE bin over the "
-                                              "region's time span (events), flat in time"))
+                                              "region's time span (events), flat in time",
+                                              prior=ss.rate_prior))
                 steady = spread @ per_pe
             else:
-                steady = spread @ per_pe / ss.tau
+                steady = spread @ per_pe / tau
         elif treatment == "factorised-exact":
-            cut = np.asarray(release.anticoincidence_beam_on, float)[binning.pe_slice, binning.time_slice]
-            smooth = np.outer(cut.sum(axis=1), cut.sum(axis=0)) / cut.sum()
-            steady = (smooth.ravel() if binning.use_timing else smooth.sum(axis=1)) / ss.tau
+            cut = control[binning.pe_slice, binning.time_slice]
+            factorised = np.outer(cut.sum(axis=1), cut.sum(axis=0)) / cut.sum()
+            steady = (factorised.ravel() if binning.use_timing else factorised.sum(axis=1)) / tau
         else:
-            steady = steady / ss.tau
+            steady = steady / tau
+        notes["steady_state_control"] = {"samples": ss.samples(), "tau": tau,
+                                         "counts_in_region": float(binning.region(control).sum())}
 
     parameter_names = [p for p in (*_DEFAULTS, "neutron_skin_fm") if p in free or p in _DEFAULTS]
     fixed = {k: v for k, v in study.true_parameters().items() if k in parameter_names}
@@ -550,6 +587,7 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
         additive_poisson=additive,
         notes=notes,
         steady_state_spread=steady_spread,
+        steady_state_smooth=smooth,
     )
     if spec.data.kind == "coherent-csi-2017":
         model.observed = binning.region(np.asarray(release.coincidence_beam_on, dtype=float))
@@ -557,6 +595,17 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
         model.observed = np.asarray(model.expected(study.true_parameters(), model.nominal_nuisances()), float)
     notes["sm_cevns_in_region"] = float(np.sum(model.signal(dict(_DEFAULTS), model.nominal_nuisances())))
     return model
+
+
+def _pooled_control(ss, release) -> tuple[np.ndarray, float]:
+    """The release's control histograms named in the spec, summed, and their tau (full 25 x 24 grid)."""
+    histograms = dict(zip(CONTROL_SAMPLE_NAMES, (release.anticoincidence_beam_on,
+                                                 release.coincidence_beam_off,
+                                                 release.anticoincidence_beam_off), strict=True))
+    live = {"ac-beam-on": ss.beam_on_live_days, "c-beam-off": ss.beam_off_live_days,
+            "ac-beam-off": ss.beam_off_live_days}
+    counts, _ = pooled_control_counts(histograms, ss.samples(), live, ss.beam_on_live_days)
+    return counts, ss.exposure_ratio()
 
 
 def _skin_term(study, name, flavors, grid, response, project_rows, eff0, notes) -> ShapeTerm:

@@ -36,6 +36,11 @@ class NuisanceSpec:
         (e.g. a steady-state background measured off-beam); ``centre`` holds m and
         ``sigma`` holds tau. Frequentist fits add -2 ln Poisson(m | tau b); the PyMC
         model uses the same term as a likelihood with a flat prior on b > 0.
+        ``auxiliary``: a vector theta = centre + sigma z constrained by the likelihood of
+        auxiliary (control) data, ``auxiliary.control_neg2ll(theta, xp)``; ``centre`` is
+        its maximum from the control data alone and ``sigma`` its standard errors (used
+        only to scale z). Frequentist fits add that deviance (minus its value at the
+        centre); the PyMC model adds it as a potential with the prior ``prior``.
     sigma : float or array
         Width (relative, for lognormal; absolute for normal).
     centre : float or array
@@ -44,14 +49,23 @@ class NuisanceSpec:
         Number of entries (1: a scalar).
     description : str
         What it stands for, with units.
+    auxiliary : object, optional
+        For ``auxiliary`` nuisances: gives ``control_neg2ll(theta, xp)`` and
+        ``log_rate_prior(theta, kind, xp)`` (e.g.
+        :class:`cenns_bayes.detector.background.SmoothSteadyState`).
+    prior : str
+        Bayesian prior of ``poisson`` and ``auxiliary`` nuisances: ``"jeffreys"`` (default)
+        or ``"uniform"`` in the rates.
     """
 
     name: str
-    kind: Literal["lognormal", "normal", "poisson"]
+    kind: Literal["lognormal", "normal", "poisson", "auxiliary"]
     sigma: float | np.ndarray
     centre: float | np.ndarray = 0.0
     size: int = 1
     description: str = ""
+    auxiliary: Any = None
+    prior: str = "jeffreys"
 
     def nominal(self) -> np.ndarray:
         """The value at z = 0, shape (size,)."""
@@ -78,7 +92,8 @@ def constraint_neg2logpdf(spec: NuisanceSpec, value: np.ndarray) -> float:
     """-2 ln of the constraint at ``value``, zero at the nominal value.
 
     z^2 summed for lognormal and normal; the Poisson deviance 2 sum[tau b - m + m ln(m / tau b)]
-    for poisson nuisances.
+    for poisson nuisances; for auxiliary ones the control-data deviance minus its value at
+    the centre (its control-only maximum, so the term is >= 0 there).
     """
     value = np.asarray(value, dtype=float)
     if spec.kind == "poisson":
@@ -89,6 +104,10 @@ def constraint_neg2logpdf(spec: NuisanceSpec, value: np.ndarray) -> float:
         with np.errstate(divide="ignore", invalid="ignore"):
             log_term = np.where(m > 0, m * np.log(m / lam), 0.0)
         return float(2.0 * np.sum(lam - m + log_term))
+    if spec.kind == "auxiliary":
+        centre = np.asarray(spec.centre, dtype=float)
+        value_at = float(spec.auxiliary.control_neg2ll(value))
+        return value_at - float(spec.auxiliary.control_neg2ll(centre)) if np.isfinite(value_at) else np.inf
     if spec.kind == "lognormal":
         if np.any(value <= 0):
             return np.inf
