@@ -5,7 +5,7 @@ counts n_j ~ Poisson(N_j(truth)) per channel (normalisation nuisances at their n
 values) and is fitted both ways:
 
 * frequentist, with the free parameters and nuisances profiled
-  (:class:`~cenns_bayes.stats.frequentist.ProfileLikelihood`):
+  (:class:`~cenns_bayes.stats.profile.ProfileFitter`):
 
   - ``chi2``: the seed paper's chi^2 with sigma^2 = n (Eqs. 10-12), two-sided
     {Delta chi^2 <= chi2_1^{-1}(level)} clipped at physical boundaries;
@@ -116,7 +116,7 @@ class CoverageResult:
 
 def fc_grid(ref: StudyRef, parameter: str, settings: CoverageSettings) -> np.ndarray:
     """The FC grid of ``parameter``: 0 ... factor x Asimov 90 % upper limit, plus the truth."""
-    from ..stats.frequentist import delta_chi2_for
+    from ..stats.profile import delta_chi2_for
 
     study = ref.load()
     counting = counting_for(ref)
@@ -136,7 +136,7 @@ def coverage_toy_task(ref: StudyRef, levels: Sequence[float], sampler: dict | No
     A :class:`~cenns_bayes.parallel.Task` function. Returns the row
     ``{"counts", "intervals": {parameter: {method: {level: [lo, hi]}}}, "fc_open", diagnostics}``.
     """
-    from ..stats.frequentist import delta_chi2_for
+    from ..stats.profile import delta_chi2_for
 
     rng = np.random.default_rng(seed)
     study = ref.load()

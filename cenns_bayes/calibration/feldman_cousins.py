@@ -149,13 +149,14 @@ class NeymanBelt:
 
 
 def profile_likelihood(counting, study, counts: np.ndarray, statistic: str):
-    """A :class:`~cenns_bayes.stats.frequentist.ProfileLikelihood` of ``counts`` for the study."""
-    from ..stats.frequentist import ProfileLikelihood
+    """The study's :class:`~cenns_bayes.stats.profile.ProfileFitter` on ``counts``.
 
-    nuis = study.spec.nuisances
-    return ProfileLikelihood(counting.rate_model, np.asarray(counts, dtype=float),
-                             study.free_parameters, study.true_parameters(), statistic=statistic,
-                             flux_sigma=nuis.flux_sigma, detector_sigma=nuis.detector_sigma)
+    ``counting`` carries the study's constrained nuisances; ``statistic`` is the cost.
+    """
+    from ..stats.profile import ProfileFitter
+
+    return ProfileFitter(counting, study.free_parameters, observed=np.asarray(counts, dtype=float),
+                         cost=statistic)
 
 
 def fc_point_task(ref, parameter: str, value: float, n_toys: int, *, seed) -> dict:

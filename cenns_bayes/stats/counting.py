@@ -25,14 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from ..physics.constants import CHARGE_RADIUS_SHIFT, SIN2_THETA_W_PAPER
+from ..physics.constants import CHARGE_RADIUS_SHIFT
 from ..rates.coefficients import RateModel
 from .model import NuisanceSpec
+from .parameters import defaults
 
 __all__ = ["CountingModel", "evaluate_polynomial"]
 
-_DEFAULTS = {"sin2_theta_w": SIN2_THETA_W_PAPER, "mu_nu_mu": 0.0, "mu_nu_e": 0.0,
-             "r2_nu_mu": 0.0, "r2_nu_e": 0.0, "signal_strength": 1.0}
+_DEFAULTS = defaults()
 
 
 def evaluate_polynomial(rate_model: RateModel, params: Mapping[str, Any], xp=np, coefficients=None):
@@ -44,6 +44,8 @@ def evaluate_polynomial(rate_model: RateModel, params: Mapping[str, Any], xp=np,
     model's (c0, c1, c2, c_mu) rows, e.g. with rows interpolated in a nuisance.
     """
     p = {**_DEFAULTS, **params}
+    if xp is np:  # a grid of parameter values: one leading axis per grid axis, columns last
+        p = {k: (np.asarray(v, dtype=float)[..., None] if np.ndim(v) > 0 else v) for k, v in p.items()}
     for flavour in ("mu", "e"):
         if f"mu_nu_{flavour}_squared" not in p:
             p[f"mu_nu_{flavour}_squared"] = p[f"mu_nu_{flavour}"] ** 2
@@ -59,6 +61,12 @@ def evaluate_polynomial(rate_model: RateModel, params: Mapping[str, Any], xp=np,
         r2 = xp.where(is_e, p["r2_nu_e"], p["r2_nu_mu"])
     s = p["sin2_theta_w"] + CHARGE_RADIUS_SHIFT * r2
     return p["signal_strength"] * (c0 + s * (c1 + s * c2)) + cm * mu2
+
+
+def _per_column(value, index):
+    """A per-group nuisance spread over columns; a scalar (one group given as a float) as is."""
+    scalar = isinstance(value, (float, int, np.number)) or (isinstance(value, np.ndarray) and value.ndim == 0)
+    return value if scalar else value[index]
 
 
 @dataclass(eq=False)
@@ -146,7 +154,7 @@ class CountingModel:
         nuisances = nuisances or {}
         coefficients = None
         if self.radius_slopes is not None and "neutron_radius" in nuisances:
-            z = nuisances["neutron_radius"][self.radius_index]
+            z = _per_column(nuisances["neutron_radius"], self.radius_index)
             first, second = self.radius_slopes
             coefficients = [self.rate_model.polynomial[k] + z * first[k] + z * z * second[k]
                             for k in range(4)]
@@ -154,8 +162,62 @@ class CountingModel:
         if "flux_norm" in nuisances:
             counts = counts * nuisances["flux_norm"]
         if "detector_norm" in nuisances:
-            counts = counts * nuisances["detector_norm"][self.detector_index]
+            counts = counts * _per_column(nuisances["detector_norm"], self.detector_index)
         return counts
+
+    def jacobian(self, params: Mapping[str, Any], nuisances: Mapping[str, Any],
+                 names: list[str]) -> dict[str, np.ndarray]:
+        """Exact derivatives of :meth:`expected` (NumPy, scalar parameters).
+
+        Returns d expected / d x per column for every physics parameter in ``names`` and
+        for every nuisance value present in ``nuisances`` (shape (size, n_columns) for
+        vector nuisances); the fits use them for exact gradients.
+        """
+        p = {**_DEFAULTS, **self.fixed, **params}
+        rm = self.rate_model
+        is_e = rm.mu_index == 1
+        mu = np.where(is_e, p["mu_nu_e"], p["mu_nu_mu"])
+        r2 = np.where(is_e, p["r2_nu_e"], p["r2_nu_mu"])
+        s = p["sin2_theta_w"] + CHARGE_RADIUS_SHIFT * r2
+        strength = p["signal_strength"]
+        c0, c1, c2, cm = rm.polynomial
+        z = None
+        if self.radius_slopes is not None and "neutron_radius" in nuisances:
+            z = np.atleast_1d(np.asarray(nuisances["neutron_radius"], dtype=float))[self.radius_index]
+            first, second = self.radius_slopes
+            c0, c1, c2, cm = (rm.polynomial[k] + z * first[k] + z * z * second[k] for k in range(4))
+        base = strength * (c0 + s * (c1 + s * c2)) + cm * mu**2
+        flux = float(nuisances.get("flux_norm", 1.0))
+        det = (np.atleast_1d(np.asarray(nuisances["detector_norm"], dtype=float))[self.detector_index]
+               if "detector_norm" in nuisances else np.ones(base.size))
+        scale = flux * det
+        slope = strength * (c1 + 2.0 * c2 * s) * scale
+        out: dict[str, np.ndarray] = {}
+        for name in names:
+            if name == "sin2_theta_w":
+                out[name] = slope
+            elif name == "signal_strength":
+                out[name] = (c0 + s * (c1 + s * c2)) * scale
+            elif name in ("mu_nu_mu", "mu_nu_e"):
+                out[name] = np.where(is_e == (name == "mu_nu_e"), 2.0 * cm * mu * scale, 0.0)
+            elif name in ("mu_nu_mu_squared", "mu_nu_e_squared"):
+                out[name] = np.where(is_e == (name == "mu_nu_e_squared"), cm * scale, 0.0)
+            elif name in ("r2_nu_mu", "r2_nu_e"):
+                out[name] = np.where(is_e == (name == "r2_nu_e"), CHARGE_RADIUS_SHIFT * slope, 0.0)
+            else:
+                raise KeyError(f"no derivative for parameter {name!r}")
+        if "flux_norm" in nuisances:
+            out["flux_norm"] = base * det
+        if "detector_norm" in nuisances:
+            onehot = self.detector_index[None, :] == np.arange(len(self.detector_names))[:, None]
+            out["detector_norm"] = onehot * (base * flux)
+        if z is not None:
+            first, second = self.radius_slopes
+            d_coeff = [first[k] + 2.0 * z * second[k] for k in range(4)]
+            d_base = strength * (d_coeff[0] + s * (d_coeff[1] + s * d_coeff[2])) + d_coeff[3] * mu**2
+            onehot = self.radius_index[None, :] == np.arange(len(self.radius_groups))[:, None]
+            out["neutron_radius"] = onehot * (d_base * scale)
+        return out
 
     def signal(self, params: Mapping[str, Any], nuisances: Mapping[str, Any] | None = None, xp=np):
         """Counts from neutrino scattering: all counts, in a counting study."""
