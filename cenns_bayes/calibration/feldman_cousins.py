@@ -170,10 +170,9 @@ def fc_point_task(ref, parameter: str, value: float, n_toys: int, *, seed) -> di
     study = ref.load()
     counting = counting_for(ref)
     truth = {**study.true_parameters(), parameter: float(value)}
-    expected = counting.expected(truth)
     t = np.empty(n_toys)
     for i in range(n_toys):
-        counts = rng.poisson(expected).astype(float)
-        like = profile_likelihood(counting, study, counts, "poisson")
+        counts, auxiliary = counting.sample(truth, rng)  # main and auxiliary pseudo-data
+        like = profile_likelihood(counting.with_data(counts, auxiliary), study, counts, "poisson")
         t[i] = max(0.0, float(like.profile(parameter, np.array([float(value)]))[0]))
     return {"value": float(value), "t": [round(float(v), 10) for v in t]}

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -120,7 +121,7 @@ class FitSettings:
     statistic : {"chi2", "poisson"}
         For Asimov limits (toys always use "poisson").
     flux_sigma, detector_sigma : float
-        Gaussian normalisation uncertainties, profiled (0: none).
+        Relative widths of the log-normal normalisation nuisances, profiled (0: none).
     profile : tuple of str
         Further physics parameters profiled besides the target.
     """
@@ -165,15 +166,17 @@ def expected_limit(model: RateModel, truth: Mapping[str, float], target: TargetS
 
 def fit_limit(model: RateModel, observed: np.ndarray, truth: Mapping[str, float],
               target: TargetSpec, settings: FitSettings = FitSettings(),
-              statistic: str = "poisson") -> LimitResult:
+              statistic: str = "poisson", auxiliary: Mapping[str, Any] | None = None) -> LimitResult:
     """Fit ``observed`` counts and return the limit or interval of the target.
 
     The target and ``settings.profile`` are free (other parameters fixed at ``truth``);
     normalisation nuisances (log-normal, as in every other command) are profiled by
-    :class:`~cenns_bayes.stats.profile.ProfileFitter`. The chi^2 leaves out empty bins.
+    :class:`~cenns_bayes.stats.profile.ProfileFitter`, their constraints centred on
+    ``auxiliary`` (a toy's auxiliary measurements; default nominal). The chi^2 leaves out
+    empty bins.
     """
     counting = CountingModel(model, np.asarray(observed, dtype=float), settings.flux_sigma,
-                             settings.detector_sigma, fixed=dict(truth))
+                             settings.detector_sigma, fixed=dict(truth), auxiliary=dict(auxiliary or {}))
     free = [target.parameter, *[q for q in settings.profile if q != target.parameter]]
     fitter = ProfileFitter(counting, free, cost=statistic)
     p = target.parameter
@@ -189,9 +192,9 @@ def toy_limit_task(model: RateModel, truth: Mapping[str, float], target: TargetS
                    *, seed: np.random.SeedSequence) -> dict:
     """One pseudo-experiment under ``truth``, fitted with the Poisson likelihood ratio.
 
-    Normalisation nuisances, when the study has them, are drawn from their Gaussian
-    constraints (truncated at a tenth of nominal) before the Poisson draw; the fit
-    profiles them with the constraint centred at nominal.
+    Drawn by the model's ``sample``: Poisson counts at the truth (normalisations at their
+    nominal values) and, when the study has normalisation nuisances, their auxiliary
+    measurements, on which the fit centres the log-normal constraints.
 
     Returns
     -------
@@ -201,18 +204,13 @@ def toy_limit_task(model: RateModel, truth: Mapping[str, float], target: TargetS
         (None, or why the fit failed).
     """
     rng = np.random.default_rng(seed)
-    expected = model.counts(dict(truth))
-    scale = np.ones(expected.size)
-    if settings.flux_sigma > 0:
-        scale *= max(0.1, rng.normal(1.0, settings.flux_sigma))
-    if settings.detector_sigma > 0:
-        dets = [d for d, _, _ in model.labels]
-        draws = np.maximum(0.1, rng.normal(1.0, settings.detector_sigma, len(detector_names)))
-        scale *= draws[[list(detector_names).index(d) for d in dets]]
-    observed = rng.poisson(expected * scale).astype(float)
+    counting = CountingModel(model, model.counts(dict(truth)), settings.flux_sigma,
+                             settings.detector_sigma, fixed=dict(truth))
+    observed, auxiliary = counting.sample(dict(truth), rng)
     row = {"point": point, "toy": toy, "n_observed": int(observed.sum())}
     try:
-        res = fit_limit(model, observed, truth, target, settings, statistic="poisson")
+        res = fit_limit(model, observed, truth, target, settings, statistic="poisson",
+                        auxiliary=auxiliary)
     except (RuntimeError, ValueError) as err:
         return {**row, "limit": None, "lower": None, "upper": None, "best_fit": None,
                 "error": str(err)}

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..physics.constants import CHARGE_RADIUS_SHIFT
 from ..rates.coefficients import RateModel
-from .model import NuisanceSpec
+from .model import ModelBase, NuisanceSpec, with_auxiliary
 from .parameters import defaults
 
 __all__ = ["CountingModel", "evaluate_polynomial"]
@@ -70,7 +70,7 @@ def _per_column(value, index):
 
 
 @dataclass(eq=False)
-class CountingModel:
+class CountingModel(ModelBase):
     """A counting study as an :class:`~cenns_bayes.stats.model.ExpectationModel`.
 
     Parameters
@@ -83,7 +83,12 @@ class CountingModel:
         Relative widths of the log-normal flux and per-detector normalisations (0: none).
     fixed : dict
         Values of the parameters that are not given to :meth:`expected`.
+    auxiliary : dict
+        Auxiliary measurements the constraints are centred on (empty: the nominal ones;
+        toys set them, see :meth:`~cenns_bayes.stats.model.ModelBase.sample`).
     """
+
+    has_jacobian = True
 
     rate_model: RateModel
     observed: np.ndarray
@@ -95,6 +100,7 @@ class CountingModel:
     radius_index: np.ndarray | None = None
     neutron_radius_sigma_fm: float = 0.0
     parameter_names: list[str] = field(default_factory=lambda: list(_DEFAULTS))
+    auxiliary: dict[str, Any] = field(default_factory=dict)
     nuisances: list[NuisanceSpec] = field(init=False)
     detector_names: list[str] = field(init=False)
     detector_index: np.ndarray = field(init=False)
@@ -118,6 +124,14 @@ class CountingModel:
                 "neutron_radius", "normal", 1.0, 0.0, size=len(self.radius_groups),
                 description=f"shift of each nucleus's neutron rms radius in units of "
                 f"{self.neutron_radius_sigma_fm} fm ({', '.join(self.radius_groups)})"))
+        self.nuisances = with_auxiliary(self.nuisances, self.auxiliary)
+
+    def with_data(self, observed, auxiliary=None) -> CountingModel:
+        """The same study with other main data and auxiliary measurements (a toy)."""
+        from dataclasses import replace
+
+        return replace(self, observed=np.asarray(observed, dtype=float),
+                       auxiliary={**self.auxiliary, **(auxiliary or {})})
 
     @classmethod
     def from_study(cls, study, binned: bool | None = None) -> CountingModel:
@@ -222,7 +236,3 @@ class CountingModel:
     def signal(self, params: Mapping[str, Any], nuisances: Mapping[str, Any] | None = None, xp=np):
         """Counts from neutrino scattering: all counts, in a counting study."""
         return self.expected(params, nuisances, xp)
-
-    def nominal_nuisances(self) -> dict[str, Any]:
-        """Nuisances at their nominal values."""
-        return {n.name: (float(n.nominal()[0]) if n.size == 1 else n.nominal()) for n in self.nuisances}

@@ -180,14 +180,14 @@ class ProfileFitter:
 
     def __post_init__(self) -> None:
         self.free = list(self.free)
-        self.fixed = dict(getattr(self.model, "fixed", {}) if self.fixed is None else self.fixed)
+        self.fixed = dict(self.model.fixed if self.fixed is None else self.fixed)
         self.observed = np.asarray(self.model.observed if self.observed is None else self.observed, float)
         self.bounds = {**FIT_BOUNDS, **(self.bounds or {})}
         unknown = [p for p in self.free if p not in self.model.parameter_names]
         if unknown:
             raise ValueError(f"the model has no parameter(s) {unknown}; it has {self.model.parameter_names}")
         _cost(self.cost, np.zeros(0), np.zeros(0))  # rejects an unknown statistic early
-        additive = dict(getattr(self.model, "additive_poisson", {}) or {}) if self.cost == "poisson" else {}
+        additive = dict(self.model.additive_poisson) if self.cost == "poisson" else {}
         self._analytic = [n for n in self.model.nuisances if n.kind == "poisson" and n.name in additive]
         self._numeric = [n for n in self.model.nuisances if n not in self._analytic]
         self._sizes = [n.size for n in self._numeric]
@@ -349,7 +349,7 @@ class ProfileFitter:
             value = self.neg2ll(params, nuis)[0]
             return value if np.isfinite(value) else 1e30
 
-        use_gradient = hasattr(self.model, "jacobian") and not self._analytic and signal_events is None
+        use_gradient = self.model.has_jacobian and not self._analytic and signal_events is None
 
         def objective_and_gradient(x):
             vals, nuis = split(x)
@@ -400,7 +400,7 @@ class ProfileFitter:
         parameters) so that it does not stop in the wrong valley.
         """
         quad = [i for i, p in enumerate(names) if p.startswith("r2_nu") or p == "sin2_theta_w"][:2]
-        if not quad or not hasattr(self.model, "signal"):
+        if not quad:
             return []
         nominal = self._nuisance_values(self._nuisance_start())
         base = {**self.fixed, **fixed, **split(x0)[0]}
@@ -521,7 +521,7 @@ def nuisance_table(model: ExpectationModel, result: FitResult) -> list[dict[str,
         if spec.size != 1 or spec.kind == "poisson":
             continue
         value = float(np.asarray(result.nuisances[spec.name]).ravel()[0])
-        z = np.log(value) / spec.sigma if spec.kind == "lognormal" else (value - spec.centre) / spec.sigma
+        z = spec.z_of(value)
         rows.append({"name": spec.name, "kind": spec.kind, "value": value, "pull_sigma": float(z),
                      "description": spec.description})
     return rows
