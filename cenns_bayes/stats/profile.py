@@ -73,6 +73,7 @@ DELTA_CHI2 = {"1sigma": 1.0, "90cl_1dof": 2.705543454095404, "90cl_2dof": 4.6051
 FIT_BOUNDS: dict[str, tuple[float, float]] = {k: (p.lower, p.upper) for k, p in _par.PARAMETERS.items()}
 
 _Z_BOUND = 8.0
+_MU_FLOOR = 1e-9
 
 
 def delta_chi2_for(level: float, dof: int = 1, one_sided: bool = False) -> float:
@@ -261,6 +262,9 @@ class ProfileFitter:
         (z for normal and log-normal, ln b for poisson).
         """
         mu = np.asarray(self.model.expected(params, nuis), dtype=float)
+        # an empty expectation under observed counts has infinite cost; a tiny floor keeps
+        # value and gradient finite and steep, so that line searches step back from it
+        mu = np.where((mu <= _MU_FLOOR) & (self.observed > 0), _MU_FLOOR, mu)
         value = float(_cost(self.cost, self.observed, mu))
         if not np.isfinite(value):
             return 1e30, np.zeros(len(names) + u.size)
