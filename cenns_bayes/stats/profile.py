@@ -35,6 +35,7 @@ Every interval end is found by one routine, :func:`find_crossing`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,33 @@ FIT_BOUNDS: dict[str, tuple[float, float]] = {k: (p.lower, p.upper) for k, p in 
 
 _Z_BOUND = 8.0
 _MU_FLOOR = 1e-9
+
+
+_BLAS = threading.local()
+
+
+def _one_blas_thread(method):
+    """Run ``method`` with BLAS limited to one thread (outermost call only).
+
+    A fit is thousands of tiny L-BFGS-B steps; on a busy machine a multi-threaded BLAS
+    only contends for the cores and makes each step tens of times slower.
+    """
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        if getattr(_BLAS, "inside", False):
+            return method(*args, **kwargs)
+        from threadpoolctl import threadpool_limits
+
+        _BLAS.inside = True
+        try:
+            with threadpool_limits(limits=1):
+                return method(*args, **kwargs)
+        finally:
+            _BLAS.inside = False
+
+    return wrapper
 
 
 def delta_chi2_for(level: float, dof: int = 1, one_sided: bool = False) -> float:
@@ -430,6 +458,7 @@ class ProfileFitter:
             starts.append(alt)
         return starts
 
+    @_one_blas_thread
     def best_fit(self) -> FitResult:
         """The global minimum (cached)."""
         if self._best is None:
@@ -437,10 +466,12 @@ class ProfileFitter:
         return self._best
 
     # ------------------------------------------------------------------ profiles
+    @_one_blas_thread
     def delta(self, parameter: str, value: float) -> float:
         """Delta(-2 ln L) with ``parameter`` fixed at ``value``, everything else profiled."""
         return self.fit({parameter: value}).neg2ll - self.best_fit().neg2ll
 
+    @_one_blas_thread
     def profile(self, parameter: str, values: np.ndarray) -> np.ndarray:
         """Delta(-2 ln L) along ``parameter`` (vectorised when nothing else is profiled)."""
         values = np.asarray(values, float)
@@ -448,6 +479,7 @@ class ProfileFitter:
             return self.neg2ll_grid({parameter: values}) - self.best_fit().neg2ll
         return np.array([self.delta(parameter, float(v)) for v in values.ravel()]).reshape(values.shape)
 
+    @_one_blas_thread
     def scan_2d(self, px: str, x: np.ndarray, py: str, y: np.ndarray) -> np.ndarray:
         """Delta(-2 ln L) on the grid (len(y), len(x)), the other free parameters profiled."""
         xx, yy = np.meshgrid(np.asarray(x, float), np.asarray(y, float))
@@ -470,6 +502,7 @@ class ProfileFitter:
             h *= 3.0
         return float(abs(x - x_best) / np.sqrt(max(d, 1e-6))) * 0.8 if d > 0 else h
 
+    @_one_blas_thread
     def crossing(self, parameter: str, delta: float, direction: int) -> float:
         """Where Delta(-2 ln L) first reaches ``delta`` from the best fit in ``direction`` (+1/-1).
 
@@ -500,6 +533,7 @@ class ProfileFitter:
         """Total signal (CEvNS) count at a fit result."""
         return float(np.sum(self.model.signal(result.parameters, result.nuisances)))
 
+    @_one_blas_thread
     def signal_events_interval(self, delta: float = DELTA_68) -> tuple[float, float]:
         """Profile-likelihood interval of the total signal count (signal_strength free)."""
         best = self.best_fit()
@@ -513,6 +547,7 @@ class ProfileFitter:
         high = find_crossing(func, n_best, step, delta, +1, 0.0, 1e9)
         return low, high
 
+    @_one_blas_thread
     def significance(self, parameter: str = "signal_strength", null_value: float = 0.0) -> float:
         """sqrt(Delta(-2 ln L)) of ``parameter = null_value`` against the best fit."""
         return float(np.sqrt(max(self.delta(parameter, null_value), 0.0)))
