@@ -70,19 +70,21 @@ def chi2_gradient(observed, expected) -> np.ndarray:
     return np.where(keep, -2.0 * (n - mu) / np.where(keep, n, 1.0), 0.0)
 
 
+_TABLE = {"poisson": (poisson_deviance, poisson_deviance_gradient), "chi2": (chi2, chi2_gradient)}
+
+
+def _lookup(name: str):
+    try:
+        return _TABLE[name]
+    except KeyError:
+        raise ValueError(f"unknown statistic {name!r}: expected one of {', '.join(COSTS)}") from None
+
+
 def cost(name: str, observed, expected) -> np.ndarray:
     """The cost ``name`` ("poisson" or "chi2") of ``expected`` given ``observed``."""
-    if name == "poisson":
-        return poisson_deviance(observed, expected)
-    if name == "chi2":
-        return chi2(observed, expected)
-    raise ValueError(f"unknown statistic {name!r}: expected one of {', '.join(COSTS)}")
+    return _lookup(name)[0](observed, expected)
 
 
 def cost_gradient(name: str, observed, expected) -> np.ndarray:
     """Per-bin derivative of the cost ``name`` with respect to the expectation."""
-    if name == "poisson":
-        return poisson_deviance_gradient(observed, expected)
-    if name == "chi2":
-        return chi2_gradient(observed, expected)
-    raise ValueError(f"unknown statistic {name!r}: expected one of {', '.join(COSTS)}")
+    return _lookup(name)[1](observed, expected)
