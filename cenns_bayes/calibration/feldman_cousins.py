@@ -59,12 +59,11 @@ def critical_value(t: np.ndarray, level: float, weights: np.ndarray | None = Non
 
 def poisson_lr_statistic(n: np.ndarray, signal: float, background: float) -> np.ndarray:
     """t = -2 ln[P(n | s + b) / P(n | s_hat + b)], s_hat = max(0, n - b), for counts ``n``."""
-    n = np.asarray(n, dtype=float)
-    s_hat = np.maximum(0.0, n - background)
-    lam, lam_hat = signal + background, s_hat + background
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_term = np.where(n > 0, n * np.log(lam_hat / lam), 0.0)
-    return 2.0 * (lam - lam_hat + log_term)
+    from ..stats.cost import poisson_deviance
+
+    n = np.asarray(n, dtype=float)[..., None]  # one experiment per entry: deviance per entry
+    lam_hat = np.maximum(0.0, n - background) + background
+    return poisson_deviance(n, np.broadcast_to(signal + background, n.shape)) - poisson_deviance(n, lam_hat)
 
 
 def fc_poisson_interval(n_obs: int, background: float, level: float = 0.9,
