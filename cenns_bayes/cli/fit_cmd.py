@@ -24,11 +24,9 @@ def run(args) -> int:
         raise UserError(
             f"{study.path}: priors: no free parameters; give each parameter to fit a [priors] entry"
         )
-    from ..parallel import single_threaded_blas
     from ..stats.fit import fit_study
 
-    with single_threaded_blas():  # thousands of tiny L-BFGS-B steps: BLAS threads only contend
-        result = fit_study(study)
+    result = fit_study(study)  # the engine runs its fits with one BLAS thread
     if args.json:
         print_json(result)
         return 0
