@@ -160,3 +160,28 @@ def test_mu_best_fit_leaves_the_flat_point(realistic):
     n = model.counts({"mu_nu_mu": 3.0})
     best = fitter(model, n, ["mu_nu_mu"], realistic.true_parameters(), "poisson").best_fit()
     assert best.parameters["mu_nu_mu"] == pytest.approx(3.0, rel=1e-5)
+
+
+def test_counting_jacobian_with_neutron_radius_matches_finite_differences():
+    """CountingModel.jacobian with one nucleus and one detector: every nuisance a float."""
+    from cenns_bayes.specs import load_study
+
+    from .conftest import MODELS
+
+    model = CountingModel.from_study(load_study(MODELS / "single_ar40.toml",
+                                                {"nuisances.neutron_radius_sigma_fm": 0.1}))
+    assert "neutron_radius" in {n.name for n in model.nuisances}
+    params = {"sin2_theta_w": 0.24, "mu_nu_mu": 3.0, "mu_nu_e": 2.0, "signal_strength": 0.9}
+    nuis = {**model.nominal_nuisances(), "neutron_radius": 0.7, "detector_norm": 1.03}
+    names = list(params)
+    jac = model.jacobian(params, nuis, names)
+    for name in names:
+        h = 1e-6
+        up = model.expected({**params, name: params[name] + h}, nuis)
+        dn = model.expected({**params, name: params[name] - h}, nuis)
+        np.testing.assert_allclose(jac[name], (up - dn) / (2 * h), rtol=1e-6)
+    for name in nuis:
+        h = 1e-6
+        up = model.expected(params, {**nuis, name: nuis[name] + h})
+        dn = model.expected(params, {**nuis, name: nuis[name] - h})
+        np.testing.assert_allclose(np.ravel(jac[name]), (up - dn) / (2 * h), rtol=1e-6)
