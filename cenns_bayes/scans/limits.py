@@ -194,7 +194,8 @@ def toy_limit_task(model: RateModel, truth: Mapping[str, float], target: TargetS
 
     Drawn by the model's ``sample``: Poisson counts at the truth (normalisations at their
     nominal values) and, when the study has normalisation nuisances, their auxiliary
-    measurements, on which the fit centres the log-normal constraints.
+    measurements, on which the fit centres the log-normal constraints. ``detector_names``
+    is not needed any more (the model knows its detectors) and kept for the call signature.
 
     Returns
     -------
