@@ -20,7 +20,7 @@ from cenns_bayes.calibration.feldman_cousins import (
     poisson_lr_statistic,
 )
 from cenns_bayes.calibration.sbc import rank_statistic, thin_draws, uniformity_test
-from cenns_bayes.stats.frequentist import delta_chi2_for
+from cenns_bayes.stats.profile import delta_chi2_for
 
 from .conftest import MODELS, ROOT
 

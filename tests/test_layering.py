@@ -1,9 +1,96 @@
-"""Architecture: the physics, rates, specs, stats and paper layers never import PyMC."""
+"""Architecture: each layer imports only the layers above it in docs/architecture.md.
+
+Two checks: a static one over every module's imports (including the lazy ones inside
+functions), against the order of the layer table, and a run-time one that the core
+layers import without PyMC.
+"""
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
 import sys
+
+from .conftest import ROOT
+
+PACKAGE = ROOT / "cenns_bayes"
+
+#: Third-party modules the layers below ``bayes`` never import (docs/architecture.md).
+HEAVY = ("pymc", "pytensor", "arviz", "nutpie", "matplotlib")
+NO_HEAVY = ("physics", "rates", "detector", "datasets", "specs", "stats", "paper")
+
+
+def layer_table() -> list[list[str]]:
+    """The layer table of docs/architecture.md: folders (or modules) of each row, in order."""
+    rows = []
+    for line in (ROOT / "docs" / "architecture.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 4 or not cells[1].startswith("`cenns_bayes/"):
+            continue
+        names = re.findall(r"`cenns_bayes/([a-z_]+)(?:/|\.py)`", cells[1])
+        rows.append(names)
+    return rows
+
+
+def layer_of(module: str, rank: dict[str, int]) -> int | None:
+    """Rank of a ``cenns_bayes.x.y`` module (None for the package root)."""
+    parts = module.split(".")
+    if len(parts) < 2:
+        return None
+    return rank[parts[1]]
+
+
+def imports_of(path) -> list[tuple[str, int]]:
+    """Absolute names of the package modules (and third-party top names) ``path`` imports."""
+    rel = path.relative_to(ROOT).with_suffix("")
+    package = list(rel.parts[:-1]) if rel.name != "__init__" else list(rel.parts[:-1])
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                name = ".".join(base + ([node.module] if node.module else []))
+                if not node.module:  # "from .. import x": x may be a module
+                    out += [(f"{name}.{alias.name}", node.lineno) for alias in node.names]
+                    continue
+            else:
+                name = node.module or ""
+            out.append((name, node.lineno))
+    return out
+
+
+def test_the_table_names_every_part_of_the_package():
+    rows = layer_table()
+    named = {n for row in rows for n in row}
+    present = {p.name if p.is_dir() else p.stem for p in PACKAGE.iterdir()
+               if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.stem != "__init__")}
+    assert present <= named, present - named
+    assert len(rows) >= 10
+
+
+def test_each_layer_imports_only_layers_above_it():
+    rank = {name: i for i, row in enumerate(layer_table()) for name in row}
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).parts
+        if parts[0] == "__init__.py":
+            continue
+        own_name = parts[0].removesuffix(".py")
+        own = rank[own_name]
+        for name, line in imports_of(path):
+            if name.split(".")[0] == "cenns_bayes":
+                target = name.split(".")[1] if name.count(".") else None
+                if target is None or target == "__init__":
+                    continue  # the package root: version string only
+                target = target.removesuffix(".py")
+                if target in rank and rank[target] > own:
+                    bad.append(f"{path.relative_to(ROOT)}:{line} imports {name} (a lower layer)")
+            elif own_name in NO_HEAVY and name.split(".")[0] in HEAVY:
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
+    assert not bad, "\n".join(bad)
 
 
 def test_core_layers_import_without_pymc():

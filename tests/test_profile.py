@@ -11,7 +11,7 @@ from scipy import optimize
 from cenns_bayes.detector.background import on_off_profile_deviance, profiled_background
 from cenns_bayes.specs import load_study
 from cenns_bayes.stats.counting import CountingModel
-from cenns_bayes.stats.model import NuisanceSpec
+from cenns_bayes.stats.model import ModelBase, NuisanceSpec
 from cenns_bayes.stats.profile import (
     DELTA_68,
     DELTA_90,
@@ -24,7 +24,7 @@ from .conftest import MODELS
 
 
 @dataclass(eq=False)
-class OneBin:
+class OneBin(ModelBase):
     """mu = signal_strength * signal (* flux) + background (+ measured steady state)."""
 
     observed: np.ndarray

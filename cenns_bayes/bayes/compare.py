@@ -1,12 +1,13 @@
 """Frequentist intervals beside Bayesian credible intervals, for the same study and data.
 
-For each free parameter the profile of the other free parameters and of the
-normalisation nuisances (as Gaussian penalties of the spec's widths; the frequentist
-analogue of "no pooling") gives:
+For each free parameter the profile of the other free parameters and of the study's
+nuisances (the same constrained nuisances as ``fit``: log-normal normalisations, the
+neutron-radius shifts, background rates) gives:
 
-* ``chi2``: the seed paper's statistic (Eqs. 10-12, sigma^2 = n_obs);
-* ``profile``: the Poisson profile likelihood ratio.
+* ``chi2``: the seed paper's statistic (Eqs. 10-12, sigma^2 = n_obs), counting studies only;
+* ``profile``: the Poisson profile likelihood ratio -- the same numbers as ``cenns-bayes fit``.
 
+Both come from the one engine, :class:`~cenns_bayes.stats.profile.ProfileFitter`.
 Intervals are {Delta <= 1} (68 %) and {Delta <= 2.71} (90 %), clipped at physical
 boundaries; for magnetic moments the 90 % upper limit is the upper end at Delta = 2.71
 (the paper's convention), and ``upper_90_one_sided`` uses Delta = 1.64, the one-sided
@@ -16,7 +17,7 @@ boundaries; for magnetic moments the 90 % upper limit is the upper end at Delta 
 from __future__ import annotations
 
 from ..stats.counting import CountingModel
-from ..stats.frequentist import DELTA_CHI2, ProfileLikelihood, delta_chi2_for
+from ..stats.profile import DELTA_68, DELTA_90, ProfileFitter, delta_chi2_for
 
 __all__ = ["comparison_rows", "frequentist_intervals"]
 
@@ -24,32 +25,27 @@ METHODS = ("chi2", "profile")
 
 
 def frequentist_intervals(study, counting) -> dict[str, dict[str, dict]]:
-    """``{parameter: {method: {"interval_68", "interval_90", "upper_90", ...}}}``.
+    """``{parameter: {method: {"best", "interval_68", "interval_90", "upper_90", ...}}}``.
 
-    Counting studies get both the paper's chi^2 and the Poisson profile; studies with a
-    detector response (binned in PE and time, with background nuisances) get the Poisson
-    profile likelihood of :class:`~cenns_bayes.stats.profile.ProfileFitter`.
+    Counting studies without neutron-radius nuisances get both the paper's chi^2 and the
+    Poisson profile; the others (detector response, radius nuisances) the Poisson profile.
     """
-    if not isinstance(counting, CountingModel) or counting.radius_slopes is not None:
-        return _profile_fitter_intervals(study, counting)
-    nuis = study.spec.nuisances
+    paper_like = isinstance(counting, CountingModel) and counting.radius_slopes is None
+    methods = METHODS if paper_like else ("profile",)
     out: dict[str, dict[str, dict]] = {p: {} for p in study.free_parameters}
-    for method in METHODS:
-        like = ProfileLikelihood(
-            counting.rate_model, counting.observed, study.free_parameters, study.true_parameters(),
-            statistic="chi2" if method == "chi2" else "poisson",
-            flux_sigma=nuis.flux_sigma, detector_sigma=nuis.detector_sigma,
-        )
-        _, best = like.global_fit()
+    for method in methods:
+        fitter = ProfileFitter(counting, study.free_parameters,
+                               cost="chi2" if method == "chi2" else "poisson")
+        best = fitter.best_fit()
         for p in study.free_parameters:
             row = {
-                "best": best[p],
-                "interval_68": list(like.interval(p, DELTA_CHI2["1sigma"])),
-                "interval_90": list(like.interval(p, DELTA_CHI2["90cl_1dof"])),
+                "best": best.parameters[p],
+                "interval_68": list(fitter.interval(p, DELTA_68)),
+                "interval_90": list(fitter.interval(p, DELTA_90)),
             }
             if p.startswith("mu_nu"):
                 row["upper_90"] = row["interval_90"][1]
-                row["upper_90_one_sided"] = like.crossing(p, delta_chi2_for(0.9, one_sided=True), +1)
+                row["upper_90_one_sided"] = fitter.upper_limit(p, delta_chi2_for(0.9, one_sided=True))
             out[p][method] = row
     return out
 
@@ -72,22 +68,3 @@ def comparison_rows(freq: dict, bayes: dict) -> list[dict]:
             rows.append({"parameter": p, "method": "posterior-upper", "level": 0.9,
                          "lower": 0.0, "upper": b["upper_90"]})
     return rows
-
-
-def _profile_fitter_intervals(study, model) -> dict[str, dict[str, dict]]:
-    from ..stats.profile import DELTA_68, DELTA_90, ProfileFitter
-
-    fitter = ProfileFitter(model, study.free_parameters)
-    best = fitter.best_fit()
-    out: dict[str, dict[str, dict]] = {}
-    for p in study.free_parameters:
-        row = {
-            "best": best.parameters[p],
-            "interval_68": list(fitter.interval(p, DELTA_68)),
-            "interval_90": list(fitter.interval(p, DELTA_90)),
-        }
-        if p.startswith("mu_nu"):
-            row["upper_90"] = row["interval_90"][1]
-            row["upper_90_one_sided"] = fitter.interval(p, delta_chi2_for(0.9, one_sided=True))[1]
-        out[p] = {"profile": row}
-    return out

@@ -84,11 +84,11 @@ def posterior_predictive_pvalue(idata, observed: np.ndarray, seed: int = 0,
     rng = np.random.default_rng(seed)
     if lam.shape[0] > max_draws:
         lam = lam[rng.choice(lam.shape[0], max_draws, replace=False)]
-    from ..stats.frequentist import neg2_log_likelihood
+    from ..stats.cost import poisson_deviance
 
     n = np.asarray(observed, dtype=float)
-    t_obs = neg2_log_likelihood(lam, n, "poisson")
-    t_rep = neg2_log_likelihood(lam, rng.poisson(lam).astype(float), "poisson")
+    t_obs = poisson_deviance(n, lam)
+    t_rep = poisson_deviance(rng.poisson(lam).astype(float), lam)
     return {"pvalue": float(np.mean(t_rep >= t_obs)), "mean_observed_deviance": float(t_obs.mean()),
             "mean_replicated_deviance": float(t_rep.mean()), "draws": int(lam.shape[0]),
             "bins": int(n.size)}

@@ -126,13 +126,13 @@ class AsimovResult:
 
 
 def _frequentist(study, counting, levels) -> dict:
-    from ..stats.frequentist import delta_chi2_for
+    from ..stats.profile import delta_chi2_for
     from .feldman_cousins import profile_likelihood
 
     out: dict[str, dict] = {p: {} for p in study.free_parameters}
     for statistic, method in (("chi2", "chi2"), ("poisson", "profile")):
         like = profile_likelihood(counting, study, counting.observed, statistic)
-        _, best = like.global_fit()
+        best = like.best_fit().parameters
         for p in study.free_parameters:
             row = {"best": best[p]}
             for lv in levels:

@@ -1,11 +1,12 @@
 """Frequentist coverage of confidence and credible intervals from Poisson pseudo-experiments.
 
-At the study's true parameters (``[parameters]``, changed with ``--set``) every toy draws
-counts n_j ~ Poisson(N_j(truth)) per channel (normalisation nuisances at their nominal
-values) and is fitted both ways:
+At the study's true parameters (``[parameters]``, changed with ``--set``) every toy draws,
+through the model's ``sample`` (nuisances at their nominal true values), counts
+n_j ~ Poisson(N_j(truth)) per channel and one auxiliary measurement per constrained
+nuisance, and is fitted both ways:
 
 * frequentist, with the free parameters and nuisances profiled
-  (:class:`~cenns_bayes.stats.frequentist.ProfileLikelihood`):
+  (:class:`~cenns_bayes.stats.profile.ProfileFitter`):
 
   - ``chi2``: the seed paper's chi^2 with sigma^2 = n (Eqs. 10-12), two-sided
     {Delta chi^2 <= chi2_1^{-1}(level)} clipped at physical boundaries;
@@ -23,9 +24,9 @@ level) is the fraction of toys that cover, with the binomial standard error
 sqrt(p (1 - p) / N). Toys whose chi^2 is undefined (a channel with n = 0) are left out of
 the ``chi2`` rows only; the raw table records them.
 
-The normalisation constraints of a study with nuisances are not randomised per toy (the
-auxiliary measurements stay at their nominal values); the calibration studies shipped in
-``models/`` are statistics only. See ``docs/calibration.md``.
+The frequentist fits of a toy centre each constraint on the toy's auxiliary measurement,
+so their coverage includes the systematic uncertainties; the posterior refits keep the
+study's priors (centred on the nominal values). See ``docs/calibration.md``.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class CoverageResult:
 
 def fc_grid(ref: StudyRef, parameter: str, settings: CoverageSettings) -> np.ndarray:
     """The FC grid of ``parameter``: 0 ... factor x Asimov 90 % upper limit, plus the truth."""
-    from ..stats.frequentist import delta_chi2_for
+    from ..stats.profile import delta_chi2_for
 
     study = ref.load()
     counting = counting_for(ref)
@@ -136,7 +137,7 @@ def coverage_toy_task(ref: StudyRef, levels: Sequence[float], sampler: dict | No
     A :class:`~cenns_bayes.parallel.Task` function. Returns the row
     ``{"counts", "intervals": {parameter: {method: {level: [lo, hi]}}}, "fc_open", diagnostics}``.
     """
-    from ..stats.frequentist import delta_chi2_for
+    from ..stats.profile import delta_chi2_for
 
     rng = np.random.default_rng(seed)
     study = ref.load()
@@ -144,14 +145,17 @@ def coverage_toy_task(ref: StudyRef, levels: Sequence[float], sampler: dict | No
         return _response_toy(ref, study, levels, sampler, rng)
     counting = counting_for(ref)
     truth = study.true_parameters()
-    counts = rng.poisson(counting.expected(truth)).astype(float)
+    # main counts and the auxiliary measurements of the constrained nuisances, so that the
+    # intervals of every toy carry the systematic uncertainty as those of the data do
+    counts, auxiliary = counting.sample(truth, rng)
+    toy_model = counting.with_data(counts, auxiliary)
     free = study.free_parameters
     intervals: dict[str, dict[str, dict[str, list[float]]]] = {p: {} for p in free}
     fc_open: dict[str, dict[str, bool]] = {}
     for statistic, method in (("chi2", "chi2"), ("poisson", "profile")):
         if statistic == "chi2" and np.any(counts <= 0):
             continue  # sigma^2 = n is undefined
-        like = profile_likelihood(counting, study, counts, statistic)
+        like = profile_likelihood(toy_model, study, counts, statistic)
         for p in free:
             intervals[p][method] = {_lv(lv): [float(v) for v in like.interval(p, delta_chi2_for(lv))]
                                     for lv in levels}

@@ -59,12 +59,11 @@ def critical_value(t: np.ndarray, level: float, weights: np.ndarray | None = Non
 
 def poisson_lr_statistic(n: np.ndarray, signal: float, background: float) -> np.ndarray:
     """t = -2 ln[P(n | s + b) / P(n | s_hat + b)], s_hat = max(0, n - b), for counts ``n``."""
-    n = np.asarray(n, dtype=float)
-    s_hat = np.maximum(0.0, n - background)
-    lam, lam_hat = signal + background, s_hat + background
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_term = np.where(n > 0, n * np.log(lam_hat / lam), 0.0)
-    return 2.0 * (lam - lam_hat + log_term)
+    from ..stats.cost import poisson_deviance
+
+    n = np.asarray(n, dtype=float)[..., None]  # one experiment per entry: deviance per entry
+    lam_hat = np.maximum(0.0, n - background) + background
+    return poisson_deviance(n, np.broadcast_to(signal + background, n.shape)) - poisson_deviance(n, lam_hat)
 
 
 def fc_poisson_interval(n_obs: int, background: float, level: float = 0.9,
@@ -149,13 +148,14 @@ class NeymanBelt:
 
 
 def profile_likelihood(counting, study, counts: np.ndarray, statistic: str):
-    """A :class:`~cenns_bayes.stats.frequentist.ProfileLikelihood` of ``counts`` for the study."""
-    from ..stats.frequentist import ProfileLikelihood
+    """The study's :class:`~cenns_bayes.stats.profile.ProfileFitter` on ``counts``.
 
-    nuis = study.spec.nuisances
-    return ProfileLikelihood(counting.rate_model, np.asarray(counts, dtype=float),
-                             study.free_parameters, study.true_parameters(), statistic=statistic,
-                             flux_sigma=nuis.flux_sigma, detector_sigma=nuis.detector_sigma)
+    ``counting`` carries the study's constrained nuisances; ``statistic`` is the cost.
+    """
+    from ..stats.profile import ProfileFitter
+
+    return ProfileFitter(counting, study.free_parameters, observed=np.asarray(counts, dtype=float),
+                         cost=statistic)
 
 
 def fc_point_task(ref, parameter: str, value: float, n_toys: int, *, seed) -> dict:
@@ -169,10 +169,9 @@ def fc_point_task(ref, parameter: str, value: float, n_toys: int, *, seed) -> di
     study = ref.load()
     counting = counting_for(ref)
     truth = {**study.true_parameters(), parameter: float(value)}
-    expected = counting.expected(truth)
     t = np.empty(n_toys)
     for i in range(n_toys):
-        counts = rng.poisson(expected).astype(float)
-        like = profile_likelihood(counting, study, counts, "poisson")
+        counts, auxiliary = counting.sample(truth, rng)  # main and auxiliary pseudo-data
+        like = profile_likelihood(counting.with_data(counts, auxiliary), study, counts, "poisson")
         t[i] = max(0.0, float(like.profile(parameter, np.array([float(value)]))[0]))
     return {"value": float(value), "t": [round(float(v), 10) for v in t]}

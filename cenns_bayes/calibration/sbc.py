@@ -1,8 +1,7 @@
 """Simulation-based calibration (Talts, Betancourt, Simpson, Vehtari & Gelman 2018, arXiv:1804.06788).
 
-Replication i draws parameters theta~ from the study's prior (the same distributions as
-:mod:`cenns_bayes.bayes.priors`, including the normalisation nuisances of
-:func:`cenns_bayes.bayes.model.build_model`), simulates counts n ~ Poisson(N(theta~)),
+Replication i draws parameters theta~ and counts n ~ Poisson(N(theta~)) jointly from the
+study's own PyMC model (``pm.draw``: every prior, nuisances included),
 samples the posterior given n (nutpie, compiled once per worker, data swapped) and
 records, per free physics parameter, the rank
 
@@ -32,12 +31,11 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from .common import SamplerSettings, StudyRef, counting_for, get_refitter
+from .common import SamplerSettings, StudyRef, get_refitter
 
 __all__ = [
     "RANK_DRAWS",
@@ -56,47 +54,22 @@ RANK_DRAWS = 99
 SBC_PREFIX = 2
 
 
-def draw_from_prior(study, rng: np.random.Generator) -> tuple[dict[str, float], dict[str, Any]]:
-    """One draw of the free physics parameters and the normalisation nuisances from the prior.
+def draw_from_prior(model, parameters: Sequence[str], rng: np.random.Generator
+                    ) -> tuple[dict[str, float], np.ndarray]:
+    """One joint draw of the free parameters and the counts from the study's own PyMC model.
 
-    Returns ``(parameters, nuisances)`` in the form :meth:`CountingModel.expected` takes.
+    ``pm.draw`` forward-samples the model the posterior is computed from: every prior
+    (nuisances included: normalisations, neutron-radius shifts, background rates) and the
+    Poisson counts, so the prior of the SBC cannot drift from the model's.
+
+    Returns ``(parameters, counts)``.
     """
-    from ..specs import schema
+    import pymc as pm
 
-    params: dict[str, float] = {}
-    for name in study.free_parameters:
-        prior = study.spec.priors[name]
-        if isinstance(prior, schema.UniformPrior):
-            if name.startswith("mu_nu") and prior.on == "square":
-                params[name] = float(np.sqrt(rng.uniform(prior.lower**2, prior.upper**2)))
-            else:
-                params[name] = float(rng.uniform(prior.lower, prior.upper))
-        elif isinstance(prior, schema.LogUniformPrior):
-            params[name] = float(np.exp(rng.uniform(np.log(prior.lower), np.log(prior.upper))))
-        elif isinstance(prior, schema.HalfNormalPrior):
-            params[name] = float(abs(rng.normal(0.0, prior.sigma)))
-        elif isinstance(prior, schema.NormalPrior):
-            params[name] = float(rng.normal(prior.mu, prior.sigma))
-        elif isinstance(prior, schema.TruncatedNormalPrior):
-            a, b = (prior.lower - prior.mu) / prior.sigma, (prior.upper - prior.mu) / prior.sigma
-            params[name] = float(stats.truncnorm.rvs(a, b, loc=prior.mu, scale=prior.sigma,
-                                                     random_state=rng))
-        else:  # pragma: no cover - the schema admits no other prior
-            raise TypeError(f"unsupported prior {prior!r} for {name}")
-    nuis = study.spec.nuisances
-    nuisances: dict[str, Any] = {}
-    if nuis.flux_sigma > 0:
-        nuisances["flux_norm"] = float(np.exp(nuis.flux_sigma * rng.normal()))
-    if nuis.detector_sigma > 0:
-        n_det = len(study.detector_names)
-        if nuis.pooling == "partial":
-            tau = abs(rng.normal(0.0, nuis.detector_sigma))
-            nuisances["detector_norm"] = np.exp(tau * rng.normal(size=n_det))
-        elif nuis.pooling == "complete":
-            nuisances["detector_norm"] = np.full(n_det, np.exp(nuis.detector_sigma * rng.normal()))
-        else:
-            nuisances["detector_norm"] = np.exp(nuis.detector_sigma * rng.normal(size=n_det))
-    return params, nuisances
+    values = pm.draw([model[p] for p in parameters] + [model["counts"]],
+                     random_seed=int(rng.integers(2**31 - 1)))
+    params = {p: float(v) for p, v in zip(parameters, values[:-1], strict=True)}
+    return params, np.asarray(values[-1], dtype=float)
 
 
 def thin_draws(draws: np.ndarray, keep: int = RANK_DRAWS) -> np.ndarray:
@@ -151,11 +124,9 @@ def sbc_replication_task(ref: StudyRef, sampler: dict, *, seed) -> dict:
     """
     rng = np.random.default_rng(seed)
     study = ref.load()
-    counting = counting_for(ref)
-    params, nuisances = draw_from_prior(study, rng)
-    expected = counting.expected(params, nuisances)
-    counts = rng.poisson(expected).astype(float)
-    fit = get_refitter(ref, SamplerSettings(**sampler)).fit(counts, seed=int(rng.integers(2**31 - 1)))
+    refitter = get_refitter(ref, SamplerSettings(**sampler))
+    params, counts = draw_from_prior(refitter.model, study.free_parameters, rng)
+    fit = refitter.fit(counts, seed=int(rng.integers(2**31 - 1)))
     ranks = {p: rank_statistic(params[p], thin_draws(fit.draws[p])) for p in study.free_parameters}
     return {"prior": params, "ranks": ranks, "counts": [int(c) for c in counts],
             **fit.diagnostics()}

@@ -32,7 +32,7 @@ def run(args) -> int:
 
     with Progress("fit", study.name) as say:
         say(f"maximum-likelihood fit and profile intervals of {', '.join(study.free_parameters)}")
-        result = fit_study(study)
+        result = fit_study(study)  # the engine runs its fits with one BLAS thread
     result = with_provenance(result, study)
     if args.hepdata:
         write_hepdata("fit", result, args.hepdata)

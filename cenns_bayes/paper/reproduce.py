@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from ..specs import Study, load_study
-from ..stats.frequentist import DELTA_CHI2, ProfileLikelihood
+from ..stats.counting import CountingModel
+from ..stats.profile import DELTA_CHI2, ProfileFitter
 
 __all__ = ["ReproducedEntry", "paper_entries", "preset_path", "reproduce", "summarise"]
 
@@ -99,14 +100,15 @@ def compute_entry(study: Study, row: dict) -> float:
     model = study.rate_model(detectors, channels, binned=False)
     observed = model.counts(study.true_parameters())
     param = _parameter(row["quantity"], channels)
-    like = ProfileLikelihood(model, observed, [param], study.true_parameters(), statistic="chi2")
+    counting = CountingModel(model, observed, fixed=study.true_parameters())
+    fitter = ProfileFitter(counting, [param], cost="chi2")
     delta = _DELTA[row["quantity"]]
     if row["bound"] == "half-width":
-        lo, hi = like.interval(param, delta)
+        lo, hi = fitter.interval(param, delta)
         return 0.5 * (hi - lo)
     if row["bound"] == "upper":
-        return like.crossing(param, delta, +1)
-    return like.crossing(param, delta, -1)
+        return fitter.crossing(param, delta, +1)
+    return fitter.crossing(param, delta, -1)
 
 
 def load_presets(form_factor: str | None = None) -> dict[str, Study]:

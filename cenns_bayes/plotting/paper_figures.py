@@ -34,7 +34,8 @@ import numpy as np
 from ..io import save_figure_atomic
 from ..paper.reproduce import NUCLEI_ORDER, load_presets, paper_entries
 from ..physics.constants import SIN2_THETA_W_PAPER
-from ..stats.frequentist import DELTA_CHI2, ProfileLikelihood
+from ..stats.counting import CountingModel
+from ..stats.profile import DELTA_CHI2, ProfileFitter
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
@@ -101,19 +102,19 @@ _SEARCH = {"sin2_theta_w": (0.10, 0.40), "mu_nu_mu": (0.0, 100.0), "mu_nu_e": (0
 
 
 def _likelihood(study: Study, nuclei: str, channels: Sequence[str],
-                free: Sequence[str]) -> ProfileLikelihood:
+                free: Sequence[str]) -> ProfileFitter:
     model = study.rate_model([nuclei], list(channels), binned=False)
     truth = study.true_parameters()
-    return ProfileLikelihood(model, model.counts(truth), list(free), truth, statistic="chi2")
+    return ProfileFitter(CountingModel(model, model.counts(truth), fixed=truth), list(free), cost="chi2")
 
 
-def _dchi2(like: ProfileLikelihood, values: dict[str, np.ndarray]) -> np.ndarray:
+def _dchi2(like: ProfileFitter, values: dict[str, np.ndarray]) -> np.ndarray:
     """Delta chi^2 at ``values`` (vectorised; no parameter is profiled).
 
     The data are the Asimov counts at the study's true parameters, where chi^2 = 0 is
     the global minimum, so Delta chi^2 = chi^2 - chi^2(truth) without a fit.
     """
-    return like.neg2ll(values) - like.neg2ll({})
+    return like.neg2ll_grid(values) - like.neg2ll_grid({})
 
 
 def _curve(study: Study, nuclei: str, channels: Sequence[str], parameter: str,
@@ -136,7 +137,7 @@ def _range(studies: Sequence[Study], channels: Sequence[str], parameter: str,
     return float(lo), float(hi)
 
 
-def _scan_2d(like: ProfileLikelihood, px: str, x: np.ndarray, py: str, y: np.ndarray) -> np.ndarray:
+def _scan_2d(like: ProfileFitter, px: str, x: np.ndarray, py: str, y: np.ndarray) -> np.ndarray:
     """Delta chi^2 on the grid (len(y), len(x)); no other parameter is free."""
     xx, yy = np.meshgrid(x, y)
     return _dchi2(like, {px: xx, py: yy})

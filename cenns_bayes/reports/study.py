@@ -74,21 +74,17 @@ def _fmt(x: float) -> str:
 
 def _profile_curves(study, counting, parameter, lo, hi, n=61):
     from ..stats.counting import CountingModel
-    from ..stats.frequentist import ProfileLikelihood
+    from ..stats.profile import ProfileFitter
 
     if not isinstance(counting, CountingModel) or counting.radius_slopes is not None:
-        from ..stats.profile import ProfileFitter
-
         grid = np.linspace(lo, hi, 21)
         fitter = ProfileFitter(counting, study.free_parameters)
         return {"Poisson profile": (grid, fitter.profile(parameter, grid))}
-    nuis = study.spec.nuisances
     grid = np.linspace(lo, hi, n)
     curves = {}
     for label, stat in (("chi2 (Eq. 10)", "chi2"), ("Poisson profile", "poisson")):
-        like = ProfileLikelihood(counting.rate_model, counting.observed, study.free_parameters,
-                                 study.true_parameters(), stat, nuis.flux_sigma, nuis.detector_sigma)
-        curves[label] = (grid, like.profile(parameter, grid))
+        fitter = ProfileFitter(counting, study.free_parameters, cost=stat)
+        curves[label] = (grid, fitter.profile(parameter, grid))
     return curves
 
 

@@ -28,12 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import stats
 
 from ..rates.coefficients import RateModel
-from ..stats.frequentist import PARAMETER_BOUNDS, ProfileLikelihood, neg2_log_likelihood
+from ..stats.counting import CountingModel
+from ..stats.profile import ProfileFitter
 
 __all__ = [
     "TARGETS",
@@ -56,7 +58,6 @@ TARGETS: dict[str, str] = {
 }
 
 _ONE_SIGMA = float(stats.chi2.cdf(1.0, 1))  # 0.6827: Delta chi^2 = 1 exactly
-_STEP = {"sin2_theta_w": 1e-4, "mu_nu_mu": 1e-3, "mu_nu_e": 1e-3, "r2_nu_mu": 1e-3, "r2_nu_e": 1e-3}
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class FitSettings:
     statistic : {"chi2", "poisson"}
         For Asimov limits (toys always use "poisson").
     flux_sigma, detector_sigma : float
-        Gaussian normalisation uncertainties, profiled (0: none).
+        Relative widths of the log-normal normalisation nuisances, profiled (0: none).
     profile : tuple of str
         Further physics parameters profiled besides the target.
     """
@@ -156,94 +157,34 @@ class LimitResult:
     extra: dict = field(default_factory=dict)
 
 
-def _asimov_crossing(f, x0: float, parameter: str, delta: float, direction: int) -> float:
-    """Where f (a vectorised Delta with f(x0) = 0) reaches delta moving from x0."""
-    lo_b, hi_b = PARAMETER_BOUNDS[parameter]
-    bound = lo_b if direction < 0 else hi_b
-    ladder = x0 + direction * _STEP[parameter] * 1.5 ** np.arange(90)
-    ladder = ladder[(ladder > lo_b) & (ladder < hi_b)]
-    ladder = np.append(ladder, bound)
-    values = f(ladder)
-    above = np.nonzero(values >= delta)[0]
-    if above.size == 0:
-        return float(bound)
-    k = int(above[0])
-    a = x0 if k == 0 else float(ladder[k - 1])
-    b = float(ladder[k])
-    return float(optimize.brentq(lambda v: float(f(np.array([v]))[0]) - delta,
-                                 min(a, b), max(a, b), xtol=1e-13 * max(1.0, abs(b)), rtol=1e-13))
-
-
 def expected_limit(model: RateModel, truth: Mapping[str, float], target: TargetSpec,
                    settings: FitSettings = FitSettings()) -> LimitResult:
-    """The Asimov (expected) limit: data = expectation at ``truth``.
-
-    With one free parameter and no nuisances the minimum of the Asimov statistic is 0
-    at the truth, so only the crossings are searched, on the exact vectorised counts
-    (no minimiser); otherwise :class:`~cenns_bayes.stats.ProfileLikelihood` profiles.
-    """
+    """The Asimov (expected) limit: data = expectation at ``truth``, the study's statistic."""
     truth = dict(truth)
-    observed = model.counts(truth)
-    if not settings.simple:
-        return fit_limit(model, observed, truth, target, settings, settings.statistic)
-    keep = observed > 0 if settings.statistic == "chi2" else np.ones(observed.size, bool)
-    n = observed[keep]
-    p = target.parameter
-
-    def delta_of(x: np.ndarray) -> np.ndarray:
-        return neg2_log_likelihood(model.counts({**truth, p: x})[..., keep], n, settings.statistic)
-
-    x0 = float(truth[p])
-    upper = _asimov_crossing(delta_of, x0, p, target.delta, +1)
-    if target.kind == "upper":
-        lower = (PARAMETER_BOUNDS[p][0] if x0 == 0
-                 else _asimov_crossing(delta_of, x0, p, target.delta, -1))
-        return LimitResult(upper, lower, upper, x0)
-    lower = _asimov_crossing(delta_of, x0, p, target.delta, -1)
-    return LimitResult(0.5 * (upper - lower), lower, upper, x0)
+    return fit_limit(model, model.counts(truth), truth, target, settings, settings.statistic)
 
 
 def fit_limit(model: RateModel, observed: np.ndarray, truth: Mapping[str, float],
               target: TargetSpec, settings: FitSettings = FitSettings(),
-              statistic: str = "poisson") -> LimitResult:
+              statistic: str = "poisson", auxiliary: Mapping[str, Any] | None = None) -> LimitResult:
     """Fit ``observed`` counts and return the limit or interval of the target.
 
     The target and ``settings.profile`` are free (other parameters fixed at ``truth``);
-    normalisation nuisances are profiled.
+    normalisation nuisances (log-normal, as in every other command) are profiled by
+    :class:`~cenns_bayes.stats.profile.ProfileFitter`, their constraints centred on
+    ``auxiliary`` (a toy's auxiliary measurements; default nominal). The chi^2 leaves out
+    empty bins.
     """
-    observed = np.asarray(observed, dtype=float)
-    if statistic == "chi2":
-        keep = observed > 0
-        model_cols = _select_columns(model, keep)
-        observed = observed[keep]
-    else:
-        model_cols = model
+    counting = CountingModel(model, np.asarray(observed, dtype=float), settings.flux_sigma,
+                             settings.detector_sigma, fixed=dict(truth), auxiliary=dict(auxiliary or {}))
     free = [target.parameter, *[q for q in settings.profile if q != target.parameter]]
-    like = ProfileLikelihood(model_cols, observed, free, dict(truth), statistic=statistic,
-                             flux_sigma=settings.flux_sigma, detector_sigma=settings.detector_sigma)
-    _, best = like.best_fit()
+    fitter = ProfileFitter(counting, free, cost=statistic)
     p = target.parameter
-    upper = like.crossing(p, target.delta, +1)
-    lower = like.crossing(p, target.delta, -1)
+    best = fitter.best_fit().parameters[p]
+    upper = fitter.crossing(p, target.delta, +1)
+    lower = fitter.crossing(p, target.delta, -1)
     figure = upper if target.kind == "upper" else 0.5 * (upper - lower)
-    return LimitResult(float(figure), float(lower), float(upper), float(best[p]))
-
-
-def _select_columns(model: RateModel, keep: np.ndarray) -> RateModel:
-    """A RateModel restricted to the columns ``keep`` (whole bins of channels)."""
-    if keep.all():
-        return model
-    from ..rates.coefficients import ChannelCoefficients
-
-    channels, start = [], 0
-    for ch in model.channels:
-        n = ch.i_pp.size
-        k = keep[start:start + n]
-        start += n
-        if k.any():
-            channels.append(ChannelCoefficients(ch.detector, ch.flavor, ch.bin_edges_kev,
-                                                ch.i_pp[k], ch.i_pn[k], ch.i_nn[k], ch.i_mag[k]))
-    return RateModel(channels)
+    return LimitResult(float(figure), float(lower), float(upper), float(best))
 
 
 def toy_limit_task(model: RateModel, truth: Mapping[str, float], target: TargetSpec,
@@ -251,9 +192,10 @@ def toy_limit_task(model: RateModel, truth: Mapping[str, float], target: TargetS
                    *, seed: np.random.SeedSequence) -> dict:
     """One pseudo-experiment under ``truth``, fitted with the Poisson likelihood ratio.
 
-    Normalisation nuisances, when the study has them, are drawn from their Gaussian
-    constraints (truncated at a tenth of nominal) before the Poisson draw; the fit
-    profiles them with the constraint centred at nominal.
+    Drawn by the model's ``sample``: Poisson counts at the truth (normalisations at their
+    nominal values) and, when the study has normalisation nuisances, their auxiliary
+    measurements, on which the fit centres the log-normal constraints. ``detector_names``
+    is not needed any more (the model knows its detectors) and kept for the call signature.
 
     Returns
     -------
@@ -263,18 +205,13 @@ def toy_limit_task(model: RateModel, truth: Mapping[str, float], target: TargetS
         (None, or why the fit failed).
     """
     rng = np.random.default_rng(seed)
-    expected = model.counts(dict(truth))
-    scale = np.ones(expected.size)
-    if settings.flux_sigma > 0:
-        scale *= max(0.1, rng.normal(1.0, settings.flux_sigma))
-    if settings.detector_sigma > 0:
-        dets = [d for d, _, _ in model.labels]
-        draws = np.maximum(0.1, rng.normal(1.0, settings.detector_sigma, len(detector_names)))
-        scale *= draws[[list(detector_names).index(d) for d in dets]]
-    observed = rng.poisson(expected * scale).astype(float)
+    counting = CountingModel(model, model.counts(dict(truth)), settings.flux_sigma,
+                             settings.detector_sigma, fixed=dict(truth))
+    observed, auxiliary = counting.sample(dict(truth), rng)
     row = {"point": point, "toy": toy, "n_observed": int(observed.sum())}
     try:
-        res = fit_limit(model, observed, truth, target, settings, statistic="poisson")
+        res = fit_limit(model, observed, truth, target, settings, statistic="poisson",
+                        auxiliary=auxiliary)
     except (RuntimeError, ValueError) as err:
         return {**row, "limit": None, "lower": None, "upper": None, "best_fit": None,
                 "error": str(err)}

@@ -56,7 +56,7 @@ from ..physics.cross_sections import (
 )
 from ..physics.sns import sns_spectrum
 from ..rates.coefficients import DetectorSetup, differential_coefficients, parameter_for_flavor
-from .model import NuisanceSpec
+from .model import ModelBase, NuisanceSpec
 
 __all__ = [
     "ResponseModel",
@@ -166,7 +166,7 @@ class ShapeTerm:
 
 
 @dataclass(eq=False)
-class ResponseModel:
+class ResponseModel(ModelBase):
     """Expected counts in PE x time bins of one detector with a response (``ExpectationModel``).
 
     Build with :func:`build_response_model`. Bins are the analysis region's (PE, time)

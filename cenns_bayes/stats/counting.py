@@ -25,14 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from ..physics.constants import CHARGE_RADIUS_SHIFT, SIN2_THETA_W_PAPER
+from ..physics.constants import CHARGE_RADIUS_SHIFT
 from ..rates.coefficients import RateModel
-from .model import NuisanceSpec
+from .model import ModelBase, NuisanceSpec, with_auxiliary
+from .parameters import defaults
 
 __all__ = ["CountingModel", "evaluate_polynomial"]
 
-_DEFAULTS = {"sin2_theta_w": SIN2_THETA_W_PAPER, "mu_nu_mu": 0.0, "mu_nu_e": 0.0,
-             "r2_nu_mu": 0.0, "r2_nu_e": 0.0, "signal_strength": 1.0}
+_DEFAULTS = defaults()
 
 
 def evaluate_polynomial(rate_model: RateModel, params: Mapping[str, Any], xp=np, coefficients=None):
@@ -44,6 +44,8 @@ def evaluate_polynomial(rate_model: RateModel, params: Mapping[str, Any], xp=np,
     model's (c0, c1, c2, c_mu) rows, e.g. with rows interpolated in a nuisance.
     """
     p = {**_DEFAULTS, **params}
+    if xp is np:  # a grid of parameter values: one leading axis per grid axis, columns last
+        p = {k: (np.asarray(v, dtype=float)[..., None] if np.ndim(v) > 0 else v) for k, v in p.items()}
     for flavour in ("mu", "e"):
         if f"mu_nu_{flavour}_squared" not in p:
             p[f"mu_nu_{flavour}_squared"] = p[f"mu_nu_{flavour}"] ** 2
@@ -61,8 +63,14 @@ def evaluate_polynomial(rate_model: RateModel, params: Mapping[str, Any], xp=np,
     return p["signal_strength"] * (c0 + s * (c1 + s * c2)) + cm * mu2
 
 
+def _per_column(value, index):
+    """A per-group nuisance spread over columns; a scalar (one group given as a float) as is."""
+    scalar = isinstance(value, (float, int, np.number)) or (isinstance(value, np.ndarray) and value.ndim == 0)
+    return value if scalar else value[index]
+
+
 @dataclass(eq=False)
-class CountingModel:
+class CountingModel(ModelBase):
     """A counting study as an :class:`~cenns_bayes.stats.model.ExpectationModel`.
 
     Parameters
@@ -75,7 +83,12 @@ class CountingModel:
         Relative widths of the log-normal flux and per-detector normalisations (0: none).
     fixed : dict
         Values of the parameters that are not given to :meth:`expected`.
+    auxiliary : dict
+        Auxiliary measurements the constraints are centred on (empty: the nominal ones;
+        toys set them, see :meth:`~cenns_bayes.stats.model.ModelBase.sample`).
     """
+
+    has_jacobian = True
 
     rate_model: RateModel
     observed: np.ndarray
@@ -87,6 +100,7 @@ class CountingModel:
     radius_index: np.ndarray | None = None
     neutron_radius_sigma_fm: float = 0.0
     parameter_names: list[str] = field(default_factory=lambda: list(_DEFAULTS))
+    auxiliary: dict[str, Any] = field(default_factory=dict)
     nuisances: list[NuisanceSpec] = field(init=False)
     detector_names: list[str] = field(init=False)
     detector_index: np.ndarray = field(init=False)
@@ -110,6 +124,14 @@ class CountingModel:
                 "neutron_radius", "normal", 1.0, 0.0, size=len(self.radius_groups),
                 description=f"shift of each nucleus's neutron rms radius in units of "
                 f"{self.neutron_radius_sigma_fm} fm ({', '.join(self.radius_groups)})"))
+        self.nuisances = with_auxiliary(self.nuisances, self.auxiliary)
+
+    def with_data(self, observed, auxiliary=None) -> CountingModel:
+        """The same study with other main data and auxiliary measurements (a toy)."""
+        from dataclasses import replace
+
+        return replace(self, observed=np.asarray(observed, dtype=float),
+                       auxiliary={**self.auxiliary, **(auxiliary or {})})
 
     @classmethod
     def from_study(cls, study, binned: bool | None = None) -> CountingModel:
@@ -146,7 +168,7 @@ class CountingModel:
         nuisances = nuisances or {}
         coefficients = None
         if self.radius_slopes is not None and "neutron_radius" in nuisances:
-            z = nuisances["neutron_radius"][self.radius_index]
+            z = _per_column(nuisances["neutron_radius"], self.radius_index)
             first, second = self.radius_slopes
             coefficients = [self.rate_model.polynomial[k] + z * first[k] + z * z * second[k]
                             for k in range(4)]
@@ -154,13 +176,63 @@ class CountingModel:
         if "flux_norm" in nuisances:
             counts = counts * nuisances["flux_norm"]
         if "detector_norm" in nuisances:
-            counts = counts * nuisances["detector_norm"][self.detector_index]
+            counts = counts * _per_column(nuisances["detector_norm"], self.detector_index)
         return counts
+
+    def jacobian(self, params: Mapping[str, Any], nuisances: Mapping[str, Any],
+                 names: list[str]) -> dict[str, np.ndarray]:
+        """Exact derivatives of :meth:`expected` (NumPy, scalar parameters).
+
+        Returns d expected / d x per column for every physics parameter in ``names`` and
+        for every nuisance value present in ``nuisances`` (shape (size, n_columns) for
+        vector nuisances); the fits use them for exact gradients.
+        """
+        p = {**_DEFAULTS, **self.fixed, **params}
+        rm = self.rate_model
+        is_e = rm.mu_index == 1
+        mu = np.where(is_e, p["mu_nu_e"], p["mu_nu_mu"])
+        r2 = np.where(is_e, p["r2_nu_e"], p["r2_nu_mu"])
+        s = p["sin2_theta_w"] + CHARGE_RADIUS_SHIFT * r2
+        strength = p["signal_strength"]
+        c0, c1, c2, cm = rm.polynomial
+        z = None
+        if self.radius_slopes is not None and "neutron_radius" in nuisances:
+            z = np.atleast_1d(np.asarray(nuisances["neutron_radius"], dtype=float))[self.radius_index]
+            first, second = self.radius_slopes
+            c0, c1, c2, cm = (rm.polynomial[k] + z * first[k] + z * z * second[k] for k in range(4))
+        base = strength * (c0 + s * (c1 + s * c2)) + cm * mu**2
+        flux = float(nuisances.get("flux_norm", 1.0))
+        det = (np.atleast_1d(np.asarray(nuisances["detector_norm"], dtype=float))[self.detector_index]
+               if "detector_norm" in nuisances else np.ones(base.size))
+        scale = flux * det
+        slope = strength * (c1 + 2.0 * c2 * s) * scale
+        out: dict[str, np.ndarray] = {}
+        for name in names:
+            if name == "sin2_theta_w":
+                out[name] = slope
+            elif name == "signal_strength":
+                out[name] = (c0 + s * (c1 + s * c2)) * scale
+            elif name in ("mu_nu_mu", "mu_nu_e"):
+                out[name] = np.where(is_e == (name == "mu_nu_e"), 2.0 * cm * mu * scale, 0.0)
+            elif name in ("mu_nu_mu_squared", "mu_nu_e_squared"):
+                out[name] = np.where(is_e == (name == "mu_nu_e_squared"), cm * scale, 0.0)
+            elif name in ("r2_nu_mu", "r2_nu_e"):
+                out[name] = np.where(is_e == (name == "r2_nu_e"), CHARGE_RADIUS_SHIFT * slope, 0.0)
+            else:
+                raise KeyError(f"no derivative for parameter {name!r}")
+        if "flux_norm" in nuisances:
+            out["flux_norm"] = base * det
+        if "detector_norm" in nuisances:
+            onehot = self.detector_index[None, :] == np.arange(len(self.detector_names))[:, None]
+            out["detector_norm"] = onehot * (base * flux)
+        if z is not None:
+            first, second = self.radius_slopes
+            d_coeff = [first[k] + 2.0 * z * second[k] for k in range(4)]
+            d_base = strength * (d_coeff[0] + s * (d_coeff[1] + s * d_coeff[2])) + d_coeff[3] * mu**2
+            onehot = self.radius_index[None, :] == np.arange(len(self.radius_groups))[:, None]
+            out["neutron_radius"] = onehot * (d_base * scale)
+        return out
 
     def signal(self, params: Mapping[str, Any], nuisances: Mapping[str, Any] | None = None, xp=np):
         """Counts from neutrino scattering: all counts, in a counting study."""
         return self.expected(params, nuisances, xp)
-
-    def nominal_nuisances(self) -> dict[str, Any]:
-        """Nuisances at their nominal values."""
-        return {n.name: (float(n.nominal()[0]) if n.size == 1 else n.nominal()) for n in self.nuisances}

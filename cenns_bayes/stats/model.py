@@ -13,12 +13,12 @@ adds the penalty -2 ln pi(theta) and the Bayesian side uses pi as the prior.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
-__all__ = ["ExpectationModel", "NuisanceSpec", "constraint_neg2logpdf"]
+__all__ = ["ExpectationModel", "NuisanceSpec", "constraint_neg2logpdf", "draw_auxiliary", "with_auxiliary"]
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,10 @@ class NuisanceSpec:
     name : str
         Identifier, e.g. ``"flux_norm"``.
     kind : {"lognormal", "normal", "poisson"}
-        ``lognormal``: a positive scale exp(sigma z), z ~ N(0, 1), nominal 1 (use for
-        normalisations: it cannot go negative). ``normal``: centre + sigma z.
+        ``lognormal``: a positive scale exp(centre + sigma z), z ~ N(0, 1), nominal 1 for
+        centre 0 (use for normalisations: it cannot go negative); ``centre`` holds the
+        auxiliary measurement of ln(scale). ``normal``: centre + sigma z, ``centre`` the
+        auxiliary measurement.
         ``poisson``: a positive rate b measured by auxiliary counts m ~ Poisson(tau b)
         (e.g. a steady-state background measured off-beam); ``centre`` holds m and
         ``sigma`` holds tau. Frequentist fits add -2 ln Poisson(m | tau b); the PyMC
@@ -44,7 +46,10 @@ class NuisanceSpec:
     sigma : float or array
         Width (relative, for lognormal; absolute for normal).
     centre : float or array
-        Nominal value of a ``normal`` nuisance (lognormal nuisances have nominal 1).
+        The auxiliary measurement the constraint is centred on: the nominal value of a
+        ``normal`` nuisance, ln of the nominal scale of a ``lognormal`` one (0: nominal 1),
+        the auxiliary counts m of a ``poisson`` one. Toys redraw it
+        (:func:`draw_auxiliary`), so fits of toys see the systematic.
     size : int
         Number of entries (1: a scalar).
     description : str
@@ -70,7 +75,7 @@ class NuisanceSpec:
     def nominal(self) -> np.ndarray:
         """The value at z = 0, shape (size,)."""
         if self.kind == "lognormal":
-            return np.ones(self.size)
+            return np.exp(np.broadcast_to(np.asarray(self.centre, dtype=float), (self.size,)))
         if self.kind == "poisson":
             m = np.broadcast_to(np.asarray(self.centre, dtype=float), (self.size,))
             return np.maximum(m, 0.5) / self.sigma
@@ -84,8 +89,19 @@ class NuisanceSpec:
         if self.kind == "poisson":
             raise TypeError(f"{self.name}: a poisson nuisance has no standard-normal form")
         if self.kind == "lognormal":
-            return xp.exp(self.sigma * z)
+            if np.all(np.asarray(self.centre) == 0):
+                return xp.exp(self.sigma * z)
+            return xp.exp(self.centre + self.sigma * z)
         return self.centre + self.sigma * z
+
+    def z_of(self, value) -> np.ndarray:
+        """Standard-normal coordinate of a (normal or log-normal) nuisance value."""
+        value = np.asarray(value, dtype=float)
+        if self.kind == "lognormal":
+            return (np.log(value) - self.centre) / self.sigma
+        if self.kind == "normal":
+            return (value - self.centre) / self.sigma
+        raise TypeError(f"{self.name}: a poisson nuisance has no standard-normal form")
 
 
 def constraint_neg2logpdf(spec: NuisanceSpec, value: np.ndarray) -> float:
@@ -108,17 +124,49 @@ def constraint_neg2logpdf(spec: NuisanceSpec, value: np.ndarray) -> float:
         centre = np.asarray(spec.centre, dtype=float)
         value_at = float(spec.auxiliary.control_neg2ll(value))
         return value_at - float(spec.auxiliary.control_neg2ll(centre)) if np.isfinite(value_at) else np.inf
+    if spec.kind == "lognormal" and np.any(value <= 0):
+        return np.inf
+    return float(np.sum(spec.z_of(value) ** 2))
+
+
+def draw_auxiliary(spec: NuisanceSpec, true_value, rng: np.random.Generator) -> np.ndarray:
+    """A pseudo auxiliary measurement of ``spec`` when the nuisance's true value is ``true_value``.
+
+    normal: centre ~ N(value, sigma); log-normal: ln-centre ~ N(ln value, sigma);
+    poisson: m ~ Poisson(tau b); auxiliary: the control-data centre, unchanged. Shape (size,).
+    """
+    if spec.kind == "auxiliary":
+        # The control samples stay as observed: their likelihood is not redrawn per toy.
+        return np.asarray(spec.centre, dtype=float).copy()
+    value = np.broadcast_to(np.asarray(true_value, dtype=float), (spec.size,))
+    if spec.kind == "normal":
+        return rng.normal(value, spec.sigma)
     if spec.kind == "lognormal":
-        if np.any(value <= 0):
-            return np.inf
-        z = np.log(value) / spec.sigma
-    else:
-        z = (value - spec.centre) / spec.sigma
-    return float(np.sum(z**2))
+        return rng.normal(np.log(value), spec.sigma)
+    return rng.poisson(spec.sigma * value).astype(float)
+
+
+def with_auxiliary(nuisances: list[NuisanceSpec], auxiliary: Mapping[str, Any]) -> list[NuisanceSpec]:
+    """The nuisances with their constraints centred on new auxiliary measurements.
+
+    A scalar nuisance keeps a scalar centre.
+    """
+    out = []
+    for spec in nuisances:
+        if spec.name in auxiliary:
+            aux = np.asarray(auxiliary[spec.name], dtype=float)
+            spec = replace(spec, centre=float(aux.ravel()[0]) if spec.size == 1 and spec.kind != "poisson"
+                           else aux)
+        out.append(spec)
+    return out
 
 
 class ExpectationModel(Protocol):
     """What a statistical model exposes to fits, samplers and toys.
+
+    Counting and response models implement :meth:`expected` (NumPy and PyTensor) and
+    inherit the rest from :class:`ModelBase`; the fitter, the PyMC builder and every toy
+    generator use only these members.
 
     Attributes
     ----------
@@ -127,16 +175,90 @@ class ExpectationModel(Protocol):
     parameter_names : list of str
         Physics parameters the expectation depends on (free ones come from the study).
     nuisances : list of NuisanceSpec
-        Constrained nuisance parameters.
+        Constrained nuisance parameters, centred on their auxiliary measurements.
     bin_labels : list
         A label per bin, for reports.
+    fixed : dict
+        Values of the physics parameters a fit does not free.
+    additive_poisson : dict
+        Poisson nuisances added to the expectation bin by bin (name -> tau); the fitter
+        profiles them in closed form. Empty for most models.
+    has_jacobian : bool
+        Whether :meth:`jacobian` gives exact derivatives (the fitter then uses them).
     """
 
     observed: np.ndarray
     parameter_names: list[str]
     nuisances: list[NuisanceSpec]
     bin_labels: list
+    fixed: dict[str, float]
+    additive_poisson: dict[str, float]
+    has_jacobian: bool
 
     def expected(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np) -> Any:
         """Expected counts per bin for physics ``params`` and nuisance values."""
         ...
+
+    def signal(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np) -> Any:
+        """The neutrino-scattering part of :meth:`expected`."""
+        ...
+
+    def nominal_nuisances(self) -> dict[str, Any]:
+        """Nuisances at the centres of their constraints."""
+        ...
+
+    def jacobian(self, params: Mapping[str, Any], nuisances: Mapping[str, Any],
+                 names: list[str]) -> dict[str, np.ndarray]:
+        """d expected / d (each parameter in ``names`` and each nuisance value)."""
+        ...
+
+    def sample(self, params: Mapping[str, Any], rng: np.random.Generator,
+               nuisances: Mapping[str, Any] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Pseudo-data: main counts and auxiliary measurements, drawn at the true values."""
+        ...
+
+    def with_data(self, observed: np.ndarray, auxiliary: Mapping[str, Any] | None = None) -> ExpectationModel:
+        """The same model with other main data and auxiliary measurements (a toy)."""
+        ...
+
+
+class ModelBase:
+    """What every statistical model shares: toys, data swaps and nominal nuisances.
+
+    A subclass (a dataclass with ``observed``, ``nuisances``, ``fixed``) implements
+    :meth:`expected` and :meth:`signal`, and :meth:`jacobian` if it can.
+    """
+
+    additive_poisson: dict[str, float] = {}
+    has_jacobian = False
+
+    def nominal_nuisances(self) -> dict[str, Any]:
+        """Nuisances at the centres of their constraints (scalars as floats)."""
+        out: dict[str, Any] = {}
+        for n in self.nuisances:
+            value = n.nominal()
+            out[n.name] = value if n.kind == "poisson" or n.size > 1 else float(value[0])
+        return out
+
+    def jacobian(self, params, nuisances, names):
+        """Not available: fits use numerical derivatives."""
+        raise NotImplementedError(f"{type(self).__name__} has no exact derivatives")
+
+    def sample(self, params: Mapping[str, Any], rng: np.random.Generator,
+               nuisances: Mapping[str, Any] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Main counts n ~ Poisson(expected) and one auxiliary measurement per nuisance.
+
+        The nuisances' true values default to their nominal ones; the auxiliary
+        measurements scatter around them (:func:`draw_auxiliary`), so a toy fitted through
+        :meth:`with_data` carries the systematic uncertainty as the real data do.
+        """
+        true = self.nominal_nuisances() if nuisances is None else dict(nuisances)
+        mean = np.asarray(self.expected({**self.fixed, **params}, true), dtype=float)
+        counts = rng.poisson(mean).astype(float)
+        auxiliary = {spec.name: draw_auxiliary(spec, true[spec.name], rng) for spec in self.nuisances}
+        return counts, auxiliary
+
+    def with_data(self, observed, auxiliary=None):
+        """The same model with main data ``observed`` and constraints centred on ``auxiliary``."""
+        return replace(self, observed=np.asarray(observed, dtype=float),
+                       nuisances=with_auxiliary(self.nuisances, auxiliary or {}))

@@ -1,45 +1,63 @@
-"""Profile-likelihood fits of any :class:`~.model.ExpectationModel`.
+"""The profile-likelihood engine: every command's fits, profiles, intervals and limits.
 
+``fit``, ``study``, ``reproduce``, ``scan`` and ``check`` all go through
+:class:`ProfileFitter`, so a nuisance and an interval mean the same thing everywhere.
 The statistic is
 
-    -2 ln L(theta, nu) = 2 sum_i [mu_i - n_i + n_i ln(n_i / mu_i)]   (Poisson, saturated form)
-                         + sum_k C_k(nu_k)                            (constraint_neg2logpdf)
+    -2 ln L(theta, nu) = cost(n; mu(theta, nu)) + sum_k C_k(nu_k)    (constraint_neg2logpdf)
 
-which is defined for non-integer (Asimov) counts n_i too. Normal and log-normal
-nuisances are minimised in their standard-normal coordinate z (C = z^2). A ``poisson``
-nuisance that a model lists in ``additive_poisson`` (a per-bin rate b_i added to the
-expectation, measured by auxiliary counts m_i ~ Poisson(tau b_i)) is profiled in closed
-form bin by bin: with s_i the rest of the expectation, the maximising
+with ``cost`` the Poisson deviance (saturated form; defined for non-integer Asimov counts)
+or the seed paper's chi^2, both from :mod:`.cost` (which says when to use which). Normal
+and log-normal nuisances are minimised in their standard-normal coordinate z (C = z^2).
+A ``poisson`` nuisance that a model lists in ``additive_poisson`` (a per-bin rate b_i added
+to the expectation, measured by auxiliary counts m_i ~ Poisson(tau b_i)) is profiled in
+closed form bin by bin (Poisson cost only): with s_i the rest of the expectation, the
+maximising
 
     b_i = [B + sqrt(B^2 + 4 (1 + tau) m_i s_i)] / (2 (1 + tau)),  B = n_i + m_i - (1 + tau) s_i
 
 (:mod:`cenns_bayes.detector.background`, here for non-integer n_i as well). Other poisson
 nuisances are minimised numerically in ln b.
 
-Intervals are {theta: Delta(-2 ln L_profile) <= delta} with delta = 1 (68.27 %) and 2.706
-(90 %) for one parameter (Wilks), clipped at physical bounds (mu_nu >= 0,
-signal_strength >= 0). The significance of a signal is sqrt(Delta(-2 ln L)) between
-signal_strength = 0 and the best fit.
+What each statistic is for:
+
+* best fit -- the minimum of -2 ln L over free parameters and nuisances;
+* profile -- Delta(-2 ln L) along one parameter, everything else re-minimised;
+* two-sided interval -- {theta: Delta <= delta}; delta = 1 (68.27 %) and 2.706 (90 %) by
+  Wilks' theorem, clipped at physical bounds (mu_nu >= 0, signal_strength >= 0);
+* upper limit -- the upper end of that set (the paper's mu_nu limits use delta = 2.706;
+  ``delta_chi2_for(0.9, one_sided=True)`` = 1.64 is the one-sided threshold at a boundary);
+* significance -- sqrt(Delta) of a null value (signal_strength = 0) against the best fit;
+* 2-D scan -- Delta on a grid of two parameters (contours at 4.61 for 90 %, 2 dof).
+
+Every interval end is found by one routine, :func:`find_crossing`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy import optimize, stats
 
-from .frequentist import PARAMETER_BOUNDS
+from . import parameters as _par
+from .cost import cost as _cost
+from .cost import cost_gradient as _cost_gradient
+from .cost import poisson_deviance
 from .model import ExpectationModel, constraint_neg2logpdf
 
 __all__ = [
     "DELTA_68",
     "DELTA_90",
+    "DELTA_CHI2",
     "FIT_BOUNDS",
     "FitResult",
     "ProfileFitter",
+    "delta_chi2_for",
+    "find_crossing",
     "nuisance_table",
     "poisson_deviance",
     "profiled_rate",
@@ -49,27 +67,75 @@ __all__ = [
 DELTA_68 = float(stats.chi2.ppf(stats.chi2.cdf(1.0, 1), 1))
 DELTA_90 = float(stats.chi2.ppf(0.90, 1))
 
-#: Bounds of every parameter a fit can free (physical ranges).
-FIT_BOUNDS: dict[str, tuple[float, float]] = {
-    **PARAMETER_BOUNDS,
-    "signal_strength": (0.0, 100.0),
-    "neutron_skin_fm": (-0.5, 1.5),
-}
+#: Delta chi^2 thresholds used by the paper: 1 sigma (1 dof), 90 % (1 dof), 90 % (2 dof).
+DELTA_CHI2 = {"1sigma": 1.0, "90cl_1dof": 2.705543454095404, "90cl_2dof": 4.605170185988091}
 
-_SCALE = {"sin2_theta_w": 0.01, "mu_nu_mu": 1.0, "mu_nu_e": 1.0, "r2_nu_mu": 0.3, "r2_nu_e": 0.3,
-          "signal_strength": 0.1, "neutron_skin_fm": 0.1}
+#: Bounds of every parameter a fit can free (physical ranges, from :mod:`.parameters`).
+FIT_BOUNDS: dict[str, tuple[float, float]] = {k: (p.lower, p.upper) for k, p in _par.PARAMETERS.items()}
+
 _Z_BOUND = 8.0
+_MU_FLOOR = 1e-9
 
 
-def poisson_deviance(observed: np.ndarray, expected: np.ndarray) -> float:
-    """2 sum[mu - n + n ln(n / mu)] (0 for mu = n; +inf for mu <= 0 < n)."""
-    n = np.asarray(observed, dtype=float)
-    mu = np.asarray(expected, dtype=float)
-    if np.any(mu < 0) or np.any((mu == 0) & (n > 0)):
-        return np.inf
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_term = np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0) / np.where(mu > 0, mu, 1.0)), 0.0)
-    return float(2.0 * np.sum(mu - n + log_term))
+_BLAS = threading.local()
+
+
+def _one_blas_thread(method):
+    """Run ``method`` with BLAS limited to one thread (outermost call only).
+
+    A fit is thousands of tiny L-BFGS-B steps; on a busy machine a multi-threaded BLAS
+    only contends for the cores and makes each step tens of times slower.
+    """
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        if getattr(_BLAS, "inside", False):
+            return method(*args, **kwargs)
+        from threadpoolctl import threadpool_limits
+
+        _BLAS.inside = True
+        try:
+            with threadpool_limits(limits=1):
+                return method(*args, **kwargs)
+        finally:
+            _BLAS.inside = False
+
+    return wrapper
+
+
+def delta_chi2_for(level: float, dof: int = 1, one_sided: bool = False) -> float:
+    """Delta(-2 ln L) threshold for a confidence ``level`` (two-sided by Wilks' theorem).
+
+    ``one_sided=True`` gives the threshold of a one-sided 1-dof limit at ``level``
+    ((z_level)^2, e.g. 1.64 for 90 %), used where a boundary makes only one side count.
+    """
+    if one_sided:
+        return float(stats.norm.ppf(level) ** 2)
+    return float(stats.chi2.ppf(level, dof))
+
+
+def find_crossing(func: Callable[[float], float], x_best: float, step: float, delta: float,
+                  direction: int, lo: float, hi: float) -> float:
+    """Where ``func`` (with func(x_best) = 0) first reaches ``delta`` moving in ``direction``.
+
+    Steps out from ``x_best`` by ``step`` growing 1.5-fold, then refines by Brent's method
+    to 1e-10 of the step. Returns the bound (``lo`` or ``hi``) when it is reached with
+    ``func`` still below ``delta`` (e.g. mu_nu = 0).
+    """
+    x_prev = x_best
+    for _ in range(90):
+        x = x_best + direction * step
+        if x <= lo or x >= hi:
+            x = lo if direction < 0 else hi
+            if func(x) < delta:
+                return float(x)
+        if func(x) >= delta:
+            return float(optimize.brentq(lambda v: func(v) - delta, min(x_prev, x), max(x_prev, x),
+                                         xtol=1e-10 * step, rtol=1e-14, maxiter=200))
+        x_prev = x
+        step *= 1.5
+    raise RuntimeError(f"no crossing of Delta = {delta} found")
 
 
 def profiled_rate(n_on: np.ndarray, m_off: np.ndarray, s: np.ndarray, tau: float = 1.0) -> np.ndarray:
@@ -128,6 +194,9 @@ class ProfileFitter:
         Data to fit (default ``model.observed``), e.g. a toy.
     bounds : mapping, optional
         Parameter bounds overriding :data:`FIT_BOUNDS`.
+    cost : {"poisson", "chi2"}
+        The statistic of the main measurement (:mod:`.cost`): the Poisson deviance
+        (default) or the seed paper's chi^2 (sigma^2 = n).
     """
 
     model: ExpectationModel
@@ -135,21 +204,24 @@ class ProfileFitter:
     fixed: Mapping[str, float] | None = None
     observed: np.ndarray | None = None
     bounds: Mapping[str, tuple[float, float]] | None = None
+    cost: str = "poisson"
     _best: FitResult | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.free = list(self.free)
-        self.fixed = dict(getattr(self.model, "fixed", {}) if self.fixed is None else self.fixed)
+        self.fixed = dict(self.model.fixed if self.fixed is None else self.fixed)
         self.observed = np.asarray(self.model.observed if self.observed is None else self.observed, float)
         self.bounds = {**FIT_BOUNDS, **(self.bounds or {})}
         unknown = [p for p in self.free if p not in self.model.parameter_names]
         if unknown:
             raise ValueError(f"the model has no parameter(s) {unknown}; it has {self.model.parameter_names}")
-        additive = dict(getattr(self.model, "additive_poisson", {}) or {})
+        _cost(self.cost, np.zeros(0), np.zeros(0))  # rejects an unknown statistic early
+        additive = dict(self.model.additive_poisson) if self.cost == "poisson" else {}
         self._analytic = [n for n in self.model.nuisances if n.kind == "poisson" and n.name in additive]
         self._numeric = [n for n in self.model.nuisances if n not in self._analytic]
         self._sizes = [n.size for n in self._numeric]
         self._warm: dict[tuple, np.ndarray] = {}
+        self._steps: dict[str, float] = {}
 
     # ------------------------------------------------------------------ nuisances
     def _nuisance_values(self, u: np.ndarray) -> dict[str, Any]:
@@ -207,7 +279,55 @@ class ProfileFitter:
             mu = s
         else:
             mu = np.asarray(self.model.expected(p, nuis), dtype=float)
-        return poisson_deviance(self.observed, mu) + penalty, nuis
+        return float(_cost(self.cost, self.observed, mu)) + penalty, nuis
+
+    def _value_and_gradient(self, names: list[str], scale: np.ndarray, params: Mapping[str, float],
+                            nuis: Mapping[str, Any], u: np.ndarray) -> tuple[float, np.ndarray]:
+        """-2 ln L and its exact gradient in (physics / scale, nuisance coordinates u).
+
+        Uses the model's ``jacobian`` (d expected / d parameter or nuisance value), the
+        cost's per-bin derivative, and the chain rule through each nuisance's coordinate
+        (z for normal and log-normal, ln b for poisson).
+        """
+        mu = np.asarray(self.model.expected(params, nuis), dtype=float)
+        # an empty expectation under observed counts has infinite cost; a tiny floor keeps
+        # value and gradient finite and steep, so that line searches step back from it
+        mu = np.where((mu <= _MU_FLOOR) & (self.observed > 0), _MU_FLOOR, mu)
+        value = float(_cost(self.cost, self.observed, mu))
+        if not np.isfinite(value):
+            return 1e30, np.zeros(len(names) + u.size)
+        d_mu = _cost_gradient(self.cost, self.observed, mu)
+        jac = self.model.jacobian(params, nuis, names)
+        grad = np.empty(len(names) + u.size)
+        for i, name in enumerate(names):
+            grad[i] = float(np.sum(d_mu * jac[name])) * scale[i]
+        k = len(names)
+        for spec, size in zip(self._numeric, self._sizes, strict=True):
+            z = u[k - len(names): k - len(names) + size]
+            v = np.atleast_1d(np.asarray(nuis[spec.name], dtype=float))
+            d_value = np.atleast_2d(jac[spec.name]) @ d_mu
+            value += constraint_neg2logpdf(spec, v)
+            if spec.kind == "poisson":  # u = ln b
+                grad[k:k + size] = d_value * v + 2.0 * (spec.sigma * v - np.asarray(spec.centre, float))
+            else:  # u = z, penalty z^2
+                dv_dz = spec.sigma * v if spec.kind == "lognormal" else np.broadcast_to(spec.sigma, v.shape)
+                grad[k:k + size] = d_value * dv_dz + 2.0 * z
+            k += size
+        return value, grad
+
+    def neg2ll_grid(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        """-2 ln L on a grid of physics ``values`` (arrays of one shape), nothing profiled.
+
+        For models without nuisances, where this is the whole statistic; vectorised over
+        the grid (the model's ``expected`` broadcasts array parameters over a leading axis).
+        """
+        if self.model.nuisances:
+            raise ValueError("neg2ll_grid needs a model without nuisances; use profile()")
+        mu = np.asarray(self.model.expected({**self.fixed, **values}, {}), dtype=float)
+        return np.asarray(_cost(self.cost, self.observed, mu))
+
+    def _nothing_to_profile(self, scanned: Sequence[str]) -> bool:
+        return not self.model.nuisances and all(p in scanned for p in self.free)
 
     # ------------------------------------------------------------------ minimisation
     def fit(self, fixed: Mapping[str, float] | None = None, *, signal_events: float | None = None,
@@ -225,18 +345,29 @@ class ProfileFitter:
                 raise ValueError("signal_events needs signal_strength free and not fixed")
             names.remove("signal_strength")
         best0 = self._best
-        start_vals = {p: self.fixed.get(p, 1.0 if p == "signal_strength" else
-                                        (0.23120 if p == "sin2_theta_w" else 0.0)) for p in names}
+        start_vals = {p: self.fixed.get(p, _par.PARAMETERS[p].default if p in _par.PARAMETERS else 0.0)
+                      for p in names}
         if best0 is not None:
             start_vals.update({p: best0.parameters[p] for p in names})
         start_vals.update({k: v for k, v in (start or {}).items() if k in names})
-        scale = np.array([_SCALE.get(p, 1.0) for p in names])
-        pbounds = [(self.bounds[p][0] / sc, self.bounds[p][1] / sc) for p, sc in zip(names, scale, strict=True)]
+        # mu_nu enters the counts only as mu^2, whose derivative vanishes at mu = 0: a
+        # minimiser in mu can stop on that stationary point. Magnetic moments are therefore
+        # minimised in t = mu^2, where the cost is smooth and has no spurious stationary point.
+        squared = [p.startswith("mu_nu") for p in names]
+        scale = np.array([_par.step(p) ** (2 if sq else 1) for p, sq in zip(names, squared, strict=True)])
+        pbounds = [(max(lo, 0.0) ** 2 / sc, hi**2 / sc) if sq else (lo / sc, hi / sc)
+                   for (lo, hi), sc, sq in zip((self.bounds[p] for p in names), scale, squared, strict=True)]
+
+        def coordinate(p, value):
+            return (max(value, 0.0) ** 2 if p.startswith("mu_nu") else value) / _par.step(p) ** (
+                2 if p.startswith("mu_nu") else 1)
         key = (tuple(sorted(fixed)), signal_events is not None)
         u0 = self._warm.get(key, self._nuisance_start())
 
         def split(x):
-            vals = dict(zip(names, x[: len(names)] * scale, strict=True))
+            t = x[: len(names)] * scale
+            vals = {p: (float(np.sqrt(max(v, 0.0))) if sq else float(v))
+                    for p, v, sq in zip(names, t, squared, strict=True)}
             return vals, self._nuisance_values(x[len(names):])
 
         def objective(x):
@@ -250,15 +381,23 @@ class ProfileFitter:
             value = self.neg2ll(params, nuis)[0]
             return value if np.isfinite(value) else 1e30
 
-        x_starts = [np.concatenate([np.array([start_vals[p] for p in names]) / scale, u0])]
+        use_gradient = self.model.has_jacobian and not self._analytic and signal_events is None
+
+        def objective_and_gradient(x):
+            vals, nuis = split(x)
+            return self._value_and_gradient(
+                [f"{p}_squared" if sq else p for p, sq in zip(names, squared, strict=True)], scale,
+                {**self.fixed, **fixed, **vals}, nuis, x[len(names):])
+
+        x_starts = [np.concatenate([np.array([coordinate(p, start_vals[p]) for p in names]), u0])]
         # mu_nu enters as mu^2: also start away from the flat point mu = 0.
         if any(p.startswith("mu_nu") for p in names):
             alt = x_starts[0].copy()
             for i, p in enumerate(names):
                 if p.startswith("mu_nu"):
-                    alt[i] = max(alt[i], 0.0) + 5.0 / scale[i]
+                    alt[i] = coordinate(p, np.sqrt(max(alt[i] * scale[i], 0.0)) + 5.0)
             x_starts.append(alt)
-        x_starts += self._mirror_starts(names, scale, x_starts[0], fixed, pbounds)
+        x_starts += self._mirror_starts(names, scale, x_starts[0], fixed, pbounds, split)
         bounds = pbounds + self._nuisance_bounds()
         best = None
         if not bounds:  # nothing to minimise over
@@ -266,8 +405,13 @@ class ProfileFitter:
             best = optimize.OptimizeResult(x=np.zeros(0), fun=objective(np.zeros(0)), success=True)
         for x0 in x_starts:
             x0 = np.clip(x0, [b[0] for b in bounds], [b[1] for b in bounds])
-            res = optimize.minimize(objective, x0, method="L-BFGS-B", bounds=bounds,
-                                    options={"ftol": 1e-13, "gtol": 1e-7, "maxiter": 5000, "maxfun": 200000})
+            if use_gradient:
+                res = optimize.minimize(objective_and_gradient, x0, method="L-BFGS-B", jac=True,
+                                        bounds=bounds, options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 5000})
+            else:
+                res = optimize.minimize(objective, x0, method="L-BFGS-B", bounds=bounds,
+                                        options={"ftol": 1e-13, "gtol": 1e-7, "maxiter": 5000,
+                                                 "maxfun": 200000})
             if best is None or res.fun < best.fun:
                 best = res
         self._warm[key] = best.x[len(names):].copy()
@@ -279,7 +423,7 @@ class ProfileFitter:
         value, nuis = self.neg2ll(params, nuis)
         return FitResult(float(value), {k: float(v) for k, v in params.items()}, nuis, bool(best.success))
 
-    def _mirror_starts(self, names, scale, x0, fixed, pbounds) -> list[np.ndarray]:
+    def _mirror_starts(self, names, scale, x0, fixed, pbounds, split) -> list[np.ndarray]:
         """Extra starts on the other branch of parameters the count depends on quadratically.
 
         The CEvNS count is quadratic in s^2_eff = sin^2 + k <r^2>, so a value and its mirror
@@ -288,14 +432,14 @@ class ProfileFitter:
         parameters) so that it does not stop in the wrong valley.
         """
         quad = [i for i, p in enumerate(names) if p.startswith("r2_nu") or p == "sin2_theta_w"][:2]
-        if not quad or not hasattr(self.model, "signal"):
+        if not quad:
             return []
         nominal = self._nuisance_values(self._nuisance_start())
-        base = {**self.fixed, **fixed, **dict(zip(names, x0[: len(names)] * scale, strict=True))}
+        base = {**self.fixed, **fixed, **split(x0)[0]}
         mirrored = {}
         for i in quad:
             p, x = names[i], x0[i] * scale[i]
-            h = 10.0 * _SCALE.get(p, 1.0)
+            h = 10.0 * _par.step(p)
             y = [float(np.sum(self.model.signal({**base, p: x + d}, nominal))) for d in (-h, 0.0, h)]
             curvature = y[0] - 2.0 * y[1] + y[2]
             if curvature <= 0:
@@ -314,6 +458,7 @@ class ProfileFitter:
             starts.append(alt)
         return starts
 
+    @_one_blas_thread
     def best_fit(self) -> FitResult:
         """The global minimum (cached)."""
         if self._best is None:
@@ -321,29 +466,30 @@ class ProfileFitter:
         return self._best
 
     # ------------------------------------------------------------------ profiles
+    @_one_blas_thread
     def delta(self, parameter: str, value: float) -> float:
         """Delta(-2 ln L) with ``parameter`` fixed at ``value``, everything else profiled."""
         return self.fit({parameter: value}).neg2ll - self.best_fit().neg2ll
 
+    @_one_blas_thread
     def profile(self, parameter: str, values: np.ndarray) -> np.ndarray:
-        """Delta(-2 ln L) along ``parameter``."""
-        return np.array([self.delta(parameter, float(v)) for v in np.asarray(values, float)])
+        """Delta(-2 ln L) along ``parameter`` (vectorised when nothing else is profiled)."""
+        values = np.asarray(values, float)
+        if self._nothing_to_profile([parameter]):
+            return self.neg2ll_grid({parameter: values}) - self.best_fit().neg2ll
+        return np.array([self.delta(parameter, float(v)) for v in values.ravel()]).reshape(values.shape)
 
-    def _crossing(self, func, x_best: float, step: float, delta: float, direction: int,
-                  lo: float, hi: float) -> float:
-        x_prev = x_best
-        for _ in range(60):
-            x = x_best + direction * step
-            if x <= lo or x >= hi:
-                x = lo if direction < 0 else hi
-                if func(x) < delta:
-                    return x
-            if func(x) >= delta:
-                return float(optimize.brentq(lambda v: func(v) - delta, min(x_prev, x), max(x_prev, x),
-                                             xtol=1e-7 * step, rtol=1e-12))
-            x_prev = x
-            step *= 1.5
-        raise RuntimeError(f"no crossing of Delta = {delta} found")
+    @_one_blas_thread
+    def scan_2d(self, px: str, x: np.ndarray, py: str, y: np.ndarray) -> np.ndarray:
+        """Delta(-2 ln L) on the grid (len(y), len(x)), the other free parameters profiled."""
+        xx, yy = np.meshgrid(np.asarray(x, float), np.asarray(y, float))
+        minimum = self.best_fit().neg2ll
+        if self._nothing_to_profile([px, py]):
+            return self.neg2ll_grid({px: xx, py: yy}) - minimum
+        out = np.empty(xx.shape)
+        for idx in np.ndindex(xx.shape):
+            out[idx] = self.fit({px: float(xx[idx]), py: float(yy[idx])}).neg2ll - minimum
+        return out
 
     def _step(self, func, x_best: float, scale: float, lo: float, hi: float) -> float:
         """A first step of about one standard deviation, from the local curvature."""
@@ -356,24 +502,38 @@ class ProfileFitter:
             h *= 3.0
         return float(abs(x - x_best) / np.sqrt(max(d, 1e-6))) * 0.8 if d > 0 else h
 
-    def interval(self, parameter: str, delta: float = DELTA_68) -> tuple[float, float]:
-        """{Delta(-2 ln L) <= delta} for one free parameter, clipped at its bounds."""
+    @_one_blas_thread
+    def crossing(self, parameter: str, delta: float, direction: int) -> float:
+        """Where Delta(-2 ln L) first reaches ``delta`` from the best fit in ``direction`` (+1/-1).
+
+        The physical bound when it is reached first (e.g. mu_nu = 0).
+        """
         lo, hi = self.bounds[parameter]
         x_best = self.best_fit().parameters[parameter]
+        if (direction < 0 and x_best <= lo) or (direction > 0 and x_best >= hi):
+            return float(x_best)
 
         def func(v):
             return self.delta(parameter, v)
 
-        step = self._step(func, x_best, _SCALE.get(parameter, 1.0), lo, hi)
-        low = lo if x_best <= lo else self._crossing(func, x_best, step, delta, -1, lo, hi)
-        high = hi if x_best >= hi else self._crossing(func, x_best, step, delta, +1, lo, hi)
-        return low, high
+        if parameter not in self._steps:
+            self._steps[parameter] = self._step(func, x_best, _par.step(parameter), lo, hi)
+        return find_crossing(func, x_best, self._steps[parameter], delta, direction, lo, hi)
+
+    def interval(self, parameter: str, delta: float = DELTA_68) -> tuple[float, float]:
+        """{Delta(-2 ln L) <= delta} for one free parameter, clipped at its bounds."""
+        return self.crossing(parameter, delta, -1), self.crossing(parameter, delta, +1)
+
+    def upper_limit(self, parameter: str, delta: float = DELTA_90) -> float:
+        """Upper end of {Delta(-2 ln L) <= delta} (the paper's mu_nu limits use 2.706)."""
+        return self.crossing(parameter, delta, +1)
 
     # ------------------------------------------------------------------ derived quantities
     def signal_events(self, result: FitResult) -> float:
         """Total signal (CEvNS) count at a fit result."""
         return float(np.sum(self.model.signal(result.parameters, result.nuisances)))
 
+    @_one_blas_thread
     def signal_events_interval(self, delta: float = DELTA_68) -> tuple[float, float]:
         """Profile-likelihood interval of the total signal count (signal_strength free)."""
         best = self.best_fit()
@@ -383,10 +543,11 @@ class ProfileFitter:
             return self.fit(signal_events=n).neg2ll - best.neg2ll
 
         step = self._step(func, n_best, max(1.0, 0.05 * n_best), 0.0, 1e9)
-        low = 0.0 if n_best <= 0 else self._crossing(func, n_best, step, delta, -1, 0.0, 1e9)
-        high = self._crossing(func, n_best, step, delta, +1, 0.0, 1e9)
+        low = 0.0 if n_best <= 0 else find_crossing(func, n_best, step, delta, -1, 0.0, 1e9)
+        high = find_crossing(func, n_best, step, delta, +1, 0.0, 1e9)
         return low, high
 
+    @_one_blas_thread
     def significance(self, parameter: str = "signal_strength", null_value: float = 0.0) -> float:
         """sqrt(Delta(-2 ln L)) of ``parameter = null_value`` against the best fit."""
         return float(np.sqrt(max(self.delta(parameter, null_value), 0.0)))
@@ -399,7 +560,7 @@ def nuisance_table(model: ExpectationModel, result: FitResult) -> list[dict[str,
         if spec.size != 1 or spec.kind == "poisson":
             continue
         value = float(np.asarray(result.nuisances[spec.name]).ravel()[0])
-        z = np.log(value) / spec.sigma if spec.kind == "lognormal" else (value - spec.centre) / spec.sigma
+        z = spec.z_of(value)
         rows.append({"name": spec.name, "kind": spec.kind, "value": value, "pull_sigma": float(z),
                      "description": spec.description})
     return rows
