@@ -193,20 +193,20 @@ _RESPONSE_MODELS: dict[str, Any] = {}
 def _response_toy(ref: StudyRef, study, levels: Sequence[float], sampler: dict | None, rng) -> dict:
     """A toy of a study with a detector response (e.g. COHERENT CsI 2017).
 
-    Counts ~ Poisson(expected at the true point, nuisances nominal: the control-sample
-    measurements of the steady state stay as observed); the ``profile`` interval of
-    :class:`~cenns_bayes.stats.profile.ProfileFitter` and the posterior refits.
+    Main counts and auxiliary measurements from the model's own ``sample()`` at the true
+    point (the control-sample measurements of the steady state stay as observed); the
+    ``profile`` interval of :class:`~cenns_bayes.stats.profile.ProfileFitter` and the
+    posterior refits.
     """
     from ..stats.binned import model_for_study
-    from ..stats.frequentist import delta_chi2_for
-    from ..stats.profile import ProfileFitter
+    from ..stats.profile import ProfileFitter, delta_chi2_for
 
     model = _RESPONSE_MODELS.get(ref.key)
     if model is None:
         model = _RESPONSE_MODELS[ref.key] = model_for_study(study)
     truth = study.true_parameters()
-    counts = rng.poisson(np.asarray(model.expected(truth, model.nominal_nuisances()), float)).astype(float)
-    fitter = ProfileFitter(model, study.free_parameters, observed=counts)
+    counts, auxiliary = model.sample(truth, rng)
+    fitter = ProfileFitter(model.with_data(counts, auxiliary), study.free_parameters, observed=counts)
     intervals: dict[str, dict[str, dict[str, list[float]]]] = {
         p: {"profile": {_lv(lv): [float(v) for v in fitter.interval(p, delta_chi2_for(lv))] for lv in levels}}
         for p in study.free_parameters}
