@@ -48,6 +48,10 @@ def run(args) -> int:
         )
         console.print(f"No-CEvNS hypothesis rejected at {result['significance_sigma']:.2f} sigma "
                       "(sqrt of Delta(-2 ln L) at signal_strength = 0)")
+        xs = result["derived"].get("flux_averaged_cross_section_cm2")
+        if xs:
+            console.print(f"Flux-averaged cross section: {xs['best']:.3g} cm^2, 68 % interval "
+                          f"[{xs['interval_68'][0]:.3g}, {xs['interval_68'][1]:.3g}]; model {xs['sm_expected']:.3g}")
     details = result["details"]
     if details["nuisances"]:
         pulls = Table(title="nuisances at the best fit")

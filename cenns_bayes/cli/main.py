@@ -45,12 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from ..datasets.coherent import ChecksumError
     from ..specs.errors import SpecError
     from .common import UserError
 
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
-    except (SpecError, UserError) as err:
+    except (SpecError, UserError, ChecksumError) as err:
         print(f"cenns-bayes {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -269,6 +269,9 @@ def _check_physics(study: Study) -> None:
     for name, prior in spec.priors.items():
         _check_prior(path, name, prior, flavors)
     _check_response(study)
+    from .lar_checks import check_energy_response
+
+    check_energy_response(study)
     if spec.analysis.binned and not any(d.recoil_bins for d in spec.detectors):
         raise SpecPhysicsError(path, "analysis.binned", "binned analysis needs recoil_bins on a detector")
     if spec.data.kind == "observed":

@@ -38,6 +38,14 @@ def fit_study(study, model=None) -> dict:
             "sm_expected": float(sum(model.signal(sm, model.nominal_nuisances()))),
         }
         significance = fitter.significance("signal_strength", 0.0)
+        if getattr(model, "cross_section_per_unit_strength_cm2", None) is not None:
+            # the cross section scales with the signal strength (docs/coherent_lar_2020.md)
+            unit = model.cross_section_per_unit_strength_cm2
+            derived["flux_averaged_cross_section_cm2"] = {
+                "best": unit * best.parameters["signal_strength"],
+                "interval_68": [unit * x for x in parameters["signal_strength"]["interval_68"]],
+                "sm_expected": unit,
+            }
     details = {
         "minimum_neg2ll": best.neg2ll,
         "converged": best.success,

@@ -104,6 +104,7 @@ class LArModel:
     fixed: dict[str, float]
     notes: dict[str, Any] = field(default_factory=dict)
     cross_section_per_unit_strength_cm2: float | None = None
+    detector_names: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ evaluation
     @property
@@ -371,6 +372,7 @@ def build_lar_model(study, detector: str | None = None) -> LArModel:
         fixed=fixed,
         notes=notes,
         cross_section_per_unit_strength_cm2=sigma_model,
+        detector_names=[det.name],
     )
     if spec.data.kind == "coherent-lar-2020":
         model.observed = np.asarray(hist["data"], float).ravel()
