@@ -235,11 +235,11 @@ def test_flux_averaged_cross_section_against_double_quadrature():
 
 
 def test_asimov_fit_recovers_signal_strength():
-    from cenns_bayes.stats.fit import fit_study
+    from cenns_bayes.stats.profile import ProfileFitter
 
     study = load_study(LAR, {"data.kind": "asimov", "parameters.signal_strength": 1.3})
-    result = fit_study(study)
-    assert result["parameters"]["signal_strength"]["best"] == pytest.approx(1.3, abs=0.01)
+    best = ProfileFitter(model_for_study(study), ["signal_strength"]).best_fit()
+    assert best.parameters["signal_strength"] == pytest.approx(1.3, abs=0.01)
 
 
 @pytest.mark.slow
