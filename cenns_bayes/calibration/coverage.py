@@ -140,6 +140,8 @@ def coverage_toy_task(ref: StudyRef, levels: Sequence[float], sampler: dict | No
 
     rng = np.random.default_rng(seed)
     study = ref.load()
+    if study.response_detector is not None:
+        return _response_toy(ref, study, levels, sampler, rng)
     counting = counting_for(ref)
     truth = study.true_parameters()
     counts = rng.poisson(counting.expected(truth)).astype(float)
@@ -176,6 +178,40 @@ def coverage_toy_task(ref: StudyRef, levels: Sequence[float], sampler: dict | No
         fitter = get_refitter(ref, SamplerSettings(**sampler))
         fit = fitter.fit(counts, seed=int(rng.integers(2**31 - 1)))
         for p in free:
+            intervals[p].update(posterior_intervals(p, fit.draws[p], levels))
+        row.update(fit.diagnostics())
+    return row
+
+
+_RESPONSE_MODELS: dict[str, Any] = {}
+
+
+def _response_toy(ref: StudyRef, study, levels: Sequence[float], sampler: dict | None, rng) -> dict:
+    """A toy of a study with a detector response (COHERENT CsI 2017, LAr 2020).
+
+    Counts ~ Poisson(expected at the true point with nominal nuisances); the ``profile``
+    interval of :class:`~cenns_bayes.stats.profile.ProfileFitter` and, unless frequentist
+    only, the posterior refits.
+    """
+    from ..stats.binned import model_for_study
+    from ..stats.frequentist import delta_chi2_for
+    from ..stats.profile import ProfileFitter
+
+    model = _RESPONSE_MODELS.get(ref.key)
+    if model is None:
+        model = _RESPONSE_MODELS[ref.key] = model_for_study(study)
+    truth = study.true_parameters()
+    counts = rng.poisson(np.asarray(model.expected(truth, model.nominal_nuisances()), float)).astype(float)
+    fitter = ProfileFitter(model, study.free_parameters, observed=counts)
+    intervals: dict[str, dict[str, dict[str, list[float]]]] = {
+        p: {"profile": {_lv(lv): [float(v) for v in fitter.interval(p, delta_chi2_for(lv))] for lv in levels}}
+        for p in study.free_parameters}
+    row: dict[str, Any] = {"counts": [int(c) for c in counts], "intervals": intervals}
+    if sampler is not None:
+        from .common import get_refitter, posterior_intervals
+
+        fit = get_refitter(ref, SamplerSettings(**sampler)).fit(counts, seed=int(rng.integers(2**31 - 1)))
+        for p in study.free_parameters:
             intervals[p].update(posterior_intervals(p, fit.draws[p], levels))
         row.update(fit.diagnostics())
     return row

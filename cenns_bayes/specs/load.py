@@ -474,9 +474,9 @@ class Study:
 
     @property
     def response_detector(self) -> str | None:
-        """Name of the detector with a ``[detectors.response]`` table, if any."""
+        """Name of the detector with a ``[detectors.response]`` or ``[detectors.energy_response]`` table."""
         for d in self.spec.detectors:
-            if d.response is not None:
+            if d.response is not None or d.energy_response is not None:
                 return d.name
         return None
 
