@@ -86,6 +86,19 @@ def test_missing_file_gives_one_line_error(tmp_path):
     assert len(LAR_DATA_FILES) == 21
 
 
+def test_cli_reports_a_damaged_release_in_one_line(monkeypatch, capsys):
+    import cenns_bayes.datasets.coherent_lar as lar_module
+    from cenns_bayes.cli.main import main
+
+    def damaged(directory=None):
+        raise ReleaseFileError("COHERENT LAr 2020 release: file 'bkgpdf.txt' is missing from X")
+
+    monkeypatch.setattr(lar_module, "load_coherent_lar_2020", damaged)
+    assert main(["fit", str(LAR)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bkgpdf.txt" in err and "Traceback" not in err
+
+
 # ----------------------------------------------------------------------------- response
 
 
@@ -279,3 +292,32 @@ def test_lar_data_without_energy_response_is_refused():
     with pytest.raises(SpecPhysicsError, match="energy_response") as err:
         load_study(MODELS / "single_ar40.toml", {"data.kind": "coherent-lar-2020"})
     assert "data.kind" in str(err.value)
+
+
+def _cli(args, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([sys.executable, "-m", "cenns_bayes.cli.main", *args], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=3000)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_study_report_and_coverage_run_on_the_release(tmp_path):
+    out = tmp_path / "study"
+    _cli(["study", str(LAR), "--out", str(out), "--draws", "300", "--tune", "300", "--chains", "2"], tmp_path)
+    report = (out / "report.md").read_text()
+    assert "PRL 126 (2021) 012002" in report and "flux-averaged cross section" in report
+    assert (out / "figures" / "data_projections.png").stat().st_size > 10_000
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["diagnostics"]["divergences"] == 0
+    doc = json.loads(_cli(["check", str(LAR), "--kind", "coverage", "--toys", "3", "--workers", "1",
+                           "--frequentist-only", "--seed", "5", "--out", str(tmp_path / "cov"), "--json"], tmp_path))
+    assert doc["toys"] == 3
+    rows = [r for r in doc["intervals"] if r["parameter"] == "signal_strength" and r["method"] == "profile"]
+    assert {r["level"] for r in rows} == {0.68, 0.9}
+    assert all(0.0 <= r["coverage"] <= 1.0 for r in rows)
