@@ -152,7 +152,7 @@ def test_energy_spectrum_equals_direct_recoil_integral(lar):
     t_max = lar.notes["recoil_grid_kevnr"][1]
     ref, _ = integrate.quad(integrand, 0.5, t_max, limit=200, points=[5, 20, 60])
     sm = float(np.sum(lar.signal(lar.fixed, lar.nominal_nuisances())))
-    assert sm == pytest.approx(ref, rel=2e-3)
+    assert sm == pytest.approx(ref, rel=1e-6)
 
 
 def test_cevns_shape_of_each_energy_bin_is_the_release_template(lar):
@@ -240,7 +240,7 @@ def test_flux_averaged_cross_section_against_double_quadrature():
         else:
             total += integrate.quad(lambda e: float(spec.density(np.array([e]))[0]) * sigma(e), 0.5,
                                     spec.max_energy_mev, limit=100)[0]
-    assert xs == pytest.approx(total / 3, rel=2e-3)
+    assert xs == pytest.approx(total / 3, rel=1e-6)
     assert 1.0e-39 < xs < 3.0e-39
 
 
