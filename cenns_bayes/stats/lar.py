@@ -14,7 +14,7 @@ The expected count in bin (e, f, t) is
   shape in each energy bin (energy bins where the template is empty take the shape of the
   highest non-empty bin). The same shape serves every flavour (docs/coherent_lar_2020.md).
 * QF a and b are nuisances entering through templates (recomputed rows at z = 0, +-1, +-2,
-  interpolated as :class:`~cenns_bayes.stats.binned.ShapeTerm`); the release's 8 shape
+  interpolated as the CsI model's :class:`~cenns_bayes.stats.binned.ShapeTerm`); the release's 8 shape
   systematics enter the same way (5 nuisances: F90 and timing mean of CEvNS; energy,
   timing mean and timing width of the prompt neutrons; one-sided variations mirrored).
 * B, D, S: the release's prompt-neutron, delayed-neutron and steady-state templates scaled
@@ -38,10 +38,10 @@ from ..physics import constants as const
 from ..physics.cross_sections import max_recoil_kev, neutron_vector_coupling, proton_vector_coupling
 from ..physics.sns import sns_spectrum
 from ..rates.coefficients import DetectorSetup, channel_coefficients, differential_coefficients, parameter_for_flavor
-from .binned import ShapeTerm, interpolation_coefficients
+from .binned import interpolation_coefficients
 from .model import NuisanceSpec
 
-__all__ = ["LArModel", "build_lar_model", "flux_averaged_cross_section_cm2"]
+__all__ = ["LArModel", "TemplateShift", "build_lar_model", "flux_averaged_cross_section_cm2"]
 
 _P0 = float(proton_vector_coupling(0.0))
 _P1 = float(proton_vector_coupling(1.0)) - _P0
@@ -65,6 +65,70 @@ _BACKGROUNDS = {"prompt_neutrons": "prompt_neutron_norm", "delayed_neutrons": "d
                 "steady_state": "steady_state_norm"}
 
 
+@dataclass(frozen=True, eq=False)
+class TemplateShift:
+    """A template difference driven by one nuisance z: a polynomial through the nodes, linear beyond.
+
+    The same interpolation as :class:`~cenns_bayes.stats.binned.ShapeTerm` (coefficients from
+    :func:`~cenns_bayes.stats.binned.interpolation_coefficients`), with the end values kept so
+    a NumPy evaluation at a scalar computes one branch only.
+
+    Attributes
+    ----------
+    name : str
+        The nuisance.
+    coeffs : ndarray (n_nodes, ...)
+    slopes : ndarray (2, ...)
+        Slopes at the lowest and highest node.
+    lower, upper : float
+        Outermost nodes.
+    """
+
+    name: str
+    coeffs: np.ndarray
+    slopes: np.ndarray
+    lower: float
+    upper: float
+
+    @classmethod
+    def from_nodes(cls, name: str, nodes: np.ndarray, values: np.ndarray) -> TemplateShift:
+        """Interpolate ``values`` (n_nodes, ...) given at ``nodes`` (which include 0)."""
+        c, s = interpolation_coefficients(nodes, values)
+        return cls(name, c, s, float(nodes[0]), float(nodes[-1]))
+
+    def _poly(self, z):
+        out = 0.0
+        for k in range(self.coeffs.shape[0] - 1, 0, -1):
+            out = (out + self.coeffs[k]) * z
+        return out
+
+    @property
+    def _ends(self) -> tuple[np.ndarray, np.ndarray]:
+        cached = self.__dict__.get("_ends_cache")
+        if cached is None:
+            cached = (self._poly(self.lower), self._poly(self.upper))
+            object.__setattr__(self, "_ends_cache", cached)
+        return cached
+
+    def evaluate(self, z, xp=np):
+        """The difference at z (NumPy scalar or array, or a PyTensor scalar)."""
+        at_lo, at_hi = self._ends
+        if xp is np and np.ndim(z) == 0:
+            z = float(z)
+            if z < self.lower:
+                return at_lo + self.slopes[0] * (z - self.lower)
+            if z > self.upper:
+                return at_hi + self.slopes[1] * (z - self.upper)
+            return self._poly(z)
+        below = at_lo + self.slopes[0] * (z - self.lower)
+        above = at_hi + self.slopes[1] * (z - self.upper)
+        return xp.where(z < self.lower, below, xp.where(z > self.upper, above, self._poly(z)))
+
+    def take_flavour(self, i: int) -> TemplateShift:
+        """The shift of flavour ``i`` only (arrays shaped (n_nodes, n_flavours, ...))."""
+        return TemplateShift(self.name, self.coeffs[:, i : i + 1], self.slopes[:, i : i + 1], self.lower, self.upper)
+
+
 @dataclass(eq=False)
 class LArModel:
     """Expected counts of the LAr 2020 analysis in 12 x 8 x 10 bins (``ExpectationModel``).
@@ -81,12 +145,12 @@ class LArModel:
         Nominal CEvNS coefficient templates (counts per unit weight).
     energy_rows : ndarray (n_flavours, 4, 12)
         The same summed over F90 and time (the physics-core energy spectrum).
-    cevns_terms : list of ShapeTerm
-        Template differences of the CEvNS rows (``coeffs_rows``).
+    cevns_terms : list of TemplateShift
+        Template differences of the CEvNS rows, (n_nodes, n_flavours, 4, 960).
     backgrounds : dict[str, ndarray (960,)]
         Nominal background templates.
-    background_terms : dict[str, list of ShapeTerm]
-        Template differences of a background (``coeffs_neutrons`` holds them).
+    background_terms : dict[str, list of TemplateShift]
+        Template differences of a background, (n_nodes, 960).
     fixed : dict
     notes : dict
     """
@@ -98,9 +162,9 @@ class LArModel:
     flavors: list[str]
     rows: np.ndarray
     energy_rows: np.ndarray
-    cevns_terms: list[ShapeTerm]
+    cevns_terms: list[TemplateShift]
     backgrounds: dict[str, np.ndarray]
-    background_terms: dict[str, list[ShapeTerm]]
+    background_terms: dict[str, list[TemplateShift]]
     fixed: dict[str, float]
     notes: dict[str, Any] = field(default_factory=dict)
     cross_section_per_unit_strength_cm2: float | None = None
@@ -124,7 +188,7 @@ class LArModel:
         """Expected CEvNS counts per bin (signal strength, flux and mass included)."""
         rows: Any = self.rows
         for term in self.cevns_terms:
-            rows = rows + term.evaluate(self._z(nuisances, term.name), term.coeffs_rows, term.slopes_rows, xp)
+            rows = rows + term.evaluate(self._z(nuisances, term.name), xp)
         s2 = self._value(params, "sin2_theta_w")
         total = 0.0
         for i, flavor in enumerate(self.flavors):
@@ -145,8 +209,7 @@ class LArModel:
             return 0.0
         template: Any = self.backgrounds[name]
         for term in self.background_terms.get(name, []):
-            template = template + term.evaluate(self._z(nuisances, term.name), term.coeffs_neutrons,
-                                                term.slopes_neutrons, xp)
+            template = template + term.evaluate(self._z(nuisances, term.name), xp)
         norm = _BACKGROUNDS[name]
         if norm in self._nuisance_names:
             template = template * nuisances[norm]
@@ -168,7 +231,7 @@ class LArModel:
         out = {}
         for i, flavor in enumerate(self.flavors):
             only = LArModel(**{**self.__dict__, "rows": self.rows[i : i + 1], "flavors": [flavor],
-                               "cevns_terms": [_slice(t, i) for t in self.cevns_terms]})
+                               "cevns_terms": [t.take_flavour(i) for t in self.cevns_terms]})
             out[f"cevns_{flavor}"] = np.asarray(only.signal(params, nuisances), dtype=float)
         for name in self.backgrounds:
             out[name] = np.asarray(self.background(name, nuisances), dtype=float)
@@ -184,11 +247,6 @@ class LArModel:
         if self.cross_section_per_unit_strength_cm2 is None:
             return None
         return float(signal_strength) * self.cross_section_per_unit_strength_cm2
-
-
-def _slice(term: ShapeTerm, i: int) -> ShapeTerm:
-    return ShapeTerm(term.name, term.source, term.origin, term.coeffs_rows[:, i : i + 1],
-                     term.slopes_rows[:, i : i + 1], None, None, term.lower, term.upper)
 
 
 # ---------------------------------------------------------------------- building
@@ -262,13 +320,6 @@ def flux_averaged_cross_section_cm2(setup: DetectorSetup, flavors: list[str], pa
     return total / (n_targets * setup.fluence_per_cm2 * len(flavors))
 
 
-def _interp_term(name: str, values: np.ndarray, nodes: np.ndarray, *, on_rows: bool) -> ShapeTerm:
-    c, s = interpolation_coefficients(nodes, values)
-    if on_rows:
-        return ShapeTerm(name, "nuisance", 0.0, c, s, None, None, float(nodes[0]), float(nodes[-1]))
-    return ShapeTerm(name, "nuisance", 0.0, None, None, c, s, float(nodes[0]), float(nodes[-1]))  # type: ignore[arg-type]
-
-
 def build_lar_model(study, detector: str | None = None) -> LArModel:
     """Build the :class:`LArModel` of a study's detector with ``[detectors.energy_response]``."""
     from ..datasets.coherent_lar import SHAPE_SYSTEMATICS, load_coherent_lar_2020
@@ -289,7 +340,7 @@ def build_lar_model(study, detector: str | None = None) -> LArModel:
     energy_rows = _energy_rows(setup, flavors, grid, release, q.a, q.b_per_kevnr, res)
     rows = _expand(energy_rows, shape)
     nuisances: list[NuisanceSpec] = []
-    cevns_terms: list[ShapeTerm] = []
+    cevns_terms: list[TemplateShift] = []
     ns = spec.nuisances
     if ns.flux_sigma > 0:
         nuisances.append(NuisanceSpec("flux_norm", "lognormal", ns.flux_sigma,
@@ -307,14 +358,14 @@ def build_lar_model(study, detector: str | None = None) -> LArModel:
                 a = q.a + z * sigma if pname == "a" else q.a
                 b = q.b_per_kevnr + z * sigma if pname == "b" else q.b_per_kevnr
                 values.append(_expand(_energy_rows(setup, flavors, grid, release, a, b, res), shape))
-            cevns_terms.append(_interp_term(f"qf_{pname}", np.stack(values), qf_nodes, on_rows=True))
+            cevns_terms.append(TemplateShift.from_nodes(f"qf_{pname}", qf_nodes, np.stack(values)))
             unit = "" if pname == "a" else " per keVnr"
             nuisances.append(NuisanceSpec(f"qf_{pname}", "normal", 1.0, 0.0,
                                           description=f"QF {pname} = {getattr(q, 'a' if pname == 'a' else 'b_per_kevnr')}"
                                           f" + {sigma}{unit} z (z in sigma)"))
 
     backgrounds: dict[str, np.ndarray] = {}
-    background_terms: dict[str, list[ShapeTerm]] = {}
+    background_terms: dict[str, list[TemplateShift]] = {}
     templates = spec.backgrounds.release_templates
     scales: dict[str, float] = {}
     if templates is not None:
@@ -338,11 +389,10 @@ def build_lar_model(study, detector: str | None = None) -> LArModel:
             down = np.asarray(hist[minus], float) if minus is not None else 2.0 * nominal - up  # mirrored
             if component == "cevns":
                 values = np.stack([_expand(energy_rows, _cevns_shape(v, nominal)) for v in (down, nominal, up)])
-                cevns_terms.append(_interp_term(name, values, sys_nodes, on_rows=True))
+                cevns_terms.append(TemplateShift.from_nodes(name, sys_nodes, values))
             elif component in backgrounds:
                 values = np.stack([(v * scales[component]).ravel() for v in (down, nominal, up)])
-                background_terms.setdefault(component, []).append(_interp_term(name, values, sys_nodes,
-                                                                                on_rows=False))
+                background_terms.setdefault(component, []).append(TemplateShift.from_nodes(name, sys_nodes, values))
             else:
                 continue
             sided = "two-sided" if minus is not None else "one-sided, mirrored"
