@@ -313,7 +313,7 @@ def _data_section(study, model, outdir: Path) -> dict:
     fitter = ProfileFitter(model, study.free_parameters)
     res = fitter.best_fit()
     components = model.components(res.parameters, res.nuisances)
-    if study.spec.data.kind == "coherent-lar-2020":
+    if any(d.energy_response is not None for d in study.spec.detectors):  # LAr 2020 binning
         from ..datasets.coherent_lar import load_coherent_lar_2020
         from ..plotting.lar_plots import plot_lar_projections
 
