@@ -11,8 +11,8 @@ The expected count in bin (e, f, t) is
   energy) into the 12 energy bins. The weights w = (g_p^2, 2 g_p g_n, g_n^2, mu^2) keep the
   count an exact polynomial in sin^2(theta_W), <r^2> and mu^2.
 * P_eft: the release's CEvNS template divided by its energy marginal, i.e. the F90 x time
-  shape in each energy bin (energy bins where the template is empty take the shape of the
-  highest non-empty bin). The same shape serves every flavour (docs/coherent_lar_2020.md).
+  shape in each energy bin (energy bins holding less than 10^-6 of the template's events
+  take the shape of the highest bin above that). The same shape serves every flavour (docs/coherent_lar_2020.md).
 * QF a and b are nuisances entering through templates (recomputed rows at z = 0, +-1, +-2,
   interpolated as the CsI model's :class:`~cenns_bayes.stats.binned.ShapeTerm`); the release's 8 shape
   systematics enter the same way (5 nuisances: F90 and timing mean of CEvNS; energy,
