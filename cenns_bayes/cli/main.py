@@ -55,13 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.debug = debug
+    from ..datasets.coherent import ChecksumError
     from ..specs.errors import SpecError
     from .common import UserError, clean_text
 
     command = args.command
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
-    except (SpecError, UserError) as err:
+    except (SpecError, UserError, ChecksumError) as err:
         _say(f"cenns-bayes {command}: error: {clean_text(str(err))}")
         return 2
     except KeyboardInterrupt:

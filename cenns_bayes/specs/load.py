@@ -427,6 +427,9 @@ def _check_physics(study: Study) -> None:
     for name, prior in spec.priors.items():
         _check_prior(path, name, prior, flavors)
     _check_response(study)
+    from .lar_checks import check_energy_response
+
+    check_energy_response(study)
     if spec.analysis.binned and not any(d.recoil_bins for d in spec.detectors):
         raise SpecPhysicsError(path, "analysis.binned", "binned analysis needs recoil_bins on a detector")
     if spec.data.kind == "observed":
@@ -629,9 +632,9 @@ class Study:
 
     @property
     def response_detector(self) -> str | None:
-        """Name of the detector with a ``[detectors.response]`` table, if any."""
+        """Name of the detector with a ``[detectors.response]`` or ``[detectors.energy_response]`` table."""
         for d in self.spec.detectors:
-            if d.response is not None:
+            if d.response is not None or d.energy_response is not None:
                 return d.name
         return None
 

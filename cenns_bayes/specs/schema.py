@@ -256,6 +256,35 @@ class ResponseSection(_Strict):
         return self
 
 
+class LArQuenching(_Strict):
+    """QF(T) = a + b T/keVnr (keVee per keVnr) with independent 1-sigma errors of a and b."""
+
+    a: Annotated[float, Field(gt=0, lt=1)]
+    a_sigma: Annotated[float, Field(ge=0)] = 0.0
+    b_per_kevnr: float = 0.0
+    b_sigma_per_kevnr: Annotated[float, Field(ge=0)] = 0.0
+
+
+class EnergyResponseSection(_Strict):
+    """``[detectors.energy_response]``: reconstructed-energy (keVee) x F90 x time bins of a release.
+
+    The CEvNS energy spectrum comes from the physics core through QF(T), a Gaussian
+    resolution sigma/E = resolution / sqrt(E/keVee) and the release's acceptance; the F90
+    and arrival-time shapes (and the binning) come from the release's CEvNS template
+    (docs/coherent_lar_2020.md).
+    """
+
+    release: Literal["coherent-lar-2020"] = "coherent-lar-2020"
+    quenching: LArQuenching
+    resolution_sqrt_kevee: PositiveFloat = Field(0.58, description="sigma/E = value / sqrt(E / keVee)")
+    recoil_grid_points: Annotated[int, Field(ge=200, le=100000)] = 3001
+    template_sigmas: list[PositiveFloat] = Field(
+        default_factory=lambda: [1.0, 2.0],
+        description="QF nuisance values (in sigma, both signs) at which templates are computed",
+    )
+    shape_systematics: bool = Field(True, description="the release's 8 shape-systematic templates as nuisances")
+
+
 class DetectorSection(_Strict):
     """``[[detectors]]``: one detector (optionally with a ``[detectors.response]``)."""
 
@@ -275,6 +304,9 @@ class DetectorSection(_Strict):
     )
     response: ResponseSection | None = Field(
         None, description="detector response: counts in PE x arrival-time bins instead of recoil bins"
+    )
+    energy_response: EnergyResponseSection | None = Field(
+        None, description="release response: counts in keVee x F90 x time bins (coherent-lar-2020)"
     )
 
     @field_validator("recoil_window_kev")
@@ -405,14 +437,14 @@ class ObservedChannel(_Strict):
 class DataSection(_Strict):
     """``[data]``: what is observed."""
 
-    kind: Literal["asimov", "observed", "coherent-csi-2017"] = "asimov"
+    kind: Literal["asimov", "observed", "coherent-csi-2017", "coherent-lar-2020"] = "asimov"
     channels: list[ObservedChannel] | None = None
     file: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
         None, description="CSV, relative to the spec's folder: detector,flavor,bin,counts")
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.kind in ("asimov", "coherent-csi-2017") and (self.channels or self.file):
+        if self.kind in ("asimov", "coherent-csi-2017", "coherent-lar-2020") and (self.channels or self.file):
             raise ValueError(f"{self.kind} data take no 'channels' or 'file'")
         if self.kind == "observed" and not (self.channels or self.file):
             raise ValueError("observed data need 'channels' or 'file'")
@@ -523,6 +555,25 @@ class SteadyStateBackground(_Strict):
         return self.treatment
 
 
+class TemplateNormalisation(_Strict):
+    """Expected events of a release background template and its 1-sigma (Gaussian) constraint."""
+
+    events: PositiveFloat
+    sigma: Annotated[float, Field(ge=0)] = 0.0
+
+
+class ReleaseTemplateBackgrounds(_Strict):
+    """``[backgrounds.release_templates]``: the coherent-lar-2020 background templates.
+
+    Each template (shape from the release) is scaled to ``events`` and its normalisation is
+    a Gaussian-constrained nuisance of relative width ``sigma / events`` (0: fixed).
+    """
+
+    prompt_neutrons: TemplateNormalisation | None = None
+    delayed_neutrons: TemplateNormalisation | None = None
+    steady_state: TemplateNormalisation | None = None
+
+
 class BackgroundsSection(_Strict):
     """``[backgrounds]``: backgrounds of the detector with a response."""
 
@@ -530,6 +581,7 @@ class BackgroundsSection(_Strict):
         None, description="detector they belong to (default: the one with a response)")
     prompt_neutrons: PromptNeutronBackground | None = None
     steady_state: SteadyStateBackground | None = None
+    release_templates: ReleaseTemplateBackgrounds | None = None
 
 
 class SamplingSection(_Strict):

@@ -646,9 +646,15 @@ def _skin_term(study, name, flavors, grid, response, project_rows, eff0, notes) 
 def model_for_study(study):
     """The :class:`~cenns_bayes.stats.model.ExpectationModel` of any study.
 
-    A study with a detector response gives a :class:`ResponseModel`; an ordinary counting
+    A study with an energy response (COHERENT LAr 2020) gives a
+    :class:`~cenns_bayes.stats.lar.LArModel`; one with a detector response a
+    :class:`ResponseModel`; an ordinary counting
     study (recoil windows or bins) gives a :class:`~cenns_bayes.stats.counting.CountingModel`.
     """
+    if any(d.energy_response is not None for d in study.spec.detectors):
+        from .lar import build_lar_model
+
+        return build_lar_model(study)
     if study.response_detector is not None:
         return build_response_model(study)
     from .counting import CountingModel
