@@ -37,11 +37,11 @@ from ..detector.energy_response import energy_bin_probabilities, trapezoid_weigh
 from ..physics import constants as const
 from ..physics.cross_sections import max_recoil_kev, neutron_vector_coupling, proton_vector_coupling
 from ..physics.sns import sns_spectrum
-from ..rates.coefficients import DetectorSetup, channel_coefficients, differential_coefficients, parameter_for_flavor
+from ..rates.coefficients import DetectorSetup, differential_coefficients, parameter_for_flavor
 from .binned import interpolation_coefficients
-from .model import NuisanceSpec
+from .model import ModelBase, NuisanceSpec
 
-__all__ = ["LArModel", "TemplateShift", "build_lar_model", "flux_averaged_cross_section_cm2"]
+__all__ = ["LArModel", "TemplateShift", "build_lar_model"]
 
 _P0 = float(proton_vector_coupling(0.0))
 _P1 = float(proton_vector_coupling(1.0)) - _P0
@@ -130,7 +130,7 @@ class TemplateShift:
 
 
 @dataclass(eq=False)
-class LArModel:
+class LArModel(ModelBase):
     """Expected counts of the LAr 2020 analysis in 12 x 8 x 10 bins (``ExpectationModel``).
 
     Attributes
@@ -167,7 +167,6 @@ class LArModel:
     background_terms: dict[str, list[TemplateShift]]
     fixed: dict[str, float]
     notes: dict[str, Any] = field(default_factory=dict)
-    cross_section_per_unit_strength_cm2: float | None = None
     detector_names: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ evaluation
@@ -222,10 +221,6 @@ class LArModel:
             total = total + self.background(name, nuisances, xp)
         return xp.where(total > _FLOOR, total, _FLOOR)
 
-    def nominal_nuisances(self) -> dict[str, Any]:
-        """Every nuisance at its nominal value."""
-        return {n.name: float(n.nominal()[0]) for n in self.nuisances}
-
     def components(self, params: Mapping[str, Any], nuisances: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """NumPy expectation per component: CEvNS per flavour and each background."""
         out = {}
@@ -236,17 +231,6 @@ class LArModel:
         for name in self.backgrounds:
             out[name] = np.asarray(self.background(name, nuisances), dtype=float)
         return out
-
-    def flux_averaged_cross_section_cm2(self, signal_strength: float) -> float | None:
-        """Flux-averaged CEvNS cross section implied by a signal strength, cm^2.
-
-        <sigma> = signal_strength x <sigma>_model, with <sigma>_model the cross section at the
-        study's fixed parameters averaged over the sum of the three flavours' spectra, over
-        every recoil energy (no threshold, no acceptance); see docs/coherent_lar_2020.md.
-        """
-        if self.cross_section_per_unit_strength_cm2 is None:
-            return None
-        return float(signal_strength) * self.cross_section_per_unit_strength_cm2
 
 
 # ---------------------------------------------------------------------- building
@@ -297,27 +281,6 @@ def _recoil_grid(setup: DetectorSetup, flavors: list[str], n_points: int) -> np.
         e_max = max(sns_spectrum(f, setup.prompt_energy_mev).max_energy_mev for f in flavors)
         hi = float(max_recoil_kev(e_max, setup.target.min_nucleus_mass_mev))
     return np.geomspace(lo, hi, n_points)
-
-
-def flux_averaged_cross_section_cm2(setup: DetectorSetup, flavors: list[str], params: Mapping[str, float]) -> float:
-    """CEvNS cross section per nucleus averaged over the summed flavour spectra, cm^2.
-
-    sum_fl N_fl / (N_targets x fluence x n_flavours), each N_fl integrated over every recoil
-    energy from 1 eV to the kinematic end point with unit efficiency.
-    """
-    full = DetectorSetup(**{**setup.__dict__, "recoil_window_kev": (1e-3, None), "bin_edges_kev": None,
-                            "efficiency": 1.0})
-    s2 = params.get("sin2_theta_w", _DEFAULTS["sin2_theta_w"])
-    total = 0.0
-    for flavor in flavors:
-        c = channel_coefficients(full, flavor)
-        mu_name, r2_name = parameter_for_flavor(flavor)
-        gp = _P0 + _P1 * (s2 + const.CHARGE_RADIUS_SHIFT * params.get(r2_name, 0.0))
-        mu = params.get(mu_name, 0.0)
-        total += float(np.sum(gp * gp * c.i_pp + 2 * _GN * gp * c.i_pn + _GN * _GN * c.i_nn + mu * mu * c.i_mag))
-    n_targets = sum(setup.mass_kg * comp.atoms_per_formula_unit / setup.target.formula_mass_kg
-                    for comp in setup.target.components)
-    return total / (n_targets * setup.fluence_per_cm2 * len(flavors))
 
 
 def build_lar_model(study, detector: str | None = None) -> LArModel:
@@ -405,7 +368,6 @@ def build_lar_model(study, detector: str | None = None) -> LArModel:
     free = study.free_parameters
     parameter_names = [p for p in _DEFAULTS if p in free or p in _DEFAULTS]
     fixed = {k: v for k, v in study.true_parameters().items() if k in parameter_names}
-    sigma_model = flux_averaged_cross_section_cm2(setup, flavors, {**_DEFAULTS, **fixed, "signal_strength": 1.0})
     notes = {"recoil_grid_points": int(grid.size), "recoil_grid_kevnr": (float(grid[0]), float(grid[-1])),
              "qf_template_nodes_sigma": qf_nodes.tolist()}
     model = LArModel(
@@ -421,7 +383,6 @@ def build_lar_model(study, detector: str | None = None) -> LArModel:
         background_terms=background_terms,
         fixed=fixed,
         notes=notes,
-        cross_section_per_unit_strength_cm2=sigma_model,
         detector_names=[det.name],
     )
     if spec.data.kind == "coherent-lar-2020":
