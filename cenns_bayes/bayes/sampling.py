@@ -153,7 +153,7 @@ def compile_nutpie(model: pm.Model, *, reuse: bool = False):
             return entry.compiled.with_data(**data)
     compiled = nutpie.compile_pymc_model(model)
     _COMPILED.append(_CompiledEntry(model, signature, compiled))
-    del _COMPILED[:-COMPILED_CACHE_SIZE]
+    del _COMPILED[:max(0, len(_COMPILED) - COMPILED_CACHE_SIZE)]
     return compiled
 
 

@@ -175,6 +175,10 @@ class ChannelCoefficients:
         return c0 + s * (c1 + s * c2) + cm * mu2
 
 
+#: Parameter values that :meth:`RateModel.counts` treats as one point without array set-up.
+_SCALAR_TYPES = (float, int, np.floating, np.integer)
+
+
 @lru_cache(maxsize=16)
 def _legendre_nodes(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre nodes and weights on [-1, 1] (cached: computing them dominates a channel)."""
@@ -351,15 +355,17 @@ class RateModel:
             raise KeyError(f"unknown parameter(s) {sorted(unknown)}; expected {list(p)}")
         p.update(parameters)
         names = ("signal_strength", "sin2_theta_w", "r2_nu_mu", "r2_nu_e", "mu_nu_mu", "mu_nu_e")
-        values = [np.asarray(p[k], dtype=float) for k in names]
-        shape = np.broadcast_shapes(*(v.shape for v in values))
         k = const.CHARGE_RADIUS_SHIFT
-        if not shape and out is None:  # one point (fits call this in their inner loop)
-            strength, s2, r2_mu, r2_e, mu_mu, mu_e = (float(v) for v in values)
+        raw = [p[name] for name in names]
+        if out is None and all(isinstance(v, _SCALAR_TYPES) for v in raw):
+            # one point: fits call this in their inner loop, so skip the array machinery
+            strength, s2, r2_mu, r2_e, mu_mu, mu_e = (float(v) for v in raw)
             s_mu, s_e = s2 + k * r2_mu, s2 + k * r2_e
             features = np.array([strength, strength * s_mu, strength * s_mu * s_mu, strength * s_e,
                                  strength * s_e * s_e, mu_mu * mu_mu, mu_e * mu_e])
             return features @ self._weights
+        values = [np.asarray(v, dtype=float) for v in raw]
+        shape = np.broadcast_shapes(*(v.shape for v in values))
         n_points = int(np.prod(shape))
         flat = [np.broadcast_to(v, shape).reshape(-1) if v.ndim else v for v in values]
         n_cols = self._poly.shape[1]

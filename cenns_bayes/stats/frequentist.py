@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize  # scipy.stats (0.4 s to import) only where needed
 
 from ..physics.constants import CHARGE_RADIUS_SHIFT
 from ..rates.coefficients import RateModel
@@ -56,6 +56,8 @@ def delta_chi2_for(level: float, dof: int = 1, one_sided: bool = False) -> float
     ``one_sided=True`` gives the threshold of a one-sided 1-dof limit at ``level``
     ((z_level)^2, e.g. 1.64 for 90 %), used where a boundary makes only one side count.
     """
+    from scipy import stats
+
     if one_sided:
         return float(stats.norm.ppf(level) ** 2)
     return float(stats.chi2.ppf(level, dof))
