@@ -203,3 +203,30 @@ def test_fast_compile_prior_predictive_draws_equal_default_mode():
     counts_fast = np.asarray(fast["prior_predictive"]["counts"])
     np.testing.assert_array_equal(counts_fast, np.asarray(slow["prior_predictive"]["counts"]))
     assert np.array_equal(counts_fast, np.round(counts_fast))  # Poisson draws: whole numbers
+
+
+def test_coefficients_as_data_give_the_draws_of_coefficients_as_constants():
+    """Making the count coefficients pm.Data changed no number: same seed, same draws."""
+    import nutpie
+
+    from cenns_bayes.bayes.model import build_model
+
+    study = _argon(5.0, **{"nuisances.flux_sigma": 0.1})
+    with_data, counting = build_model(study)
+    as_data = counting.expected
+
+    def as_constants(params, nuisances=None, xp=np, **data_containers):
+        return as_data(params, nuisances, xp)  # the rate model's arrays, baked into the graph
+
+    counting.expected = as_constants  # the model as it was built before
+    with_constants, _ = build_model(study, counting=counting)
+    assert "count_coefficients" in with_constants.named_vars  # present, but unused:
+    assert "count_coefficients" not in {v.name for v in
+                                        __import__("pytensor.graph.traversal").graph.traversal.ancestors(
+                                            [with_constants.logp()])}
+    draws = []
+    for model in (with_data, with_constants):
+        idata = nutpie.sample(nutpie.compile_pymc_model(model), draws=150, tune=150, chains=2,
+                              cores=1, seed=3, target_accept=0.99, progress_bar=False)
+        draws.append(np.asarray(idata.posterior["mu_nu_mu"]))
+    assert np.array_equal(draws[0], draws[1])
