@@ -62,13 +62,14 @@ def bench_study(repeats: int) -> None:
         cmd = [CLI, "study", "models/paper_realistic.toml", "--out", tmp]
         wall, _ = run_process(cmd)  # fills the compile cache if it is cold
         print(f"warm-up run (not counted): {wall:.1f} s")
-        runs: dict[str, list[float]] = {"one BLAS thread (default)": [], "--blas-threads default": []}
+        runs: dict[str, list[tuple[float, float]]] = {
+            "one BLAS thread (default)": [], "--blas-threads default": []}
         for _ in range(repeats):
-            runs["one BLAS thread (default)"].append(run_process(cmd)[0])
+            runs["one BLAS thread (default)"].append(run_process(cmd))
             runs["--blas-threads default"].append(
-                run_process([CLI, "--blas-threads", "default", *cmd[1:]])[0])
+                run_process([CLI, "--blas-threads", "default", *cmd[1:]]))
         for label, times in runs.items():
-            print(f"{label}: " + ", ".join(f"{t:.1f}" for t in times) + " s")
+            print(f"{label}: " + ", ".join(f"{w:.1f} s wall ({c:.1f} s CPU)" for w, c in times))
         print(f"after: {load()}")
 
 
