@@ -176,8 +176,8 @@ def bench_reproduce(repeats: int) -> None:
     print(f"`cenns-bayes reproduce --json`: {statistics.median(w for w, _ in runs):.2f} s wall, "
           f"{statistics.median(c for _, c in runs):.2f} s CPU "
           f"(runs: {', '.join(f'{w:.2f}' for w, _ in runs)} s)")
-    _, cpu = run_process([sys.executable, "-c", "import cenns_bayes.cli.main, cenns_bayes.cli.reproduce_cmd, "
-                          "cenns_bayes.paper.reproduce"])
+    imports = "import cenns_bayes.cli.main, cenns_bayes.cli.reproduce_cmd, cenns_bayes.paper.reproduce"
+    _, cpu = run_process([sys.executable, "-c", imports])
     print(f"python start-up and imports of reproduce: {cpu:.2f} s CPU")
     print(f"after: {load()}")
 

@@ -34,8 +34,9 @@ def main() -> None:
         profiler.disable()
         total = time.perf_counter() - t0
     stats = pstats.Stats(profiler).stats
+    callback_file = os.path.join("numba", "core", "ccallback.py")
     cfunc = sum(v[3] for (file, _, name), v in stats.items()
-                if file.endswith(os.path.join("numba", "core", "ccallback.py")) and name == "compile")
+                if file.endswith(callback_file) and name == "compile")
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     print(f"{path}: nutpie compile {total:.2f} s, of which numba.cfunc compile {cfunc:.2f} s "

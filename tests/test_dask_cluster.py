@@ -85,7 +85,8 @@ def dask_cluster(tmp_path):
         deadline = time.monotonic() + 90
         while not info.exists() or not info.read_text().strip():
             if procs[0].poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("dask scheduler did not start:\n" + (tmp_path / "cluster.log").read_text())
+                log = (tmp_path / "cluster.log").read_text()
+                raise RuntimeError("dask scheduler did not start:\n" + log)
             time.sleep(0.2)
         address = json.loads(info.read_text())["address"]
         for i in range(2):

@@ -131,7 +131,9 @@ def _same_graph(a: tuple, b: tuple) -> bool:
 
     names_a, shapes_a, coords_a, inputs_a, outputs_a = a
     names_b, shapes_b, coords_b, inputs_b, outputs_b = b
-    if (names_a, shapes_a, coords_a) != (names_b, shapes_b, coords_b) or len(outputs_a) != len(outputs_b):
+    if (names_a, shapes_a, coords_a) != (names_b, shapes_b, coords_b):
+        return False
+    if len(outputs_a) != len(outputs_b):
         return False
     return equal_computations(outputs_a, outputs_b, in_xs=inputs_a, in_ys=inputs_b)
 

@@ -372,8 +372,8 @@ class RateModel:
         if out is None:
             out = np.empty((*shape, n_cols))
         elif out.shape != (*shape, n_cols) or out.dtype != np.float64 or not out.flags.c_contiguous:
-            raise ValueError(f"out must be a C-contiguous float64 array of shape {(*shape, n_cols)}, "
-                             f"got {out.dtype} {out.shape}")
+            raise ValueError(f"out must be a C-contiguous float64 array of shape "
+                             f"{(*shape, n_cols)}, got {out.dtype} {out.shape}")
         out2 = out.reshape(n_points, n_cols)
         w = self._weights
         block = min(self.BLOCK_POINTS, max(n_points, 1))
