@@ -154,7 +154,8 @@ class CountingModel:
         coefficients = None if polynomial is None else [poly[k] for k in range(4)]
         if self.radius_slopes is not None and "neutron_radius" in nuisances:
             z = nuisances["neutron_radius"][self.radius_index]
-            first, second = self.radius_slopes if radius_slopes is None else radius_slopes
+            slopes = self.radius_slopes if radius_slopes is None else radius_slopes
+            first, second = slopes[0], slopes[1]  # indexing also works on a tensor
             coefficients = [poly[k] + z * first[k] + z * z * second[k] for k in range(4)]
         counts = evaluate_polynomial(self.rate_model, {**self.fixed, **params}, xp, coefficients)
         if "flux_norm" in nuisances:
