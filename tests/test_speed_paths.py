@@ -151,21 +151,26 @@ def _argon(threshold_kev: float, **extra):
                        **extra})
 
 
-def test_models_differing_only_in_data_have_equal_graphs():
+def build_data_model(study):
     from cenns_bayes.bayes.model import build_model
+
+    return build_model(study, coefficients_as_data=True)
+
+
+def test_models_differing_only_in_data_have_equal_graphs():
     from cenns_bayes.bayes.sampling import _graph_signature, _same_graph
 
-    a = _graph_signature(build_model(_argon(5.0))[0])
-    assert _same_graph(a, _graph_signature(build_model(_argon(0.5))[0]))
+    a = _graph_signature(build_data_model(_argon(5.0))[0])
+    assert _same_graph(a, _graph_signature(build_data_model(_argon(0.5))[0]))
     # a prior, a fixed parameter or a nuisance width is in the graph: no reuse
-    assert not _same_graph(a, _graph_signature(build_model(
+    assert not _same_graph(a, _graph_signature(build_data_model(
         _argon(5.0, **{"priors.mu_nu_mu.upper": 20.0}))[0]))
-    assert not _same_graph(a, _graph_signature(build_model(
+    assert not _same_graph(a, _graph_signature(build_data_model(
         _argon(5.0, **{"parameters.sin2_theta_w": 0.24}))[0]))
     flux = {"nuisances.flux_sigma": 0.1}
-    b = _graph_signature(build_model(_argon(5.0, **flux))[0])
-    assert _same_graph(b, _graph_signature(build_model(_argon(0.5, **flux))[0]))
-    assert not _same_graph(b, _graph_signature(build_model(
+    b = _graph_signature(build_data_model(_argon(5.0, **flux))[0])
+    assert _same_graph(b, _graph_signature(build_data_model(_argon(0.5, **flux))[0]))
+    assert not _same_graph(b, _graph_signature(build_data_model(
         _argon(5.0, **{"nuisances.flux_sigma": 0.2}))[0]))
 
 
@@ -206,24 +211,18 @@ def test_fast_compile_prior_predictive_draws_equal_default_mode():
 
 
 def test_coefficients_as_data_give_the_draws_of_coefficients_as_constants():
-    """Making the count coefficients pm.Data changed no number: same seed, same draws."""
+    """Count coefficients as pm.Data (scans) or as constants (default): same seed, same draws."""
     import nutpie
 
     from cenns_bayes.bayes.model import build_model
 
     study = _argon(5.0, **{"nuisances.flux_sigma": 0.1})
-    with_data, counting = build_model(study)
-    as_data = counting.expected
-
-    def as_constants(params, nuisances=None, xp=np, **data_containers):
-        return as_data(params, nuisances, xp)  # the rate model's arrays, baked into the graph
-
-    counting.expected = as_constants  # the model as it was built before
-    with_constants, _ = build_model(study, counting=counting)
+    with_data, counting = build_model(study, coefficients_as_data=True)
+    with_constants, _ = build_model(study, counting=counting)  # the default
     from pytensor.graph.traversal import ancestors
 
-    assert "count_coefficients" in with_constants.named_vars  # present, but unused:
-    assert "count_coefficients" not in {v.name for v in ancestors([with_constants.logp()])}
+    assert "count_coefficients" in {v.name for v in ancestors([with_data.logp()])}
+    assert "count_coefficients" not in with_constants.named_vars
     draws = []
     for model in (with_data, with_constants):
         idata = nutpie.sample(nutpie.compile_pymc_model(model), draws=150, tune=150, chains=2,

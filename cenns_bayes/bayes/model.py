@@ -40,7 +40,8 @@ def poisson_random(expected, rng=None, size=None):
 
 
 def build_model(study: Study, pooling: str | None = None,
-                counting: ExpectationModel | None = None) -> tuple[pm.Model, ExpectationModel]:
+                counting: ExpectationModel | None = None,
+                coefficients_as_data: bool = False) -> tuple[pm.Model, ExpectationModel]:
     """Build the PyMC model of a study.
 
     Parameters
@@ -52,13 +53,18 @@ def build_model(study: Study, pooling: str | None = None,
     counting : ExpectationModel, optional
         Pre-built statistical model (to reuse its coefficients across builds); by default
         :func:`cenns_bayes.stats.binned.model_for_study` (a counting or a response model).
+    coefficients_as_data : bool
+        Counting studies: put the count coefficients in ``pm.Data`` containers rather than
+        in the graph as constants, so that one compiled model serves every study that
+        differs only in them (scan points; :func:`counting_data`). The draws are the same
+        either way; a model with constants compiles faster, so it is the default.
 
     Returns
     -------
     (pm.Model, ExpectationModel)
         The observed counts are a ``pm.Data`` named ``observed_counts`` so toy studies can
-        swap them without rebuilding; in a counting study the count coefficients are
-        ``count_coefficients`` (and ``radius_slopes``), see :func:`counting_data`.
+        swap them without rebuilding; with ``coefficients_as_data`` the count coefficients
+        are ``count_coefficients`` (and ``radius_slopes``), see :func:`counting_data`.
     """
     if not study.free_parameters:
         raise ValueError(f"{study.path}: priors: no free parameter; give [priors] for at least one")
@@ -78,7 +84,7 @@ def build_model(study: Study, pooling: str | None = None,
             nuisances = _counting_nuisances(study, counting, pooling)
         else:
             nuisances = _declared_nuisances(counting)
-        if isinstance(counting, CountingModel):
+        if coefficients_as_data and isinstance(counting, CountingModel):
             # the numbers that change between scan points are data, not graph constants,
             # so one compiled model serves every point (see sampling.compile_nutpie)
             data = counting_data(counting)

@@ -168,15 +168,15 @@ def sample_study(study: Study, *, draws: int | None = None, tune: int | None = N
     """Build the study's model and sample it (options default to the spec's ``[sampling]``).
 
     ``prior_draws = 0`` skips the prior and prior predictive groups; ``reuse_compiled``
-    reuses a model compiled earlier in the process when the graphs are equal
-    (:func:`compile_nutpie`).
+    builds the model with its count coefficients as data and reuses a model compiled
+    earlier in the process when the graphs are equal (:func:`compile_nutpie`).
     """
     cfg = study.spec.sampling
     draws = cfg.draws if draws is None else draws
     tune = cfg.tune if tune is None else tune
     chains = cfg.chains if chains is None else chains
     seed = cfg.seed if seed is None else seed
-    model, counting = build_model(study, pooling, counting)
+    model, counting = build_model(study, pooling, counting, coefficients_as_data=reuse_compiled)
     idata, used, t_compile, t_sample = sample_model(
         model, draws=draws, tune=tune, chains=chains, seed=seed,
         target_accept=cfg.target_accept, backend=backend or cfg.backend, progressbar=progressbar,
