@@ -26,10 +26,17 @@ File format::
     ...
 
 Reload it with :func:`read_table`.
+
+Security: a Dask scheduler runs whatever pickled task it is sent, and its workers
+unpickle results. Anyone who can reach an unprotected scheduler port can run code as the
+user who started it. A scheduler address that is not on this machine (and not ``tls://``)
+therefore draws an :class:`InsecureSchedulerWarning` pointing to Dask's TLS set-up; see
+``docs/cluster.md``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import math
@@ -37,6 +44,7 @@ import os
 import time
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack, closing, nullcontext
 from dataclasses import dataclass, field
@@ -47,11 +55,13 @@ import numpy as np
 
 __all__ = [
     "Engine",
+    "InsecureSchedulerWarning",
     "ResultTable",
     "Task",
     "TaskFailedError",
     "TableMismatchError",
     "default_workers",
+    "scheduler_security_warning",
     "read_table",
     "run_tasks",
     "single_threaded_blas",
@@ -118,6 +128,49 @@ class TaskFailedError(RuntimeError):
 
 class TableMismatchError(ValueError):
     """An existing table was written by a different computation (other seed or settings)."""
+
+
+class InsecureSchedulerWarning(UserWarning):
+    """A Dask scheduler is reached over a network without TLS."""
+
+
+#: Dask's documentation of TLS between client, scheduler and workers.
+DASK_TLS_DOCS = "https://distributed.dask.org/en/stable/tls.html"
+
+
+def _is_local_host(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in ("localhost", "") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: assume it is reached over a network
+
+
+def scheduler_security_warning(address: str) -> str | None:
+    """The warning to give for a scheduler ``address``, or None when it is safe enough.
+
+    Safe: in-process (``inproc://``) and loopback addresses (127.0.0.0/8, ::1,
+    localhost), and any ``tls://`` address. Everything else -- a
+    plain ``tcp://`` (or scheme-less) address of another machine -- is reachable by
+    whoever can open its port, and a Dask scheduler executes the pickled tasks it is sent.
+    """
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    scheme = scheme.lower()
+    if scheme in ("tls", "inproc"):
+        return None
+    hostport = rest.split("/", 1)[0]
+    host = hostport.rsplit(":", 1)[0] if hostport.count(":") == 1 or hostport.startswith("[") \
+        else hostport
+    if _is_local_host(host):
+        return None
+    return (f"the Dask scheduler {address!r} is reached over the network without TLS: "
+            "a scheduler runs any pickled task sent to it, so whoever can reach its port can "
+            "run code as you. Use a tls:// address with Dask's TLS configuration "
+            f"({DASK_TLS_DOCS}), or an SSH tunnel to a scheduler listening on 127.0.0.1.")
 
 
 def task_seed(seed: int, key: Sequence[int]) -> np.random.SeedSequence:
@@ -332,6 +385,9 @@ class Engine:
             from distributed import Client, LocalCluster
 
             if self.scheduler is not None:
+                message = scheduler_security_warning(self.scheduler)
+                if message is not None:
+                    warnings.warn(message, InsecureSchedulerWarning, stacklevel=3)
                 try:
                     client = Client(self.scheduler, timeout="10s")
                 except (OSError, TimeoutError) as err:

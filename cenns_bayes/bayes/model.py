@@ -24,7 +24,7 @@ from ..stats.counting import CountingModel
 from ..stats.model import ExpectationModel
 from .priors import add_parameter
 
-__all__ = ["build_model", "poisson_logp", "poisson_random"]
+__all__ = ["build_model", "counting_data", "poisson_logp", "poisson_random"]
 
 #: Shape shift of the Gamma marginal of a per-bin rate: m + 1/2 for the Jeffreys prior b^(-1/2),
 #: m + 1 for a flat prior.
@@ -45,7 +45,8 @@ def poisson_random(expected, rng=None, size=None):
 
 
 def build_model(study: Study, pooling: str | None = None,
-                counting: ExpectationModel | None = None) -> tuple[pm.Model, ExpectationModel]:
+                counting: ExpectationModel | None = None,
+                coefficients_as_data: bool = False) -> tuple[pm.Model, ExpectationModel]:
     """Build the PyMC model of a study.
 
     Parameters
@@ -57,12 +58,18 @@ def build_model(study: Study, pooling: str | None = None,
     counting : ExpectationModel, optional
         Pre-built statistical model (to reuse its coefficients across builds); by default
         :func:`cenns_bayes.stats.binned.model_for_study` (a counting or a response model).
+    coefficients_as_data : bool
+        Counting studies: put the count coefficients in ``pm.Data`` containers rather than
+        in the graph as constants, so that one compiled model serves every study that
+        differs only in them (scan points; :func:`counting_data`). The draws are the same
+        either way; a model with constants compiles faster, so it is the default.
 
     Returns
     -------
     (pm.Model, ExpectationModel)
         The observed counts are a ``pm.Data`` named ``observed_counts`` so toy studies can
-        swap them without rebuilding.
+        swap them without rebuilding; with ``coefficients_as_data`` the count coefficients
+        are ``count_coefficients`` (and ``radius_slopes``), see :func:`counting_data`.
     """
     if not study.free_parameters:
         raise ValueError(f"{study.path}: priors: no free parameter; give [priors] for at least one")
@@ -82,12 +89,37 @@ def build_model(study: Study, pooling: str | None = None,
             nuisances = _counting_nuisances(study, counting, pooling)
         else:
             nuisances = _declared_nuisances(counting)
-        expected = pm.Deterministic(
-            "expected_counts", counting.expected(params, nuisances, xp=pt), dims="bin")
+        if coefficients_as_data and isinstance(counting, CountingModel):
+            # the numbers that change between scan points are data, not graph constants,
+            # so one compiled model serves every point (see sampling.compile_nutpie)
+            data = counting_data(counting)
+            polynomial = pm.Data("count_coefficients", data["count_coefficients"])
+            slopes = (pm.Data("radius_slopes", data["radius_slopes"])
+                      if "radius_slopes" in data else None)
+            mean = counting.expected(params, nuisances, xp=pt, polynomial=polynomial,
+                                     radius_slopes=slopes)
+        else:
+            mean = counting.expected(params, nuisances, xp=pt)
+        expected = pm.Deterministic("expected_counts", mean, dims="bin")
         observed = pm.Data("observed_counts", np.asarray(counting.observed, dtype=float), dims="bin")
         pm.CustomDist("counts", expected, logp=poisson_logp, random=poisson_random,
                       observed=observed, dims="bin")
     return model, counting
+
+
+def counting_data(counting: CountingModel) -> dict[str, np.ndarray]:
+    """The numbers of a counting study that enter its PyMC model as ``pm.Data``.
+
+    Two studies whose models differ only in these (e.g. two points of a threshold or
+    mass scan) share one compiled model: ``count_coefficients`` (c0, c1, c2, c_mu) per
+    column, shape (4, n_columns); ``radius_slopes`` (2, 4, n_columns) when the study has
+    neutron-radius nuisances; ``observed_counts`` (n_columns,).
+    """
+    out = {"count_coefficients": np.array(counting.rate_model.polynomial, dtype=float),
+           "observed_counts": np.asarray(counting.observed, dtype=float)}
+    if counting.radius_slopes is not None:
+        out["radius_slopes"] = np.array(counting.radius_slopes, dtype=float)
+    return out
 
 
 def _label(b) -> str:

@@ -6,6 +6,14 @@ import PyMC. Errors a user can fix (bad specs, bad options) end the process with
 on stderr and exit status 2; nothing is left half-written. Any other error is also reported
 as one line (exit status 1) unless ``--debug`` asks for the traceback; Ctrl-C prints one line
 (exit status 130) and a closed pipe (``| head``) ends the command quietly.
+
+Every command runs with one BLAS/OpenMP thread by default: the numerical work is many
+small operations (minimiser steps on arrays of a few dozen numbers, NUTS on one core per
+chain), where a second BLAS thread only contends for the cores; on a busy 2-core machine
+a single L-BFGS-B step was measured 400-1600x slower with OpenBLAS's default threads
+(docs/benchmarks.md). ``--blas-threads N`` or the environment variable
+``CENNS_BAYES_BLAS_THREADS=N`` chooses N threads; ``default`` leaves the libraries' own
+choice.
 """
 
 from __future__ import annotations
@@ -14,6 +22,14 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+#: Environment variable that sets the BLAS/OpenMP thread count (a number or ``default``).
+BLAS_THREADS_ENV = "CENNS_BAYES_BLAS_THREADS"
+#: Variables read by BLAS and OpenMP runtimes when they load.
+_THREAD_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                    "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 #: Sub-command name -> (module, one-line help).
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -27,6 +43,61 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _blas_threads_setting(text: str) -> int | None:
+    """``"1"`` -> 1, ``"default"`` -> None; anything else raises ValueError."""
+    text = text.strip().lower()
+    if text == "default":
+        return None
+    n = int(text)
+    if n < 1:
+        raise ValueError(f"BLAS threads must be >= 1 or 'default', got {text!r}")
+    return n
+
+
+@contextmanager
+def limit_blas_threads(threads: int | None) -> Iterator[None]:
+    """Limit BLAS/OpenMP thread pools to ``threads`` for the duration (None: change nothing).
+
+    Libraries that load later read the environment variables set here; those already
+    loaded are limited through threadpoolctl. Child processes started meanwhile (local
+    Dask workers) inherit the variables. Both are restored on exit.
+    """
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    saved = {var: os.environ.get(var) for var in _THREAD_ENV_VARS}
+    os.environ.update({var: str(threads) for var in _THREAD_ENV_VARS})
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+def _pre_parse_blas_threads(argv: list[str]) -> int | None:
+    """The thread setting from ``--blas-threads`` or the environment, before any import.
+
+    Read before the sub-command modules (and with them NumPy's and SciPy's BLAS) load,
+    so the setting reaches the libraries through their environment variables.
+    """
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--blas-threads", default=None)
+    known, _ = pre.parse_known_args(argv)
+    text = known.blas_threads or os.environ.get(BLAS_THREADS_ENV) or "1"
+    try:
+        return _blas_threads_setting(text)
+    except ValueError:
+        print(f"cenns-bayes: error: --blas-threads / {BLAS_THREADS_ENV}: expected a positive "
+              f"integer or 'default', got {text!r}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
     from .. import __version__
@@ -38,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cenns-bayes {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an unexpected error (anywhere on the line)")
+    parser.add_argument(
+        "--blas-threads", metavar="N|default", default=None,
+        help=f"BLAS/OpenMP threads (default 1, or ${BLAS_THREADS_ENV}); 'default' leaves the "
+        "libraries' own choice")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -52,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     # ``--debug`` is accepted anywhere on the line, also after the sub-command.
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
+    threads = _pre_parse_blas_threads(argv)
+    with limit_blas_threads(threads):
+        return _main(argv, debug)
+
+
+def _main(argv: list[str], debug: bool) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.debug = debug

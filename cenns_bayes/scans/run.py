@@ -309,7 +309,8 @@ def posterior_point_task(raw: Mapping[str, Any], path: str, overrides: Mapping[s
     if target.parameter not in study.free_parameters:
         raise ValueError(f"posterior scans need a prior on {target.parameter} in [priors]")
     random_seed = int(seed.generate_state(1, np.uint32)[0] >> 1)
-    result = sample(study, seed=random_seed, progressbar=False, prior_draws=10)
+    # one compile per process: later points swap their coefficients into the same model
+    result = sample(study, seed=random_seed, progressbar=False, prior_draws=0, reuse_compiled=True)
     idata = getattr(result, "idata", result)
     draws = np.asarray(idata.posterior[target.parameter]).ravel()
     if target.kind == "upper":

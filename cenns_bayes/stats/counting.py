@@ -163,15 +163,22 @@ class CountingModel(ModelBase):
         """(detector, flavour, bin) per column."""
         return self.rate_model.labels
 
-    def expected(self, params: Mapping[str, Any], nuisances: Mapping[str, Any] | None = None, xp=np):
-        """Expected counts per column (NumPy array or PyTensor tensor)."""
+    def expected(self, params: Mapping[str, Any], nuisances: Mapping[str, Any] | None = None, xp=np,
+                 polynomial=None, radius_slopes=None):
+        """Expected counts per column (NumPy array or PyTensor tensor).
+
+        ``polynomial`` (4, n_columns) and ``radius_slopes`` (2, 4, n_columns) replace the
+        rate model's coefficients and :attr:`radius_slopes`, e.g. by PyTensor shared
+        variables, so that one compiled model serves studies differing only in them.
+        """
         nuisances = nuisances or {}
-        coefficients = None
+        poly = self.rate_model.polynomial if polynomial is None else polynomial
+        coefficients = None if polynomial is None else [poly[k] for k in range(4)]
         if self.radius_slopes is not None and "neutron_radius" in nuisances:
             z = _per_column(nuisances["neutron_radius"], self.radius_index)
-            first, second = self.radius_slopes
-            coefficients = [self.rate_model.polynomial[k] + z * first[k] + z * z * second[k]
-                            for k in range(4)]
+            slopes = self.radius_slopes if radius_slopes is None else radius_slopes
+            first, second = slopes[0], slopes[1]  # indexing also works on a tensor
+            coefficients = [poly[k] + z * first[k] + z * z * second[k] for k in range(4)]
         counts = evaluate_polynomial(self.rate_model, {**self.fixed, **params}, xp, coefficients)
         if "flux_norm" in nuisances:
             counts = counts * nuisances["flux_norm"]

@@ -1,0 +1,204 @@
+"""Speed of the main paths, each variant beside its alternative in one run.
+
+Run:  .venv/bin/python benchmarks/bench_speed.py [--only study,scan,counts,reproduce] [--repeats N]
+
+Sections (the load average is printed before each, since the machine is shared):
+
+* ``study``: the main job (``cenns-bayes study models/paper_realistic.toml``) as a whole
+  process with a warm compile cache, with one BLAS thread (the default) and with the
+  libraries' default threads (``--blas-threads default``), alternating;
+* ``scan``: a 10-point posterior threshold scan on one worker, as a whole process
+  (``cenns-bayes scan ... --method posterior --workers 1``), then in-process with the
+  compiled model reused across points (the default) and with a compile at every point,
+  counting the files PyTensor's Numba cache gains;
+* ``counts``: the 12 realistic channels at 10^6 parameter points: the previous
+  broadcasting formula, :meth:`RateModel.counts`, and the same into a preallocated
+  ``out=``; the floor (writing a result of that size) for scale;
+* ``reproduce``: ``cenns-bayes reproduce --json`` as a whole process (wall and CPU time),
+  and the CPU time of importing what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).with_name("cenns-bayes"))
+
+
+def load() -> str:
+    return "load average %.2f %.2f %.2f" % os.getloadavg()
+
+
+def run_process(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
+    """(wall s, CPU s of the child) of one command run to completion."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, **(env or {})},
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def section(title: str) -> None:
+    print(f"\n## {title}  ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {load()})")
+
+
+def bench_study(repeats: int) -> None:
+    section("main job, whole process, warm cache")
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [CLI, "study", "models/paper_realistic.toml", "--out", tmp]
+        wall, _ = run_process(cmd)  # fills the compile cache if it is cold
+        print(f"warm-up run (not counted): {wall:.1f} s")
+        runs: dict[str, list[tuple[float, float]]] = {
+            "one BLAS thread (default)": [], "--blas-threads default": []}
+        for _ in range(repeats):
+            runs["one BLAS thread (default)"].append(run_process(cmd))
+            runs["--blas-threads default"].append(
+                run_process([CLI, "--blas-threads", "default", *cmd[1:]]))
+        for label, times in runs.items():
+            print(f"{label}: " + ", ".join(f"{w:.1f} s wall ({c:.1f} s CPU)" for w, c in times))
+        print(f"after: {load()}")
+
+
+def _cache_files() -> int:
+    import pytensor
+
+    roots = [Path(pytensor.config.compiledir), Path.home() / ".pytensor" / "numba"]
+    return sum(sum(1 for p in r.rglob("*") if p.is_file()) for r in roots if r.exists())
+
+
+def bench_scan() -> None:
+    section("10-point posterior threshold scan, one worker")
+    vary = "detectors.Ar.recoil_window_kev.0=0.5:40:10:log"
+    wall, cpu = run_process([CLI, "scan", "models/argon_1t_20m.toml", "--vary", vary,
+                             "--target", "mu_nu_mu", "--method", "posterior", "--workers", "1",
+                             "--json"])
+    print(f"whole process (`cenns-bayes scan ... --method posterior --workers 1`): "
+          f"{wall:.1f} s wall, {cpu:.1f} s CPU")
+
+    from cenns_bayes.bayes import sampling
+    from cenns_bayes.parallel import single_threaded_blas
+    from cenns_bayes.scans import ScanAxis, StudyScanner, run_scan
+
+    scanner = StudyScanner.from_file(ROOT / "models" / "argon_1t_20m.toml")
+    axis = ScanAxis("detectors.Ar.recoil_window_kev.0", tuple(np.geomspace(0.5, 40, 10)))
+    limits = {}
+    with single_threaded_blas():
+        for label, size in (("compiled once, data swapped (default)", 4),
+                            ("compiled at every point", 0)):
+            sampling._COMPILED.clear()
+            sampling.COMPILED_CACHE_SIZE = size
+            files = _cache_files()
+            t0 = time.perf_counter()
+            res = run_scan(scanner, [axis], "mu_nu_mu", method="posterior")
+            elapsed = time.perf_counter() - t0
+            limits[label] = [p.posterior_limit for p in res.points]
+            print(f"in-process, {label}: {elapsed:.1f} s; compile-cache files "
+                  f"+{_cache_files() - files}")
+    a, b = limits.values()
+    print("posterior limits equal in both: " + str(a == b))
+    print(f"after: {load()}")
+
+
+def _previous_counts(model, p):
+    """The broadcasting formula RateModel.counts used before (for comparison)."""
+    from cenns_bayes.physics import constants as const
+
+    s2 = np.asarray(p["sin2_theta_w"], dtype=float)[..., None]
+    is_e = model.mu_index == 1
+    r2 = np.where(is_e, np.asarray(p["r2_nu_e"])[..., None], np.asarray(p["r2_nu_mu"])[..., None])
+    mu = np.where(is_e, np.asarray(p["mu_nu_e"])[..., None], np.asarray(p["mu_nu_mu"])[..., None])
+    s = s2 + const.CHARGE_RADIUS_SHIFT * r2
+    c0, c1, c2, cm = model.polynomial
+    strength = np.asarray(p["signal_strength"], dtype=float)[..., None]
+    return strength * (c0 + s * (c1 + s * c2)) + cm * mu**2
+
+
+def _timed(fn, repeats: int = 9) -> tuple[float, float]:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), statistics.median(times)
+
+
+def bench_counts() -> None:
+    from cenns_bayes.parallel import single_threaded_blas
+    from cenns_bayes.paper.reproduce import load_presets
+
+    section("counts of 12 channels at 10^6 parameter points (warm; min / median of 9)")
+    model = load_presets()["realistic"].rate_model()
+    rng = np.random.default_rng(1)
+    n = 1_000_000
+    p = {"sin2_theta_w": rng.uniform(0.2, 0.26, n), "mu_nu_mu": rng.uniform(0, 20, n),
+         "mu_nu_e": rng.uniform(0, 20, n), "r2_nu_mu": rng.normal(0, 1, n),
+         "r2_nu_e": rng.normal(0, 1, n), "signal_strength": rng.uniform(0.5, 1.5, n)}
+    out = np.empty((n, model.polynomial.shape[1]))
+    with single_threaded_blas():
+        ref = _previous_counts(model, p)
+        new = model.counts(p)
+        print(f"largest relative difference new/previous: {np.max(np.abs(new / ref - 1)):.1e}")
+        rows = {
+            "previous broadcasting formula": lambda: _previous_counts(model, p),
+            "RateModel.counts": lambda: model.counts(p),
+            "RateModel.counts(out=preallocated)": lambda: model.counts(p, out=out),
+            "floor: out.fill(1.0) (writing 96 MB)": lambda: out.fill(1.0),
+        }
+        for label, fn in rows.items():
+            lo, med = _timed(fn)
+            print(f"{label}: {lo * 1e3:.1f} / {med * 1e3:.1f} ms")
+        scalar = {k: float(v[0]) for k, v in p.items()}
+        t0 = time.perf_counter()
+        for _ in range(20000):
+            model.counts(scalar)
+        print(f"one parameter point (inner loop of the fits): "
+              f"{(time.perf_counter() - t0) / 20000 * 1e6:.1f} us")
+    print(f"after: {load()}")
+
+
+def bench_reproduce(repeats: int) -> None:
+    section(f"reproduce, whole process (median of {repeats})")
+    runs = [run_process([CLI, "reproduce", "--json"]) for _ in range(repeats)]
+    print(f"`cenns-bayes reproduce --json`: {statistics.median(w for w, _ in runs):.2f} s wall, "
+          f"{statistics.median(c for _, c in runs):.2f} s CPU "
+          f"(runs: {', '.join(f'{w:.2f}' for w, _ in runs)} s)")
+    imports = "import cenns_bayes.cli.main, cenns_bayes.cli.reproduce_cmd, cenns_bayes.paper.reproduce"
+    _, cpu = run_process([sys.executable, "-c", imports])
+    print(f"python start-up and imports of reproduce: {cpu:.2f} s CPU")
+    print(f"after: {load()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="study,scan,counts,reproduce")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each main-job variant")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    print(f"# bench_speed.py, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"{os.cpu_count()} CPUs, {load()}")
+    if "counts" in only:
+        bench_counts()
+    if "reproduce" in only:
+        bench_reproduce(3)
+    if "scan" in only:
+        bench_scan()
+    if "study" in only:
+        bench_study(args.repeats)
+
+
+if __name__ == "__main__":
+    main()
