@@ -38,7 +38,7 @@ def mock_sampling(monkeypatch):
     calls: list[dict] = []
 
     def fake_sample_model(model, *, draws, tune, chains, seed, target_accept, backend="auto",
-                          progressbar=True, cores=None):
+                          progressbar=True, cores=None, reuse_compiled=False):
         calls.append({"draws": draws, "tune": tune, "chains": chains, "seed": seed})
         names = [rv.name for rv in model.free_RVs] + [d.name for d in model.deterministics]
         with model:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from typing import Any
 
+from ..io import OutputError, OutputFile, OutputFolder
 from ..io import atomic_path, write_text_atomic  # noqa: F401  (re-exported for commands)
 from ..provenance import provenance
-from ..io import OutputError, OutputFile, OutputFolder
 from ..specs import load_study, parse_override
 
 #: Longest error or warning line printed (longer ones are cut with an ellipsis).
@@ -289,6 +290,23 @@ def add_hepdata_argument(parser) -> None:
         help="also write a HEPData submission (YAML tables and submission.tar.gz, validated) "
         "to DIR",
     )
+
+
+def check_hepdata_target(args) -> None:
+    """Refuse a ``--hepdata DIR`` that could not be written, before any computation."""
+    if not getattr(args, "hepdata", None):
+        return
+    from pathlib import Path
+
+    from ..export.hepdata import is_replaceable
+
+    out = Path(args.hepdata)
+    if not is_replaceable(out):
+        raise UserError(f"--hepdata: {out}: exists and is not an earlier HEPData submission; "
+                        "give an empty or new folder")
+    parent = out.resolve().parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise UserError(f"--hepdata: {parent}: not a writable folder")
 
 
 def write_hepdata(kind: str, doc: dict[str, Any], out_dir: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from .common import (
-    Progress, UserError, add_hepdata_argument, add_study_arguments, clean_text, plain_console,
+    Progress, UserError, add_hepdata_argument, check_hepdata_target, add_study_arguments, clean_text, plain_console,
     print_json, study_from_args, with_provenance, write_hepdata,
 )
 
@@ -23,6 +23,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """Fit and print."""
+    check_hepdata_target(args)
     study = study_from_args(args)
     if not study.free_parameters:
         raise UserError(

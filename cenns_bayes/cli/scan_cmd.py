@@ -8,7 +8,7 @@ import sys
 import re
 
 from .common import (
-    MAX_SEED, MAX_TOYS, MAX_WORKERS, UserError, add_hepdata_argument, check_int_option,
+    MAX_SEED, MAX_TOYS, MAX_WORKERS, UserError, add_hepdata_argument, check_hepdata_target, check_int_option,
     check_scheduler, clean_text, output_folder, overrides_from_args, plain_console, print_json,
     start_local_workers, study_from_args, warn, with_provenance, write_hepdata, write_text_atomic,
 )
@@ -94,6 +94,7 @@ def run(args) -> int:
     from ..scans import StudyScanner
     axes = _check(args)
     check_scheduler("scan", args.scheduler)
+    check_hepdata_target(args)
     overrides = overrides_from_args(args)
     study_from_args(args)  # checked as every command checks a spec (file, size, schema)
     scanner = StudyScanner.from_file(args.study, overrides)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .common import (
-    InterruptGuard, Progress, UserError, add_hepdata_argument, add_study_arguments,
+    InterruptGuard, Progress, UserError, add_hepdata_argument, check_hepdata_target, add_study_arguments,
     check_sampler_options, clean_text, output_folder, study_from_args, warn, write_hepdata,
 )
 
@@ -25,6 +25,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     """Run the study and report where the results are."""
     check_sampler_options(args)
+    check_hepdata_target(args)
     study = study_from_args(args)
     if not study.free_parameters:
         raise UserError(f"{study.path}: priors: no free parameter; give [priors] for at least one")

@@ -421,7 +421,7 @@ def validate_submission(path: str | Path) -> list[str]:
     return messages
 
 
-def _is_replaceable(out: Path) -> bool:
+def is_replaceable(out: Path) -> bool:
     """Whether ``out`` is absent, empty, or an earlier submission (YAML files and the tarball)."""
     if not out.exists():
         return True
@@ -459,7 +459,7 @@ def write_submission(submission: Submission, out_dir: str | Path) -> Path:
         When ``out_dir`` holds other files, or the submission does not validate.
     """
     out = Path(out_dir)
-    if not _is_replaceable(out):
+    if not is_replaceable(out):
         raise HepdataExportError(
             f"{out}: exists and is not an earlier HEPData submission; give an empty or new folder"
         )
