@@ -414,6 +414,8 @@ class ProfileFitter:
                                                  "maxfun": 200000})
             if best is None or res.fun < best.fun:
                 best = res
+        if best is not None and not best.success and best.status == 2:
+            best = self._confirm_line_search_stop(best, objective, bounds)
         self._warm[key] = best.x[len(names):].copy()
         vals, nuis = split(best.x)
         params = {**self.fixed, **fixed, **vals}
@@ -422,6 +424,25 @@ class ProfileFitter:
             params["signal_strength"] = signal_events / unit
         value, nuis = self.neg2ll(params, nuis)
         return FitResult(float(value), {k: float(v) for k, v in params.items()}, nuis, bool(best.success))
+
+    @staticmethod
+    def _confirm_line_search_stop(res, objective, bounds, tolerance: float = 1e-9):
+        """Judge an L-BFGS-B stop in the line search (status 2), common at an exact optimum.
+
+        Near the floating-point floor of -2 ln L the line search finds no decrease and
+        L-BFGS-B reports failure although it sits at the minimum. A restart from that point
+        (derivative-free gradients, fresh curvature) settles it: when it lowers -2 ln L by
+        no more than ``tolerance`` the stop is a converged minimum; otherwise the better
+        point is kept and the fit stays unconverged.
+        """
+        again = optimize.minimize(objective, res.x, method="L-BFGS-B", bounds=bounds,
+                                  options={"ftol": 1e-13, "gtol": 1e-7, "maxiter": 5000,
+                                           "maxfun": 200000})
+        if again.fun >= res.fun - tolerance:
+            res.success = True
+            res.message = f"line-search stop confirmed as a minimum by a restart ({again.fun - res.fun:+.1e})"
+            return res
+        return again
 
     def _mirror_starts(self, names, scale, x0, fixed, pbounds, split) -> list[np.ndarray]:
         """Extra starts on the other branch of parameters the count depends on quadratically.
