@@ -86,9 +86,11 @@ def _gauss_exp(t: NDArray[np.float64], t0: float, sigma: float, tau: float) -> N
     """Gaussian (t0, sigma) convolved with exp(-t / tau) / tau (a normalised density in t)."""
     x = t - t0
     z = x / sigma - sigma / tau
-    # exp(-x/tau + sigma^2/(2 tau^2)) * Phi(z), written with erfcx to avoid overflow for tau << sigma
-    gauss = np.exp(-0.5 * (x / sigma) ** 2)
-    return gauss * 0.5 * special.erfcx(-z / np.sqrt(2.0)) / tau
+    # exp(-x/tau + sigma^2/(2 tau^2)) Phi(z); for z < 0 the same as exp(-x^2 / 2 sigma^2) erfcx(-z/sqrt 2) / 2,
+    # which cannot overflow when tau << sigma
+    late = np.exp(np.minimum(-x / tau + 0.5 * (sigma / tau) ** 2, 700.0)) * special.ndtr(z)
+    early = np.exp(-0.5 * (x / sigma) ** 2) * 0.5 * special.erfcx(-np.minimum(z, 0.0) / np.sqrt(2.0))
+    return np.where(z >= 0, late, early) / tau
 
 
 def arrival_time_density(time_us: ArrayLike, component: str, pulse_centre_us: float,

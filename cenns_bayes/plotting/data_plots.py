@@ -37,7 +37,7 @@ def plot_projections(model, components: dict[str, np.ndarray], path: str | Path,
     axes_kinds = ["pe", "time"] if has_time else ["pe"]
     fig, axes = plt.subplots(2, len(axes_kinds), figsize=(5.2 * len(axes_kinds), 5.2),
                              gridspec_kw={"height_ratios": [3, 1]}, sharex="col", squeeze=False)
-    order = [k for k in ("steady_state", "prompt_neutrons", "cevns_nue", "cevns_numubar", "cevns_numu")
+    order = [k for k in ("steady_state", "prompt_neutrons", "neutrino_induced_neutrons", "cevns_nue", "cevns_numubar", "cevns_numu")
              if k in components]
     for col, kind in enumerate(axes_kinds):
         ax, rax = axes[0, col], axes[1, col]

@@ -196,7 +196,13 @@ def build_csi_2021_model(study, detector: str | None = None) -> CsI2021Model:
                                               f"{entry.events:g} +- {entry.sigma:g} events"))
 
     ac = histogram_events(np.asarray(release.events_ac), pe_edges, t_edges)
-    smooth = SmoothSteadyState(ac, 1.0, t_edges[:-1], early_time_us=0.0, pe_shape="free")
+    try:
+        smooth = SmoothSteadyState(ac, 1.0, t_edges[:-1], early_time_us=0.0, pe_shape="free")
+    except ValueError as err:  # a PE bin without anticoincidence events: the binning is too fine
+        from ..specs.errors import SpecPhysicsError
+
+        raise SpecPhysicsError(study.path, f"detectors.energy_response.pe_bin_width",
+                               f"{err} (the anticoincidence sample); use wider PE bins") from None
     centre, sigma = smooth.fit_control()
     nuisances.append(NuisanceSpec(
         "steady_state_smooth", "auxiliary", sigma, centre, size=smooth.size,
