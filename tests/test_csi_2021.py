@@ -95,8 +95,8 @@ def test_arrival_time_densities_integrate_to_one_with_the_lifetime_means():
     centre, width = 0.5, 0.17
     for component, mean in (("prompt", centre + PION_LIFETIME_US),
                             ("delayed", centre + PION_LIFETIME_US + MUON_LIFETIME_US)):
-        total = integrate.quad(lambda t: arrival_time_density(t, component, centre, width), -2, 60, limit=400)[0]
-        first = integrate.quad(lambda t: t * arrival_time_density(t, component, centre, width), -2, 60,
+        total = integrate.quad(lambda t, c=component: arrival_time_density(t, c, centre, width), -2, 60, limit=400)[0]
+        first = integrate.quad(lambda t, c=component: t * arrival_time_density(t, c, centre, width), -2, 60,
                                limit=400)[0]
         assert total == pytest.approx(1.0, abs=1e-6)
         assert first == pytest.approx(mean, abs=1e-5)

@@ -10,10 +10,10 @@ from ..io import save_figure_atomic
 from .backend import pyplot
 
 _COLOURS = {"steady_state": "0.75", "prompt_neutrons": "C3", "cevns_numu": "C0",
-            "cevns_numubar": "C1", "cevns_nue": "C2"}
+            "cevns_numubar": "C1", "cevns_nue": "C2", "neutrino_induced_neutrons": "C4"}
 _NAMES = {"steady_state": "steady-state background", "prompt_neutrons": "prompt neutrons",
           "cevns_numu": r"CEvNS prompt $\nu_\mu$", "cevns_numubar": r"CEvNS $\bar\nu_\mu$",
-          "cevns_nue": r"CEvNS $\nu_e$"}
+          "cevns_nue": r"CEvNS $\nu_e$", "neutrino_induced_neutrons": "neutrino-induced neutrons"}
 
 
 def _project(values: np.ndarray, labels: list, axis: str):

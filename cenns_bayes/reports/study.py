@@ -317,6 +317,12 @@ PUBLISHED_CSI_2021 = {"sm_expected": (341.0, 43.0), "cevns_events": (306.0, 20.0
                       "docs": "docs/coherent_csi_2021.md"}
 
 
+def _published_value(value: tuple) -> str:
+    """``a ± b``, or ``a (+x/-y)`` when the error is given as an asymmetric string."""
+    centre, error = value
+    return f"{centre} ({error})" if isinstance(error, str) else f"{centre} ± {error}"
+
+
 def _data_markdown(d: dict) -> list[str]:
     fit = d["fit"]
     lines = ["", "## Fit to the data", "",
@@ -343,7 +349,7 @@ def _data_markdown(d: dict) -> list[str]:
         if xs and "cross_section_1e39_cm2" in pub:
             lines.append(f"| flux-averaged cross section (1e-39 cm²) | {xs['best'] * 1e39:.2f} "
                          f"[{xs['interval_68'][0] * 1e39:.2f}, {xs['interval_68'][1] * 1e39:.2f}] | "
-                         f"{pub['cross_section_1e39_cm2'][0]} ± {pub['cross_section_1e39_cm2'][1]} |")
+                         f"{_published_value(pub['cross_section_1e39_cm2'])} |")
         lines += ["", "Why the numbers differ, each choice switched and measured: "
                   f"{pub.get('docs', 'docs/coherent_csi_2017.md')}."]
     lines += ["", f"![data and best fit]({d['figure']})", ""]

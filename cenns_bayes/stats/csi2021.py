@@ -27,7 +27,7 @@ The expected count in bin (p, t) is
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -201,7 +201,7 @@ def build_csi_2021_model(study, detector: str | None = None) -> CsI2021Model:
     except ValueError as err:  # a PE bin without anticoincidence events: the binning is too fine
         from ..specs.errors import SpecPhysicsError
 
-        raise SpecPhysicsError(study.path, f"detectors.energy_response.pe_bin_width",
+        raise SpecPhysicsError(study.path, "detectors.energy_response.pe_bin_width",
                                f"{err} (the anticoincidence sample); use wider PE bins") from None
     centre, sigma = smooth.fit_control()
     nuisances.append(NuisanceSpec(
