@@ -158,3 +158,17 @@ def test_spec_errors_are_one_line(tmp_path):
         with pytest.raises(SpecError) as err:
             load_study(bad)
         assert "\n" not in str(err.value).strip()
+
+
+@pytest.mark.slow
+def test_posterior_agrees_with_the_profile_fit(csi21):
+    pytest.importorskip("pymc")
+    from cenns_bayes.bayes import diagnostics, sample_study, summarise_posterior
+
+    study = load_study(CSI21)
+    result = sample_study(study, draws=500, tune=500, chains=2, progressbar=False, prior_draws=10)
+    d = diagnostics(result.idata, ["signal_strength"])
+    assert d["divergences"] == 0 and d["max_r_hat"] <= 1.01, d
+    median = summarise_posterior(result.idata, ["signal_strength"])["signal_strength"]["median"]
+    lo, hi = fit_study(study, csi21)["parameters"]["signal_strength"]["interval_68"]
+    assert lo < median < hi
