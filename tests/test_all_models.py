@@ -19,7 +19,10 @@ from .conftest import MODELS
 MODEL_FILES = sorted(p.name for p in MODELS.glob("*.toml"))
 #: Fits of a detector-response model with a free parameter the response model has no exact
 #: gradient for (numerical gradients over 2 x 144 background rates): 30-100 s each on 2 busy cores.
-SLOW_FITS = {"coherent_csi_2017_mu.toml", "coherent_csi_2017_r2.toml"}
+SLOW_FITS = {"coherent_csi_2017_mu.toml", "coherent_csi_2017_r2.toml",
+             # 648 PE x time bins, a 31-parameter steady state: ~1 min each; the data fit of
+             # coherent_csi_2021.toml runs in the fast suite through tests/test_csi_2021.py
+             "coherent_csi_2021.toml", "coherent_csi_2021_mu.toml", "coherent_csi_2021_sin2.toml"}
 _FITS: dict[str, dict] = {}
 
 

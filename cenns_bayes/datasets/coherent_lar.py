@@ -40,6 +40,7 @@ __all__ = [
     "ReleaseFileError",
     "load_coherent_lar_2020",
     "verify_lar_checksums",
+    "verify_release_checksums",
 ]
 
 #: Folder (inside ``cenns_bayes/datasets``) that holds the release files.
@@ -148,6 +149,41 @@ def _folder(directory: str | Path | Traversable | None) -> Traversable:
     return Path(directory) if isinstance(directory, (str, Path)) else directory
 
 
+def verify_release_checksums(folder: Traversable | Path, files: tuple[str, ...], label: str,
+                             error: type[ChecksumError] = ChecksumError) -> dict[str, str]:
+    """Check ``files`` in ``folder`` against its ``SHA256SUMS``; shared by the release loaders.
+
+    Raises
+    ------
+    ChecksumError (``error``)
+        One line starting with ``label`` and naming the file: missing, unlisted or altered.
+    """
+    try:
+        text = folder.joinpath("SHA256SUMS").read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        raise error(f"{label}: SHA256SUMS not found in {folder}") from None
+    sums = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and len(parts[0]) == 64:
+            sums[parts[1].lstrip("*")] = parts[0]
+    verified = {}
+    for name in files:
+        if name not in sums:
+            raise error(f"{label}: SHA256SUMS does not list {name!r}")
+        try:
+            digest = hashlib.sha256(folder.joinpath(name).read_bytes()).hexdigest()
+        except (FileNotFoundError, NotADirectoryError):
+            raise error(f"{label}: file {name!r} is missing from {folder}") from None
+        if digest != sums[name]:
+            raise error(
+                f"{label}: SHA-256 mismatch for {name!r} in {folder} "
+                f"(expected {sums[name][:12]}..., got {digest[:12]}...): the file was modified or corrupted"
+            )
+        verified[name] = digest
+    return verified
+
+
 def verify_lar_checksums(directory: str | Path | Traversable | None = None) -> dict[str, str]:
     """Check every file of :data:`LAR_DATA_FILES` against ``SHA256SUMS``.
 
@@ -156,31 +192,8 @@ def verify_lar_checksums(directory: str | Path | Traversable | None = None) -> d
     ReleaseFileError
         One line naming the file: missing, unlisted or a different SHA-256.
     """
-    folder = _folder(directory)
-    try:
-        text = folder.joinpath("SHA256SUMS").read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError):
-        raise ReleaseFileError(f"COHERENT LAr 2020 release: SHA256SUMS not found in {folder}") from None
-    sums = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and len(parts[0]) == 64:
-            sums[parts[1].lstrip("*")] = parts[0]
-    verified = {}
-    for name in LAR_DATA_FILES:
-        if name not in sums:
-            raise ReleaseFileError(f"COHERENT LAr 2020 release: SHA256SUMS does not list {name!r}")
-        try:
-            digest = hashlib.sha256(folder.joinpath(name).read_bytes()).hexdigest()
-        except (FileNotFoundError, NotADirectoryError):
-            raise ReleaseFileError(f"COHERENT LAr 2020 release: file {name!r} is missing from {folder}") from None
-        if digest != sums[name]:
-            raise ReleaseFileError(
-                f"COHERENT LAr 2020 release: SHA-256 mismatch for {name!r} in {folder} "
-                f"(expected {sums[name][:12]}..., got {digest[:12]}...): the file was modified or corrupted"
-            )
-        verified[name] = digest
-    return verified
+    return verify_release_checksums(_folder(directory), LAR_DATA_FILES, "COHERENT LAr 2020 release",
+                                    ReleaseFileError)
 
 
 def _table(folder: Traversable, name: str, n_columns: int, skip_header: bool = False) -> NDArray[np.float64]:

@@ -10,10 +10,10 @@ from ..io import save_figure_atomic
 from .backend import pyplot
 
 _COLOURS = {"steady_state": "0.75", "prompt_neutrons": "C3", "cevns_numu": "C0",
-            "cevns_numubar": "C1", "cevns_nue": "C2"}
+            "cevns_numubar": "C1", "cevns_nue": "C2", "neutrino_induced_neutrons": "C4"}
 _NAMES = {"steady_state": "steady-state background", "prompt_neutrons": "prompt neutrons",
           "cevns_numu": r"CEvNS prompt $\nu_\mu$", "cevns_numubar": r"CEvNS $\bar\nu_\mu$",
-          "cevns_nue": r"CEvNS $\nu_e$"}
+          "cevns_nue": r"CEvNS $\nu_e$", "neutrino_induced_neutrons": "neutrino-induced neutrons"}
 
 
 def _project(values: np.ndarray, labels: list, axis: str):
@@ -37,7 +37,7 @@ def plot_projections(model, components: dict[str, np.ndarray], path: str | Path,
     axes_kinds = ["pe", "time"] if has_time else ["pe"]
     fig, axes = plt.subplots(2, len(axes_kinds), figsize=(5.2 * len(axes_kinds), 5.2),
                              gridspec_kw={"height_ratios": [3, 1]}, sharex="col", squeeze=False)
-    order = [k for k in ("steady_state", "prompt_neutrons", "cevns_nue", "cevns_numubar", "cevns_numu")
+    order = [k for k in ("steady_state", "prompt_neutrons", "neutrino_induced_neutrons", "cevns_nue", "cevns_numubar", "cevns_numu")
              if k in components]
     for col, kind in enumerate(axes_kinds):
         ax, rax = axes[0, col], axes[1, col]

@@ -310,6 +310,19 @@ PUBLISHED_LAR_2020 = {"sm_expected": (128.0, 17.0), "cevns_events": (159.0, 43.0
                       "docs": "docs/coherent_lar_2020.md"}
 
 
+#: Published numbers of the COHERENT CsI[Na] 2021 result (PRL 129 (2022) 081801; see the shipped
+#: REFERENCE.md): SM prediction 341 +- 11 (theory) +- 42 (experiment), errors in quadrature here.
+PUBLISHED_CSI_2021 = {"sm_expected": (341.0, 43.0), "cevns_events": (306.0, 20.0), "significance_sigma": 11.6,
+                      "cross_section_1e39_cm2": (16.5, "+3.0/-2.5"), "citation": "PRL 129 (2022) 081801",
+                      "docs": "docs/coherent_csi_2021.md"}
+
+
+def _published_value(value: tuple) -> str:
+    """``a ± b``, or ``a (+x/-y)`` when the error is given as an asymmetric string."""
+    centre, error = value
+    return f"{centre} ({error})" if isinstance(error, str) else f"{centre} ± {error}"
+
+
 def _data_markdown(d: dict) -> list[str]:
     fit = d["fit"]
     lines = ["", "## Fit to the data", "",
@@ -336,7 +349,7 @@ def _data_markdown(d: dict) -> list[str]:
         if xs and "cross_section_1e39_cm2" in pub:
             lines.append(f"| flux-averaged cross section (1e-39 cm²) | {xs['best'] * 1e39:.2f} "
                          f"[{xs['interval_68'][0] * 1e39:.2f}, {xs['interval_68'][1] * 1e39:.2f}] | "
-                         f"{pub['cross_section_1e39_cm2'][0]} ± {pub['cross_section_1e39_cm2'][1]} |")
+                         f"{_published_value(pub['cross_section_1e39_cm2'])} |")
         lines += ["", "Why the numbers differ, each choice switched and measured: "
                   f"{pub.get('docs', 'docs/coherent_csi_2017.md')}."]
     lines += ["", f"![data and best fit]({d['figure']})", ""]
@@ -355,7 +368,8 @@ def _data_section(study, model, outdir: Path) -> dict:
     fitter = ProfileFitter(model, study.free_parameters)
     res = fitter.best_fit()
     components = model.components(res.parameters, res.nuisances)
-    if any(d.energy_response is not None for d in study.spec.detectors):  # LAr 2020 binning
+    if any(d.energy_response is not None and d.energy_response.release == "coherent-lar-2020"
+           for d in study.spec.detectors):  # LAr 2020 binning
         from ..datasets.coherent_lar import load_coherent_lar_2020
         from ..plotting.lar_plots import plot_lar_projections
 
@@ -371,6 +385,8 @@ def _data_section(study, model, outdir: Path) -> dict:
         out["published"] = PUBLISHED_CSI_2017
     elif study.spec.data.kind == "coherent-lar-2020":
         out["published"] = PUBLISHED_LAR_2020
+    elif study.spec.data.kind == "coherent-csi-2021":
+        out["published"] = PUBLISHED_CSI_2021
     return out
 
 

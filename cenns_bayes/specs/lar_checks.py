@@ -1,4 +1,4 @@
-"""Stage-2 checks of studies with an energy response (the COHERENT LAr 2020 release)."""
+"""Stage-2 checks of studies with a release energy response (COHERENT LAr 2020, CsI 2021)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def check_energy_response(study) -> None:
     spec, path = study.spec, study.path
     with_energy = [i for i, d in enumerate(spec.detectors) if d.energy_response is not None]
     needs = []
-    if spec.data.kind == "coherent-lar-2020":
+    if spec.data.kind in ("coherent-lar-2020", "coherent-csi-2021"):
         needs.append("data.kind")
     if spec.backgrounds.release_templates is not None:
         needs.append("backgrounds.release_templates")
@@ -40,12 +40,23 @@ def check_energy_response(study) -> None:
     if spec.data.kind == "coherent-csi-2017" or spec.backgrounds.prompt_neutrons or spec.backgrounds.steady_state:
         raise SpecPhysicsError(path, "data.kind" if spec.data.kind == "coherent-csi-2017" else "backgrounds",
                                "coherent-csi-2017 data and backgrounds need a CsI [detectors.response]")
-    if spec.data.kind == "observed":
-        raise SpecPhysicsError(path, "data.kind", "an energy-response study takes coherent-lar-2020 or asimov data")
+    release = det.energy_response.release
+    if spec.data.kind not in (release, "asimov"):
+        raise SpecPhysicsError(path, "data.kind", f"a {release} study takes {release} or asimov data")
     symbols = {c.nucleus.symbol for c in get_target(det.nucleus).components}
-    if symbols != {"Ar"}:
+    wanted = {"coherent-lar-2020": ({"Ar"}, "argon"), "coherent-csi-2021": ({"Cs", "I"}, "CsI")}[release]
+    if symbols != wanted[0]:
         raise SpecPhysicsError(path, f"{key}.nucleus",
-                               f"the coherent-lar-2020 response is for argon; got {det.nucleus!r}")
+                               f"the {release} response is for {wanted[1]}; got {det.nucleus!r}")
+    templates = spec.backgrounds.release_templates
+    if templates is not None:
+        foreign = {"coherent-lar-2020": ("neutrino_induced_neutrons",),
+                   "coherent-csi-2021": ("delayed_neutrons", "steady_state")}[release]
+        for name in foreign:
+            if getattr(templates, name) is not None:
+                why = ("the steady state comes from the anticoincidence events"
+                       if name == "steady_state" else f"the {release} release has no such template")
+                raise SpecPhysicsError(path, f"backgrounds.release_templates.{name}", why)
     if det.recoil_bins is not None:
         raise SpecPhysicsError(path, f"{key}.recoil_bins", "an energy-response study is binned by the release")
     if det.efficiency != 1.0:

@@ -274,8 +274,15 @@ class EnergyResponseSection(_Strict):
     (docs/coherent_lar_2020.md).
     """
 
-    release: Literal["coherent-lar-2020"] = "coherent-lar-2020"
-    quenching: LArQuenching
+    release: Literal["coherent-lar-2020", "coherent-csi-2021"] = "coherent-lar-2020"
+    quenching: LArQuenching | None = Field(
+        None, description="coherent-lar-2020: QF(T) = a + b T (required); coherent-csi-2021 reads its "
+        "scintillation response from the release")
+    light_yield_pe_per_kevee: PositiveFloat = Field(13.35, description="coherent-csi-2021: PE per keVee")
+    pe_bin_width: PositiveFloat = Field(4.0, description="coherent-csi-2021: analysis PE bin width (0-60 PE)")
+    time_bin_width_us: PositiveFloat = Field(0.5, description="coherent-csi-2021: analysis time bin width (0-6 us)")
+    timing_acceptance: tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]] = Field(
+        (0.52, 0.0494), description="coherent-csi-2021: acceptance 1 up to t0 us, exp(-k (t - t0)) beyond: (t0, k)")
     resolution_sqrt_kevee: PositiveFloat = Field(0.58, description="sigma/E = value / sqrt(E / keVee)")
     recoil_grid_points: Annotated[int, Field(ge=200, le=100000)] = 3001
     template_sigmas: list[PositiveFloat] = Field(
@@ -283,6 +290,20 @@ class EnergyResponseSection(_Strict):
         description="QF nuisance values (in sigma, both signs) at which templates are computed",
     )
     shape_systematics: bool = Field(True, description="the release's 8 shape-systematic templates as nuisances")
+
+    @model_validator(mode="after")
+    def _release_fields(self):
+        if self.release == "coherent-lar-2020" and self.quenching is None:
+            raise ValueError("the coherent-lar-2020 response needs 'quenching'")
+        if self.release == "coherent-csi-2021":
+            if self.quenching is not None:
+                raise ValueError("the coherent-csi-2021 response takes its quenching from the release, not 'quenching'")
+            for name, width, span in (("pe_bin_width", self.pe_bin_width, 60.0),
+                                      ("time_bin_width_us", self.time_bin_width_us, 6.0)):
+                n = span / width
+                if abs(n - round(n)) > 1e-9:
+                    raise ValueError(f"{name} = {width} does not divide the analysis range 0-{span:g}")
+        return self
 
 
 class DetectorSection(_Strict):
@@ -437,14 +458,14 @@ class ObservedChannel(_Strict):
 class DataSection(_Strict):
     """``[data]``: what is observed."""
 
-    kind: Literal["asimov", "observed", "coherent-csi-2017", "coherent-lar-2020"] = "asimov"
+    kind: Literal["asimov", "observed", "coherent-csi-2017", "coherent-lar-2020", "coherent-csi-2021"] = "asimov"
     channels: list[ObservedChannel] | None = None
     file: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
         None, description="CSV, relative to the spec's folder: detector,flavor,bin,counts")
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.kind in ("asimov", "coherent-csi-2017", "coherent-lar-2020") and (self.channels or self.file):
+        if self.kind in ("asimov", "coherent-csi-2017", "coherent-lar-2020", "coherent-csi-2021") and (self.channels or self.file):
             raise ValueError(f"{self.kind} data take no 'channels' or 'file'")
         if self.kind == "observed" and not (self.channels or self.file):
             raise ValueError("observed data need 'channels' or 'file'")
@@ -572,6 +593,8 @@ class ReleaseTemplateBackgrounds(_Strict):
     prompt_neutrons: TemplateNormalisation | None = None
     delayed_neutrons: TemplateNormalisation | None = None
     steady_state: TemplateNormalisation | None = None
+    neutrino_induced_neutrons: TemplateNormalisation | None = Field(
+        None, description="coherent-csi-2021: neutrino-induced neutrons (NIN)")
 
 
 class BackgroundsSection(_Strict):

@@ -646,11 +646,16 @@ def _skin_term(study, name, flavors, grid, response, project_rows, eff0, notes) 
 def model_for_study(study):
     """The :class:`~cenns_bayes.stats.model.ExpectationModel` of any study.
 
-    A study with an energy response (COHERENT LAr 2020) gives a
-    :class:`~cenns_bayes.stats.lar.LArModel`; one with a detector response a
+    A study with an energy response gives a :class:`~cenns_bayes.stats.lar.LArModel`
+    (COHERENT LAr 2020) or a :class:`~cenns_bayes.stats.csi2021.CsI2021Model` (CsI 2021); one with a detector response a
     :class:`ResponseModel`; an ordinary counting
     study (recoil windows or bins) gives a :class:`~cenns_bayes.stats.counting.CountingModel`.
     """
+    if any(d.energy_response is not None and d.energy_response.release == "coherent-csi-2021"
+           for d in study.spec.detectors):
+        from .csi2021 import build_csi_2021_model
+
+        return build_csi_2021_model(study)
     if any(d.energy_response is not None for d in study.spec.detectors):
         from .lar import build_lar_model
 

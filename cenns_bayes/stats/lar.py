@@ -209,10 +209,15 @@ class LArModel(ModelBase):
         template: Any = self.backgrounds[name]
         for term in self.background_terms.get(name, []):
             template = template + term.evaluate(self._z(nuisances, term.name), xp)
-        norm = _BACKGROUNDS[name]
+        norm = self._background_norm(name)
         if norm in self._nuisance_names:
             template = template * nuisances[norm]
         return template
+
+    @staticmethod
+    def _background_norm(name: str) -> str:
+        """Name of the normalisation nuisance of background ``name``."""
+        return _BACKGROUNDS[name]
 
     def expected(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np):
         """Expected counts per bin (NumPy array or PyTensor tensor)."""
@@ -225,7 +230,7 @@ class LArModel(ModelBase):
         """NumPy expectation per component: CEvNS per flavour and each background."""
         out = {}
         for i, flavor in enumerate(self.flavors):
-            only = LArModel(**{**self.__dict__, "rows": self.rows[i : i + 1], "flavors": [flavor],
+            only = type(self)(**{**self.__dict__, "rows": self.rows[i : i + 1], "flavors": [flavor],
                                "cevns_terms": [t.take_flavour(i) for t in self.cevns_terms]})
             out[f"cevns_{flavor}"] = np.asarray(only.signal(params, nuisances), dtype=float)
         for name in self.backgrounds:
