@@ -28,6 +28,7 @@ __all__ = [
     "SamplerSettings",
     "StudyRef",
     "binomial_stderr",
+    "clopper_pearson",
     "get_refitter",
     "is_moment",
     "posterior_intervals",
@@ -43,6 +44,25 @@ LEVELS: tuple[float, ...] = (0.68, 0.9)
 def is_moment(name: str) -> bool:
     """True for the magnetic moments, bounded below by the physical boundary mu_nu = 0."""
     return name.startswith("mu_nu")
+
+
+def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson ("exact") interval of a binomial fraction.
+
+    The lower end is the p with P(X >= k | p) = (1 - level) / 2, the upper the p with
+    P(X <= k | p) = (1 - level) / 2, X ~ Binomial(trials, p), each solved with Brent's
+    method on the binomial tail sums; k = 0 gives lower = 0, k = trials upper = 1.
+    """
+    from scipy.optimize import brentq
+    from scipy.stats import binom
+
+    k, n = int(successes), int(trials)
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= successes <= trials, trials > 0 (got {k}, {n})")
+    tail = 0.5 * (1.0 - level)
+    lower = 0.0 if k == 0 else brentq(lambda p: binom.sf(k - 1, n, p) - tail, 0.0, 1.0, xtol=1e-12)
+    upper = 1.0 if k == n else brentq(lambda p: binom.cdf(k, n, p) - tail, 0.0, 1.0, xtol=1e-12)
+    return float(lower), float(upper)
 
 
 def binomial_stderr(fraction: float, n: int) -> float:

@@ -40,8 +40,9 @@ def add_arguments(parser) -> None:
                         help="NUTS target acceptance (default: the spec's)")
     parser.add_argument("--fc-points", type=int, default=25,
                         help="coverage: grid points of the Feldman-Cousins construction (default 25)")
-    parser.add_argument("--fc-toys", type=int, default=1000,
-                        help="coverage: toys per Feldman-Cousins grid point (default 1000)")
+    parser.add_argument("--fc-toys", type=int, default=None,
+                        help="coverage: toys per Feldman-Cousins grid point (default 10000 when "
+                        "the toys are vectorised: one moment free, no nuisances; else 1000)")
     parser.add_argument("--frequentist-only", action="store_true",
                         help="coverage: skip the posterior refits")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -148,11 +149,14 @@ def _emit(args, doc: dict, result) -> None:
     console = plain_console()
     if args.kind == "coverage":
         table = Table(title=f"{result.study}: coverage of {len(result.rows)} toys at {result.truth_label()}")
-        for col in ("parameter", "method", "level", "coverage", "stderr", "median interval"):
+        from ..calibration.report import format_ci95, format_stderr
+
+        for col in ("parameter", "method", "level", "coverage", "stderr", "95 % CI", "median interval"):
             table.add_column(col, justify="left" if col in ("parameter", "method") else "right")
         for r in result.summary:
             table.add_row(r["parameter"], r["method"], f"{r['level']:g}", f"{r['coverage']:.3f}",
-                          f"{r['stderr']:.3f}", f"[{r['median_lower']:.4g}, {r['median_upper']:.4g}]")
+                          format_stderr(r), format_ci95(r),
+                          f"[{r['median_lower']:.4g}, {r['median_upper']:.4g}]")
         console.print(table)
         divs = sum(r.get("divergences", 0) for r in result.rows)
         console.print(f"posterior divergences over all toys: {divs}")
