@@ -34,9 +34,6 @@ __all__ = [
     "posterior_intervals",
 ]
 
-#: HDI of a moment starts at mu = 0 when [0, q] is at most this factor wider (see posterior_intervals).
-BOUNDARY_HDI_SLACK = 1.02
-
 #: Credibility / confidence levels every check reports.
 LEVELS: tuple[float, ...] = (0.68, 0.9)
 
@@ -290,24 +287,17 @@ def posterior_intervals(name: str, draws: np.ndarray,
     """HDI, ETI and one-sided upper limit of the draws of ``name`` at each level.
 
     Returns ``{"posterior-hdi": {"0.9": [lo, hi]}, "posterior-eti": ..., "posterior-upper": ...}``;
-    the one-sided upper limit only for magnetic moments. For a moment, an HDI that starts
-    at the smallest draw is taken to start at the boundary mu = 0: the draws of a density
-    piled against mu = 0 never reach 0 exactly, and the region of highest density then
-    includes the boundary. The rule: when [0, q_level] is at most 2 % wider than the
-    shortest window of the draws (the sampling noise of the window's width for ~1000
-    draws), the density is taken to be highest at the boundary and the HDI is [0, q_level].
+    the one-sided upper limit only for magnetic moments. The HDI is
+    :func:`~cenns_bayes.bayes.summary.credible_hdi` with the parameter's physical boundary,
+    the same rule the reports use: [0, q_level] when the density at mu = 0 (draws
+    reflected about it) is at least the density at q_level.
     """
-    from ..bayes.summary import hdi
+    from ..bayes.summary import credible_hdi, physical_lower_bound
 
     x = np.asarray(draws, dtype=float).reshape(-1)
     out: dict[str, dict[str, list[float]]] = {"posterior-hdi": {}, "posterior-eti": {}}
-    xmin = float(x.min())
     for level in levels:
-        lo, hi = hdi(x, level)
-        if is_moment(name):
-            q = float(np.quantile(x, level))
-            if lo <= xmin or q <= BOUNDARY_HDI_SLACK * (hi - lo):
-                lo, hi = 0.0, q
+        lo, hi = credible_hdi(x, level, physical_lower_bound(name))
         out["posterior-hdi"][_lv(level)] = [lo, hi]
         tail = (1.0 - level) / 2.0
         out["posterior-eti"][_lv(level)] = [float(v) for v in np.quantile(x, [tail, 1.0 - tail])]

@@ -30,6 +30,7 @@ __all__ = [
     "critical_value",
     "fc_point_task",
     "fc_poisson_interval",
+    "feldman_cousins_of_data",
     "linear_in_square",
     "poisson_t_vectorised",
     "poisson_lr_statistic",
@@ -155,10 +156,19 @@ class NeymanBelt:
                 return float(t_of(mu)) - self.critical_at(mu, level)
 
             xtol = 1e-6 * float(self.grid[-1] - self.grid[0])
+
+            def root(rejected: float, accepted: float) -> float:
+                # the grid test allows a tie of _TIE: a bracket without a sign change
+                # (|excess| at the accepted end below the tie) ends at that grid point
+                f_rej, f_acc = excess(rejected), excess(accepted)
+                if f_acc > 0.0 or f_rej <= 0.0:
+                    return accepted if f_acc <= _TIE or f_rej > 0.0 else rejected
+                return float(brentq(excess, min(rejected, accepted), max(rejected, accepted), xtol=xtol))
+
             if first > 0:
-                lower = float(brentq(excess, self.grid[first - 1], self.grid[first], xtol=xtol))
+                lower = root(float(self.grid[first - 1]), float(self.grid[first]))
             if last < self.grid.size - 1:
-                upper = float(brentq(excess, self.grid[last], self.grid[last + 1], xtol=xtol))
+                upper = root(float(self.grid[last + 1]), float(self.grid[last]))
         return lower, upper, bool(ok[-1])
 
     def acceptance_stderr(self) -> dict[str, float]:
@@ -287,20 +297,36 @@ def poisson_t_vectorised(counts: np.ndarray, a: np.ndarray, b: np.ndarray, value
     return np.maximum(0.0, d_val - d_hat)
 
 
-def fc_point_task(ref, parameter: str, value: float, n_toys: int, *, seed) -> dict:
-    """Toys at ``parameter = value`` (others at their true values); t(value) of each.
+_MODELS: dict[str, object] = {}
 
-    A :class:`~cenns_bayes.parallel.Task` function: returns ``{"value", "t"}``. A study
-    whose expectation is a + b mu^2 with no nuisances (:func:`linear_in_square`) draws all
-    toys at once and profiles them vectorised; any other runs one profile fit per toy.
+
+def model_for_ref(ref):
+    """The study's :class:`~cenns_bayes.stats.model.ExpectationModel` (any study; cached per process)."""
+    model = _MODELS.get(ref.key)
+    if model is None:
+        from ..stats.binned import model_for_study
+
+        model = _MODELS[ref.key] = model_for_study(ref.load())
+    return model
+
+
+def fc_point_task(ref, parameter: str, value: float, n_toys: int, conditional: dict | None = None,
+                  *, seed) -> dict:
+    """Toys at ``parameter = value``; t(value) of each.
+
+    A :class:`~cenns_bayes.parallel.Task` function: returns ``{"value", "t"}``. The other
+    parameters and the nuisances take ``conditional`` = ``{"parameters", "nuisances"}``
+    (the profile construction: their conditional best fit to the data at ``value``) or, by
+    default, the study's true values and the nominal nuisances. A study whose expectation
+    is a + b mu^2 with no nuisances (:func:`linear_in_square`) draws all toys at once and
+    profiles them vectorised; any other runs one profile fit per toy.
     """
-    from .common import counting_for
-
     rng = np.random.default_rng(seed)
     study = ref.load()
-    counting = counting_for(ref)
-    truth = {**study.true_parameters(), parameter: float(value)}
-    coefficients = linear_in_square(counting, study, parameter)
+    model = model_for_ref(ref)
+    conditional = conditional or {}
+    truth = {**study.true_parameters(), **conditional.get("parameters", {}), parameter: float(value)}
+    coefficients = linear_in_square(model, study, parameter)
     if coefficients is not None:
         a, b = coefficients
         counts = rng.poisson(a + b * float(value) ** 2, size=(n_toys, a.size)).astype(float)
@@ -308,7 +334,69 @@ def fc_point_task(ref, parameter: str, value: float, n_toys: int, *, seed) -> di
     else:
         t = np.empty(n_toys)
         for i in range(n_toys):
-            counts, auxiliary = counting.sample(truth, rng)  # main and auxiliary pseudo-data
-            like = profile_likelihood(counting.with_data(counts, auxiliary), study, counts, "poisson")
+            # main and auxiliary pseudo-data
+            counts, auxiliary = model.sample(truth, rng, conditional.get("nuisances"))
+            like = profile_likelihood(model.with_data(counts, auxiliary), study, counts, "poisson")
             t[i] = max(0.0, float(like.profile(parameter, np.array([float(value)]))[0]))
     return {"value": float(value), "t": [round(float(v), 10) for v in t]}
+
+
+def feldman_cousins_of_data(ref, parameter: str, levels: Sequence[float] = (0.68, 0.9), *,
+                            points: int = 25, toys: int | None = None, seed: int = 20151,
+                            max_factor: float = 2.5, engine=None) -> dict:
+    """The FC intervals of ``parameter`` for the study's own data (Asimov, toy or real).
+
+    Grid: ``points`` values from 0 to ``max_factor`` times the larger of the data's and the
+    Asimov data's 90 % profile upper limits. At each grid point mu_k, toys are generated with
+    the other free parameters and the nuisances at their conditional best fit to the data
+    at mu_k (the "profile construction"; nuisance auxiliary measurements are drawn per toy);
+    ``toys`` per point default to 10^4 when vectorised (:func:`linear_in_square`), else 1000.
+
+    Returns
+    -------
+    dict
+        ``{"interval_68": [lo, hi], "interval_90": ..., "open": {level: bool}, "grid": [...],
+        "critical": {...}, "toys_per_point": N, "acceptance_stderr": {...}}``.
+    """
+    from ..parallel import Engine, Task
+    from ..stats.profile import ProfileFitter, delta_chi2_for
+
+    study = ref.load()
+    model = model_for_ref(ref)
+    free = list(study.free_parameters)
+    data_fit = ProfileFitter(model, free)
+    upper = data_fit.crossing(parameter, delta_chi2_for(0.9), +1)
+    asimov = np.asarray(model.expected(study.true_parameters(), model.nominal_nuisances()), dtype=float)
+    upper_asimov = ProfileFitter(model, free, observed=asimov).crossing(parameter, delta_chi2_for(0.9), +1)
+    grid = np.round(np.linspace(0.0, max_factor * max(upper, upper_asimov), points), 10)
+    fast = linear_in_square(model, study, parameter) is not None
+    n_toys = int(toys) if toys is not None else (10_000 if fast else 1000)
+    tasks = []
+    for k, v in enumerate(grid):
+        conditional = None
+        if not fast:
+            res = data_fit.fit({parameter: float(v)})
+            conditional = {"parameters": {p: float(x) for p, x in res.parameters.items() if p in free},
+                           "nuisances": res.nuisances}
+        tasks.append(Task((1, 0, k), fc_point_task, (ref, parameter, float(v), n_toys, conditional)))
+    own = engine is None
+    engine = Engine(workers=1, progress=False) if own else engine
+    try:
+        rows = engine.run(tasks, seed=seed, description="Feldman-Cousins belt")
+    finally:
+        if own:
+            engine.close()
+    samples = [np.asarray(r["t"]) for r in sorted(rows, key=lambda r: r["key"][2])]
+    belt = NeymanBelt.from_samples(parameter, grid, samples, levels)
+    t_grid = data_fit.profile(parameter, grid)
+
+    def t_of(value: float) -> float:
+        return float(data_fit.profile(parameter, np.array([value]))[0])
+
+    out: dict = {"parameter": parameter, "open": {}}
+    for lv in levels:
+        lo, hi, is_open = belt.interval(t_grid, lv, t_of)
+        out[f"interval_{round(100 * lv)}"] = [lo, hi]
+        out["open"][f"{lv:g}"] = is_open
+    out.update(belt.to_json())
+    return out
