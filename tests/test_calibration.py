@@ -20,7 +20,7 @@ from cenns_bayes.calibration.feldman_cousins import (
     fc_poisson_interval,
     poisson_lr_statistic,
 )
-from cenns_bayes.calibration.sbc import rank_statistic, thin_draws, uniformity_test
+from cenns_bayes.calibration.sbc import ecdf_band_test, rank_statistic, thin_draws, uniformity_test
 from cenns_bayes.stats.profile import delta_chi2_for
 
 from .conftest import MODELS, ROOT
@@ -203,6 +203,15 @@ def test_sbc_detects_a_too_narrow_posterior():
     assert hist[0] + hist[-1] > 3 * hist[len(hist) // 2]  # the U shape of an overconfident posterior
 
 
+def test_sbc_flags_a_posterior_20_percent_too_narrow_with_1000_replications():
+    ranks = _gamma_poisson_ranks(1000, 0.8, seed=7)
+    p, hist = uniformity_test(ranks)
+    assert p < 0.01, (p, hist)
+    assert not ecdf_band_test(ranks)["passes"]
+    exact = _gamma_poisson_ranks(1000, 1.0, seed=7)
+    assert uniformity_test(exact)[0] > 0.01 and ecdf_band_test(exact)["passes"]
+
+
 def test_boundary_hdi_starts_at_zero_for_a_density_falling_from_the_boundary():
     x = np.abs(np.random.default_rng(0).normal(0.0, 2.0, size=(2, 500)))
     ivs = posterior_intervals("mu_nu_mu", x)
@@ -258,4 +267,5 @@ def test_check_command_json_schema_and_resume(tmp_path):
     assert sbc["replications"] == 4
     assert set(sbc["parameters"]) == {"sin2_theta_w", "mu_nu_mu"}
     for v in sbc["parameters"].values():
-        assert set(v) == {"uniformity_pvalue"} and 0.0 <= v["uniformity_pvalue"] <= 1.0
+        assert set(v) == {"uniformity_pvalue", "ecdf_band_passes", "ecdf_band_alpha"}
+        assert 0.0 <= v["uniformity_pvalue"] <= 1.0 and isinstance(v["ecdf_band_passes"], bool)

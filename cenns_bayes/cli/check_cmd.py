@@ -22,7 +22,7 @@ def add_arguments(parser) -> None:
                         help="asimov: posterior on Asimov data under several priors; coverage: "
                         "Poisson toys at the true point; sbc: simulation-based calibration")
     parser.add_argument("--toys", type=int, default=None, metavar="N",
-                        help="pseudo-experiments (coverage, default 500) or replications (sbc, default 200)")
+                        help="pseudo-experiments (coverage, default 500) or replications (sbc, default 1000)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None, metavar="N",
                        help="local worker processes (default: all cores; 1: in this process)")
@@ -112,9 +112,12 @@ def _run(args, ref, study) -> int:
                 fc_points=args.fc_points, fc_toys=args.fc_toys)
             result = run_coverage(ref, settings, seed=args.seed, engine=engine, out_dir=args.out)
         else:
-            from ..calibration.sbc import run_sbc
+            from ..calibration.sbc import response_refusal, run_sbc
 
-            result = run_sbc(ref, args.toys or 200, sampler, seed=args.seed, engine=engine,
+            if study.response_detector is not None:
+                raise UserError(response_refusal(study))
+
+            result = run_sbc(ref, args.toys or 1000, sampler, seed=args.seed, engine=engine,
                              out_dir=args.out)
     except TableMismatchError as err:
         raise UserError(str(err)) from None
