@@ -162,11 +162,14 @@ def write_sbc_report(result, out_dir: str | os.PathLike) -> Path:
         f"Divergences in {sum(d > 0 for d in divs)} replications ({sum(divs)} in all); "
         f"largest R-hat {max(rhat):.3f}." if rhat else "",
         "",
-        "| parameter | uniformity p-value | rank histogram |",
-        "| --- | --- | --- |",
+        "| parameter | uniformity p-value (chi-square) | ECDF inside ArviZ's 99 % simultaneous band | rank histogram |",
+        "| --- | --- | --- | --- |",
     ]
     for p, pv in result.pvalues.items():
-        lines.append(f"| {p} | {pv:.3g} | {' '.join(str(h) for h in result.histograms[p])} |")
+        band = result.ecdf.get(p)
+        inside = "n/a" if band is None else ("yes" if band["passes"] else
+                                             f"no (outside by {band['max_outside']:.3f})")
+        lines.append(f"| {p} | {pv:.3g} | {inside} | {' '.join(str(h) for h in result.histograms[p])} |")
     lines += ["", "![rank histograms](sbc_ranks.png)", "", ecdf, "",
               "Raw replications: `sbc_replications.jsonl` (`cenns_bayes.parallel.read_table`).", ""]
     return write_text_atomic(out / "sbc.md", "\n".join(lines))

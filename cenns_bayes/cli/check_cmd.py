@@ -165,10 +165,12 @@ def _emit(args, doc: dict, result) -> None:
         console.print(f"posterior divergences over all toys: {divs}")
     elif args.kind == "sbc":
         table = Table(title=f"{result.study}: SBC, {len(result.rows)} replications")
-        for col in ("parameter", "uniformity p-value", "rank histogram"):
+        for col in ("parameter", "uniformity p-value", "ECDF in 99 % band", "rank histogram"):
             table.add_column(col)
         for p, pv in result.pvalues.items():
-            table.add_row(p, f"{pv:.3g}", " ".join(str(h) for h in result.histograms[p]))
+            band = result.ecdf.get(p)
+            inside = "n/a" if band is None else ("yes" if band["passes"] else "no")
+            table.add_row(p, f"{pv:.3g}", inside, " ".join(str(h) for h in result.histograms[p]))
         console.print(table)
     else:
         console.print(result.markdown())
