@@ -68,12 +68,36 @@ def draw_from_prior(model, parameters: Sequence[str], rng: np.random.Generator
 
     Returns ``(parameters, counts)``.
     """
-    import pymc as pm
-
-    values = pm.draw([model[p] for p in parameters] + [model["counts"]],
-                     random_seed=int(rng.integers(2**31 - 1)))
+    values = _prior_sampler(model, tuple(parameters))(int(rng.integers(2**31 - 1)))
     params = {p: float(v) for p, v in zip(parameters, values[:-1], strict=True)}
     return params, np.asarray(values[-1], dtype=float)
+
+
+_PRIOR_SAMPLERS: dict[tuple[int, tuple[str, ...]], object] = {}
+
+
+def _prior_sampler(model, parameters: tuple[str, ...]):
+    """A function seed -> joint prior draw of ``parameters`` and the counts, compiled once.
+
+    ``pm.draw`` compiles its PyTensor function at every call (seconds each, more than the
+    posterior sampling of a replication); this compiles it once per model and process and
+    reseeds its random generators per call, as ``pm.draw(..., random_seed=seed)`` does.
+    """
+    key = (id(model), parameters)
+    fn = _PRIOR_SAMPLERS.get(key)
+    if fn is None:
+        import pymc as pm
+        from pytensor.tensor.random.type import RandomGeneratorType
+
+        compiled = pm.compile(inputs=[], outputs=[model[p] for p in parameters] + [model["counts"]])
+        rngs = [v for v in compiled.get_shared() if isinstance(v.type, RandomGeneratorType)]
+
+        def fn(seed: int, compiled=compiled, rngs=rngs):
+            pm.pytensorf.reseed_rngs(rngs, seed)
+            return compiled()
+
+        _PRIOR_SAMPLERS[key] = fn
+    return fn
 
 
 def thin_draws(draws: np.ndarray, keep: int = RANK_DRAWS) -> np.ndarray:
