@@ -269,3 +269,34 @@ def test_check_command_json_schema_and_resume(tmp_path):
     for v in sbc["parameters"].values():
         assert set(v) == {"uniformity_pvalue", "ecdf_band_passes", "ecdf_band_alpha"}
         assert 0.0 <= v["uniformity_pvalue"] <= 1.0 and isinstance(v["ecdf_band_passes"], bool)
+
+
+def test_fit_feldman_cousins_of_the_study_data(capsys):
+    from cenns_bayes.cli.main import main
+    from cenns_bayes.stats.profile import ProfileFitter
+    from cenns_bayes.stats.binned import model_for_study
+
+    import cenns_bayes as cb
+
+    spec = MODELS / "calibration_ge76_mu.toml"
+    status = main(["fit", str(spec), "--method", "feldman-cousins", "--fc-points", "8",
+                   "--fc-toys", "4000", "--json"])
+    out = capsys.readouterr().out
+    assert status == 0
+    fc = json.loads(out)["feldman_cousins"]["mu_nu_mu"]
+    fitter = ProfileFitter(model_for_study(cb.load_study(spec)), ["mu_nu_mu"])
+    one_sided = fitter.crossing("mu_nu_mu", delta_chi2_for(0.9, one_sided=True), +1)
+    two_sided = fitter.crossing("mu_nu_mu", delta_chi2_for(0.9), +1)
+    lo, hi = fc["interval_90"]
+    # Asimov data at mu = 0: t_data = Delta(mu); c(mu) rises from the one-sided 1.64 at the
+    # boundary towards 2.71 away from it, so the FC upper end lies between the two crossings
+    assert lo == 0.0 and one_sided < hi <= two_sided * 1.005, (one_sided, hi, two_sided)
+    assert fc["toys_per_point"] == 4000 and fc["acceptance_stderr"]["0.9"] == pytest.approx(0.3 / 4000**0.5)
+
+
+def test_fit_feldman_cousins_needs_a_moment(capsys):
+    from cenns_bayes.cli.main import main
+
+    status = main(["fit", str(MODELS / "calibration_ar40_sin2.toml"), "--method", "feldman-cousins"])
+    err = capsys.readouterr().err
+    assert status != 0 and "needs a free magnetic moment" in err and "Traceback" not in err
