@@ -288,7 +288,11 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
     if s["pooling_comparison"]:
         lines += ["", "## Pooling of the per-detector normalisations", "",
                   "partial: hierarchical, A_d = exp(τ z_d) with τ ~ HalfNormal; complete: one "
-                  "normalisation for all detectors; none: independent normalisations.", "",
+                  "normalisation for all detectors; none: independent normalisations. "
+                  + ("On Asimov data the detector-to-detector scatter is zero, which favours "
+                     "pooling by construction; on toys with scatter drawn from the prior, "
+                     "complete pooling under-covers and partial pooling is the one to use "
+                     "(docs/calibration.md)." if study.spec.data.kind == "asimov" else ""), "",
                   "| pooling | divergences | " + " | ".join(f"{p} HDI 90 %" for p in params) + " |",
                   "| --- | ---: | " + " | ".join("---" for _ in params) + " |"]
         for k, v in s["pooling_comparison"].items():
