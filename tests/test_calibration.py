@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cenns_bayes.calibration.common import StudyRef, binomial_stderr, counting_for, posterior_intervals
+from cenns_bayes.calibration.common import (StudyRef, binomial_stderr, clopper_pearson, counting_for,
+                                            posterior_intervals)
 from cenns_bayes.calibration.coverage import CoverageSettings, run_coverage
 from cenns_bayes.calibration.feldman_cousins import (
     NeymanBelt,
@@ -19,7 +20,7 @@ from cenns_bayes.calibration.feldman_cousins import (
     fc_poisson_interval,
     poisson_lr_statistic,
 )
-from cenns_bayes.calibration.sbc import rank_statistic, thin_draws, uniformity_test
+from cenns_bayes.calibration.sbc import ecdf_band_test, rank_statistic, thin_draws, uniformity_test
 from cenns_bayes.stats.profile import delta_chi2_for
 
 from .conftest import MODELS, ROOT
@@ -123,6 +124,55 @@ def test_critical_value_is_the_smallest_value_reaching_the_level():
     assert critical_value(t, 0.8, weights=np.array([0.5, 0.0, 0.2, 0.2, 0.1])) == 2.0
 
 
+def test_clopper_pearson_matches_the_beta_quantiles():
+    # the textbook form: lower = Beta(k, n - k + 1).ppf(0.025), upper = Beta(k + 1, n - k).ppf(0.975)
+    for k, n in ((0, 1000), (1, 1000), (911, 1000), (999, 1000), (1000, 1000), (7, 20), (500, 1000)):
+        lo, hi = clopper_pearson(k, n)
+        lo_x = 0.0 if k == 0 else stats.beta.ppf(0.025, k, n - k + 1)
+        hi_x = 1.0 if k == n else stats.beta.ppf(0.975, k + 1, n - k)
+        assert abs(lo - lo_x) < 2e-6 and abs(hi - hi_x) < 2e-6, (k, n, lo, hi, lo_x, hi_x)
+    lo, hi = clopper_pearson(1000, 1000)
+    assert hi == 1.0 and lo == pytest.approx(0.025 ** (1 / 1000), abs=1e-9)  # p^n = 0.025
+
+
+def test_fc_interval_ends_solve_t_equal_to_the_interpolated_critical_value():
+    # t(mu) = (mu - 3)^2 with c = 2.706 everywhere: the interval is 3 -/+ sqrt(2.706) exactly,
+    # though the grid (step 1) holds neither end
+    grid = np.arange(0.0, 10.0001, 1.0)
+    belt = NeymanBelt("mu", grid, {"0.9": np.full(grid.size, 2.706)})
+
+    def t_of(mu):
+        return (mu - 3.0) ** 2
+
+    lo, hi, is_open = belt.interval(t_of(grid), 0.9, t_of)
+    assert lo == pytest.approx(3.0 - np.sqrt(2.706), abs=1e-4) and hi == pytest.approx(3.0 + np.sqrt(2.706), abs=1e-4)
+    assert not is_open
+    # critical values varying linearly: c(mu) = 1 + 0.2 mu, t = (mu - 3)^2 -> roots of a quadratic
+    belt = NeymanBelt("mu", grid, {"0.9": 1.0 + 0.2 * grid})
+    roots = np.sort(np.roots([1.0, -6.2, 8.0]))
+    lo, hi, _ = belt.interval(t_of(grid), 0.9, t_of)
+    assert (lo, hi) == pytest.approx(tuple(roots), abs=1e-4)
+    # grid-only reading rounds inwards (the old behaviour), which under-covers
+    lo_g, hi_g, _ = belt.interval(t_of(grid), 0.9)
+    assert lo_g == 2.0 and hi_g == 4.0
+
+
+def test_vectorised_fc_statistic_equals_the_profile_fit():
+    from cenns_bayes.calibration.feldman_cousins import linear_in_square, poisson_t_vectorised, profile_likelihood
+
+    ref = StudyRef.from_file(MODELS / "calibration_ge76_mu.toml")
+    study, counting = ref.load(), counting_for(ref)
+    a, b = linear_in_square(counting, study, "mu_nu_mu")
+    rng = np.random.default_rng(1)
+    for value in (0.0, 3.3, 8.0):
+        counts = rng.poisson(a + b * value**2, size=(6, a.size)).astype(float)
+        fast = poisson_t_vectorised(counts, a, b, value)
+        for row, t_fast in zip(counts, fast, strict=True):
+            like = profile_likelihood(counting.with_data(row), study, row, "poisson")
+            t_fit = max(0.0, float(like.profile("mu_nu_mu", np.array([value]))[0]))
+            assert t_fast == pytest.approx(t_fit, abs=2e-5), (value, row, t_fast, t_fit)
+
+
 def _gamma_poisson_ranks(replications: int, width_factor: float, seed: int) -> np.ndarray:
     """SBC ranks of a Gamma-Poisson model, posterior drawn in closed form (no MCMC).
 
@@ -151,6 +201,15 @@ def test_sbc_detects_a_too_narrow_posterior():
     p, hist = uniformity_test(_gamma_poisson_ranks(300, 0.6, seed=3))
     assert p < 1e-6, (p, hist)
     assert hist[0] + hist[-1] > 3 * hist[len(hist) // 2]  # the U shape of an overconfident posterior
+
+
+def test_sbc_flags_a_posterior_20_percent_too_narrow_with_1000_replications():
+    ranks = _gamma_poisson_ranks(1000, 0.8, seed=7)
+    p, hist = uniformity_test(ranks)
+    assert p < 0.01, (p, hist)
+    assert not ecdf_band_test(ranks)["passes"]
+    exact = _gamma_poisson_ranks(1000, 1.0, seed=7)
+    assert uniformity_test(exact)[0] > 0.01 and ecdf_band_test(exact)["passes"]
 
 
 def test_boundary_hdi_starts_at_zero_for_a_density_falling_from_the_boundary():
@@ -187,8 +246,9 @@ def test_check_command_json_schema_and_resume(tmp_path):
         for level in (0.68, 0.9):
             assert ("mu_nu_mu", method, level) in rows
     for r in doc["intervals"]:
-        assert set(r) == {"parameter", "method", "level", "coverage", "stderr"}
+        assert set(r) == {"parameter", "method", "level", "coverage", "stderr", "ci95"}
         assert 0.0 <= r["coverage"] <= 1.0 and r["stderr"] >= 0.0
+        assert r["ci95"][0] <= r["coverage"] <= r["ci95"][1]
     assert (out / "coverage.md").exists() and (out / "coverage.png").exists()
     # same seed, fresh directory: the same toys (counts and frequentist intervals) again
     again = tmp_path / "again"
@@ -207,4 +267,36 @@ def test_check_command_json_schema_and_resume(tmp_path):
     assert sbc["replications"] == 4
     assert set(sbc["parameters"]) == {"sin2_theta_w", "mu_nu_mu"}
     for v in sbc["parameters"].values():
-        assert set(v) == {"uniformity_pvalue"} and 0.0 <= v["uniformity_pvalue"] <= 1.0
+        assert set(v) == {"uniformity_pvalue", "ecdf_band_passes", "ecdf_band_alpha"}
+        assert 0.0 <= v["uniformity_pvalue"] <= 1.0 and isinstance(v["ecdf_band_passes"], bool)
+
+
+def test_fit_feldman_cousins_of_the_study_data(capsys):
+    from cenns_bayes.cli.main import main
+    from cenns_bayes.stats.profile import ProfileFitter
+    from cenns_bayes.stats.binned import model_for_study
+
+    import cenns_bayes as cb
+
+    spec = MODELS / "calibration_ge76_mu.toml"
+    status = main(["fit", str(spec), "--method", "feldman-cousins", "--fc-points", "8",
+                   "--fc-toys", "4000", "--json"])
+    out = capsys.readouterr().out
+    assert status == 0
+    fc = json.loads(out)["feldman_cousins"]["mu_nu_mu"]
+    fitter = ProfileFitter(model_for_study(cb.load_study(spec)), ["mu_nu_mu"])
+    one_sided = fitter.crossing("mu_nu_mu", delta_chi2_for(0.9, one_sided=True), +1)
+    two_sided = fitter.crossing("mu_nu_mu", delta_chi2_for(0.9), +1)
+    lo, hi = fc["interval_90"]
+    # Asimov data at mu = 0: t_data = Delta(mu); c(mu) rises from the one-sided 1.64 at the
+    # boundary towards 2.71 away from it, so the FC upper end lies between the two crossings
+    assert lo == 0.0 and one_sided < hi <= two_sided * 1.005, (one_sided, hi, two_sided)
+    assert fc["toys_per_point"] == 4000 and fc["acceptance_stderr"]["0.9"] == pytest.approx(0.3 / 4000**0.5)
+
+
+def test_fit_feldman_cousins_needs_a_moment(capsys):
+    from cenns_bayes.cli.main import main
+
+    status = main(["fit", str(MODELS / "calibration_ar40_sin2.toml"), "--method", "feldman-cousins"])
+    err = capsys.readouterr().err
+    assert status != 0 and "needs a free magnetic moment" in err and "Traceback" not in err

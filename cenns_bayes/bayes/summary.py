@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["diagnostics", "hdi", "posterior_predictive_pvalue", "summarise_posterior"]
+__all__ = ["boundary_density_ratio", "credible_hdi", "diagnostics", "hdi", "physical_lower_bound",
+           "posterior_predictive_pvalue", "summarise_posterior"]
 
 
 def _draws(idata, name: str) -> np.ndarray:
@@ -23,8 +24,61 @@ def hdi(samples: np.ndarray, prob: float) -> tuple[float, float]:
     return float(lower), float(upper)
 
 
+def physical_lower_bound(name: str) -> float | None:
+    """The physical lower boundary of a parameter: 0 for the magnetic moments (and their
+    squares) and for ``signal_strength``; None for a parameter without one."""
+    return 0.0 if name.startswith("mu_nu") or name == "signal_strength" else None
+
+
+def _reflected_density(x: np.ndarray, bound: float, points: np.ndarray) -> np.ndarray:
+    """Density of draws ``x`` >= ``bound`` at ``points`` by a Gaussian kernel estimate with
+    the draws reflected about the boundary (no leakage below it, so the estimate at the
+    boundary itself is not halved). Bandwidth: Silverman's rule on the reflected sample."""
+    y = np.concatenate([x, 2.0 * bound - x])
+    sd = float(np.std(y))
+    iqr = float(np.subtract(*np.quantile(y, [0.75, 0.25])))
+    spread = min(sd, iqr / 1.349) if iqr > 0 else sd
+    h = 0.9 * spread * y.size ** (-0.2)
+    if not h > 0:
+        return np.zeros_like(points, dtype=float)
+    z = (np.asarray(points, dtype=float)[:, None] - y[None, :]) / h
+    # the reflected sample has 2N points; the density of the N draws on [bound, inf) is twice it
+    return 2.0 * np.exp(-0.5 * z * z).sum(axis=1) / (y.size * h * np.sqrt(2.0 * np.pi))
+
+
+def boundary_density_ratio(samples: np.ndarray, prob: float, bound: float = 0.0) -> float:
+    """Estimated density at ``bound`` over the density at the ``prob`` quantile (>= 1: the
+    highest-density region of level ``prob`` is [bound, quantile])."""
+    x = np.asarray(samples, dtype=float).reshape(-1)
+    q = float(np.quantile(x, prob))
+    f0, fq = _reflected_density(x, bound, np.array([bound, q]))
+    return float(f0 / fq) if fq > 0 else float("inf")
+
+
+def credible_hdi(samples: np.ndarray, prob: float, lower_bound: float | None = None) -> tuple[float, float]:
+    """Highest-density credible interval, aware of a physical lower boundary.
+
+    Without ``lower_bound``: :func:`hdi`. With one (mu_nu >= 0, signal_strength >= 0, see
+    :func:`physical_lower_bound`): when the posterior density at the boundary, estimated
+    from the draws reflected about it, is at least the density at the ``prob`` quantile q,
+    the highest-density region starts at the boundary and the interval is
+    [lower_bound, q] with the boundary exact (draws never reach it, so the plain HDI of the
+    draws would start at the smallest draw instead); otherwise the plain HDI.
+    """
+    if lower_bound is None:
+        return hdi(samples, prob)
+    x = np.asarray(samples, dtype=float).reshape(-1)
+    if boundary_density_ratio(x, prob, lower_bound) >= 1.0:
+        return float(lower_bound), float(np.quantile(x, prob))
+    return hdi(x, prob)
+
+
 def summarise_posterior(idata, parameters: list[str]) -> dict[str, dict]:
-    """Mean, sd, 68 % and 90 % HDI and ETI, one-sided 90 % upper limit, R-hat and bulk ESS."""
+    """Mean, sd, 68 % and 90 % HDI and ETI, one-sided 90 % upper limit, R-hat and bulk ESS.
+
+    The HDIs are :func:`credible_hdi` with the parameter's physical boundary (an HDI of
+    mu_nu whose density is highest at mu_nu = 0 is [0, q]).
+    """
     import arviz as az
 
     rhat = az.rhat(idata, var_names=parameters)
@@ -37,8 +91,8 @@ def summarise_posterior(idata, parameters: list[str]) -> dict[str, dict]:
             "mean": float(x.mean()),
             "sd": float(x.std(ddof=1)),
             "median": float(np.median(x)),
-            "hdi_68": list(hdi(x, 0.68)),
-            "hdi_90": list(hdi(x, 0.90)),
+            "hdi_68": list(credible_hdi(x, 0.68, physical_lower_bound(name))),
+            "hdi_90": list(credible_hdi(x, 0.90, physical_lower_bound(name))),
             "eti_68": [float(v) for v in np.quantile(x, [0.16, 0.84])],
             "eti_90": [float(v) for v in np.quantile(x, [0.05, 0.95])],
             "upper_90": float(np.quantile(x, 0.90)),

@@ -28,13 +28,11 @@ __all__ = [
     "SamplerSettings",
     "StudyRef",
     "binomial_stderr",
+    "clopper_pearson",
     "get_refitter",
     "is_moment",
     "posterior_intervals",
 ]
-
-#: HDI of a moment starts at mu = 0 when [0, q] is at most this factor wider (see posterior_intervals).
-BOUNDARY_HDI_SLACK = 1.02
 
 #: Credibility / confidence levels every check reports.
 LEVELS: tuple[float, ...] = (0.68, 0.9)
@@ -43,6 +41,25 @@ LEVELS: tuple[float, ...] = (0.68, 0.9)
 def is_moment(name: str) -> bool:
     """True for the magnetic moments, bounded below by the physical boundary mu_nu = 0."""
     return name.startswith("mu_nu")
+
+
+def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson ("exact") interval of a binomial fraction.
+
+    The lower end is the p with P(X >= k | p) = (1 - level) / 2, the upper the p with
+    P(X <= k | p) = (1 - level) / 2, X ~ Binomial(trials, p), each solved with Brent's
+    method on the binomial tail sums; k = 0 gives lower = 0, k = trials upper = 1.
+    """
+    from scipy.optimize import brentq
+    from scipy.stats import binom
+
+    k, n = int(successes), int(trials)
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= successes <= trials, trials > 0 (got {k}, {n})")
+    tail = 0.5 * (1.0 - level)
+    lower = 0.0 if k == 0 else brentq(lambda p: binom.sf(k - 1, n, p) - tail, 0.0, 1.0, xtol=1e-12)
+    upper = 1.0 if k == n else brentq(lambda p: binom.cdf(k, n, p) - tail, 0.0, 1.0, xtol=1e-12)
+    return float(lower), float(upper)
 
 
 def binomial_stderr(fraction: float, n: int) -> float:
@@ -270,24 +287,17 @@ def posterior_intervals(name: str, draws: np.ndarray,
     """HDI, ETI and one-sided upper limit of the draws of ``name`` at each level.
 
     Returns ``{"posterior-hdi": {"0.9": [lo, hi]}, "posterior-eti": ..., "posterior-upper": ...}``;
-    the one-sided upper limit only for magnetic moments. For a moment, an HDI that starts
-    at the smallest draw is taken to start at the boundary mu = 0: the draws of a density
-    piled against mu = 0 never reach 0 exactly, and the region of highest density then
-    includes the boundary. The rule: when [0, q_level] is at most 2 % wider than the
-    shortest window of the draws (the sampling noise of the window's width for ~1000
-    draws), the density is taken to be highest at the boundary and the HDI is [0, q_level].
+    the one-sided upper limit only for magnetic moments. The HDI is
+    :func:`~cenns_bayes.bayes.summary.credible_hdi` with the parameter's physical boundary,
+    the same rule the reports use: [0, q_level] when the density at mu = 0 (draws
+    reflected about it) is at least the density at q_level.
     """
-    from ..bayes.summary import hdi
+    from ..bayes.summary import credible_hdi, physical_lower_bound
 
     x = np.asarray(draws, dtype=float).reshape(-1)
     out: dict[str, dict[str, list[float]]] = {"posterior-hdi": {}, "posterior-eti": {}}
-    xmin = float(x.min())
     for level in levels:
-        lo, hi = hdi(x, level)
-        if is_moment(name):
-            q = float(np.quantile(x, level))
-            if lo <= xmin or q <= BOUNDARY_HDI_SLACK * (hi - lo):
-                lo, hi = 0.0, q
+        lo, hi = credible_hdi(x, level, physical_lower_bound(name))
         out["posterior-hdi"][_lv(level)] = [lo, hi]
         tail = (1.0 - level) / 2.0
         out["posterior-eti"][_lv(level)] = [float(v) for v in np.quantile(x, [tail, 1.0 - tail])]

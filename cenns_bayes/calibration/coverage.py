@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from .common import LEVELS, SamplerSettings, StudyRef, _lv, binomial_stderr, counting_for, is_moment
+from .common import (LEVELS, SamplerSettings, StudyRef, _lv, binomial_stderr, clopper_pearson, counting_for,
+                     is_moment)
 from .feldman_cousins import NeymanBelt, fc_point_task, profile_likelihood
 
 __all__ = [
@@ -71,9 +72,11 @@ class CoverageSettings:
     feldman_cousins : bool
         Build the FC belt for the magnetic moments.
     fc_points : int
-        Grid points of the FC construction (the true value is added).
-    fc_toys : int
-        Pseudo-experiments per grid point.
+        Grid points of the FC construction (independent of the true value: the truth is
+        never added, so a true value between grid points is tested as in real use).
+    fc_toys : int or None
+        Pseudo-experiments per grid point; None: 10^4 when the toys are vectorised
+        (:func:`~.feldman_cousins.linear_in_square`), 1000 otherwise.
     fc_max_factor : float
         Grid from 0 to this factor times the Asimov 90 % profile-likelihood upper limit.
     """
@@ -83,7 +86,7 @@ class CoverageSettings:
     sampler: SamplerSettings | None = field(default_factory=SamplerSettings)
     feldman_cousins: bool = True
     fc_points: int = 25
-    fc_toys: int = 500
+    fc_toys: int | None = None
     fc_max_factor: float = 2.5
 
     def meta(self) -> dict[str, Any]:
@@ -111,12 +114,16 @@ class CoverageResult:
     def to_json(self) -> dict:
         """``{"kind": "coverage", "toys": N, "intervals": [...]}`` (the issue's format)."""
         return {"kind": "coverage", "toys": len(self.rows), "intervals": [
-            {k: r[k] for k in ("parameter", "method", "level", "coverage", "stderr")}
+            {k: r[k] for k in ("parameter", "method", "level", "coverage", "stderr", "ci95")}
             for r in self.summary]}
 
 
 def fc_grid(ref: StudyRef, parameter: str, settings: CoverageSettings) -> np.ndarray:
-    """The FC grid of ``parameter``: 0 ... factor x Asimov 90 % upper limit, plus the truth."""
+    """The FC grid of ``parameter``: ``fc_points`` from 0 to factor x Asimov 90 % upper limit.
+
+    The true value is not added: coverage is then measured for the belt a real analysis
+    would use, with the truth wherever it falls between grid points.
+    """
     from ..stats.profile import delta_chi2_for
 
     study = ref.load()
@@ -126,8 +133,7 @@ def fc_grid(ref: StudyRef, parameter: str, settings: CoverageSettings) -> np.nda
     like = profile_likelihood(counting, study, asimov, "poisson")
     upper = like.crossing(parameter, delta_chi2_for(0.9), +1)
     top = max(settings.fc_max_factor * upper, 1.5 * truth.get(parameter, 0.0))
-    grid = np.linspace(0.0, top, settings.fc_points)
-    return np.unique(np.round(np.append(grid, truth.get(parameter, 0.0)), 10))
+    return np.round(np.linspace(0.0, top, settings.fc_points), 10)
 
 
 def coverage_toy_task(ref: StudyRef, levels: Sequence[float], sampler: dict | None,
@@ -167,10 +173,14 @@ def coverage_toy_task(ref: StudyRef, levels: Sequence[float], sampler: dict | No
             for p, doc in belts.items():
                 belt = NeymanBelt.from_json(doc)
                 t_grid = like.profile(p, belt.grid)
+
+                def t_of(value, like=like, p=p):
+                    return float(like.profile(p, np.array([value]))[0])
+
                 intervals[p]["feldman-cousins"] = {}
                 fc_open[p] = {}
                 for lv in levels:
-                    lo, hi, is_open = belt.interval(t_grid, lv)
+                    lo, hi, is_open = belt.interval(t_grid, lv, t_of)
                     intervals[p]["feldman-cousins"][_lv(lv)] = [lo, hi]
                     fc_open[p][_lv(lv)] = is_open
     row: dict[str, Any] = {"counts": [int(c) for c in counts], "intervals": intervals}
@@ -225,7 +235,10 @@ def coverage_rows(rows: Sequence[Mapping], truth: Mapping[str, float],
                   levels: Sequence[float] = LEVELS) -> list[dict]:
     """Coverage per (parameter, method, level) with binomial standard errors.
 
-    Returns rows ``{"parameter", "method", "level", "coverage", "stderr", "n",
+    ``ci95`` is the Clopper-Pearson 95 % interval of the fraction (exact, also for a
+    coverage of 0 or 1, where the standard error is 0).
+
+    Returns rows ``{"parameter", "method", "level", "coverage", "stderr", "ci95", "n",
     "median_lower", "median_upper"}`` in a stable order.
     """
     methods_order = ["chi2", "profile", "chi2-upper", "profile-upper", "feldman-cousins",
@@ -245,12 +258,24 @@ def coverage_rows(rows: Sequence[Mapping], truth: Mapping[str, float],
                 arr = np.asarray(ivs, dtype=float)
                 covered = (arr[:, 0] <= x + tol) & (x - tol <= arr[:, 1])
                 frac = float(covered.mean())
+                lo95, hi95 = clopper_pearson(int(covered.sum()), len(arr))
                 out.append({"parameter": p, "method": method, "level": float(lv),
                             "coverage": round(frac, 6),
-                            "stderr": round(binomial_stderr(frac, len(arr)), 6), "n": len(arr),
+                            "stderr": round(binomial_stderr(frac, len(arr)), 6),
+                            "ci95": [round(lo95, 6), round(hi95, 6)], "n": len(arr),
                             "median_lower": float(np.median(arr[:, 0])),
                             "median_upper": float(np.median(arr[:, 1]))})
     return out
+
+
+def fc_toys_for(ref: StudyRef, parameter: str, settings: CoverageSettings) -> int:
+    """Toys per FC grid point: the setting, or 10^4 (vectorised toys) / 1000 (a fit per toy)."""
+    from .feldman_cousins import linear_in_square
+
+    if settings.fc_toys is not None:
+        return int(settings.fc_toys)
+    fast = linear_in_square(counting_for(ref), ref.load(), parameter) is not None
+    return 10_000 if fast else 1000
 
 
 def _belt_tasks(ref: StudyRef, settings: CoverageSettings):
@@ -258,7 +283,7 @@ def _belt_tasks(ref: StudyRef, settings: CoverageSettings):
 
     study = ref.load()
     grids = {p: fc_grid(ref, p, settings) for p in study.free_parameters if is_moment(p)}
-    tasks = [Task((FC_PREFIX, i, k), fc_point_task, (ref, p, float(v), settings.fc_toys))
+    tasks = [Task((FC_PREFIX, i, k), fc_point_task, (ref, p, float(v), fc_toys_for(ref, p, settings)))
              for i, p in enumerate(study.free_parameters) if p in grids
              for k, v in enumerate(grids[p])]
     return grids, tasks
@@ -290,7 +315,8 @@ def run_coverage(ref: StudyRef, settings: CoverageSettings, *, seed: int, engine
         belts: dict[str, NeymanBelt] = {}
         if settings.feldman_cousins and any(is_moment(p) for p in study.free_parameters):
             grids, tasks = _belt_tasks(ref, settings)
-            meta = {"kind": "fc-belt", "study": ref.key, "fc_toys": settings.fc_toys,
+            meta = {"kind": "fc-belt", "study": ref.key,
+                    "fc_toys": {p: fc_toys_for(ref, p, settings) for p in grids},
                     "grids": {p: g.tolist() for p, g in grids.items()}}
             rows = engine.run(tasks, seed=seed, meta=meta, description="Feldman-Cousins belt",
                               table=None if out is None else out / "fc_belt.jsonl")

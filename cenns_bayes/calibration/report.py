@@ -60,21 +60,37 @@ def write_coverage_report(result, out_dir: str | os.PathLike) -> Path:
                                 f"(+{s.sampler.tune} warm-up), target_accept {s.sampler.target_accept}; "
                                 f"divergences in {sum(d > 0 for d in divs)} toys, {sum(divs)} in all."),
         "",
-        "| parameter | method | level | coverage | stderr | toys | median interval |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| parameter | method | level | coverage | stderr | 95 % CI (Clopper-Pearson) | toys | median interval |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in result.summary:
         lines.append(f"| {r['parameter']} | {r['method']} | {r['level']:g} | {r['coverage']:.3f} | "
-                     f"{r['stderr']:.3f} | {r['n']} | [{r['median_lower']:.4g}, {r['median_upper']:.4g}] |")
+                     f"{format_stderr(r)} | {format_ci95(r)} | {r['n']} | "
+                     f"[{r['median_lower']:.4g}, {r['median_upper']:.4g}] |")
     for p, belt in result.belts.items():
         crit = ", ".join(f"{k}: {v[0]:.3g}" for k, v in belt.critical.items())
+        mc = ", ".join(f"{k}: {v:.4f}" for k, v in belt.acceptance_stderr().items())
         lines += ["", f"Feldman-Cousins belt of {p}: {belt.grid.size} grid points from 0 to "
                   f"{belt.grid[-1]:.4g}, {belt.toys_per_point} toys per point; critical values of "
-                  f"t at {p} = 0: {crit} (asymptotic one-sided values 0.22 and 1.64)."]
+                  f"t at {p} = 0: {crit} (asymptotic one-sided values 0.22 and 1.64). "
+                  f"Interval ends solve t_data = c (c interpolated between grid points). "
+                  f"Monte Carlo error of the belt's acceptance (add in quadrature to the "
+                  f"coverage's stderr): {mc}."]
     lines += ["", "![coverage](coverage.png)", "",
               "Raw per-toy intervals and diagnostics: `coverage_toys.jsonl` "
               "(reload with `cenns_bayes.calibration.coverage.load_coverage_table`).", ""]
     return write_text_atomic(out / "coverage.md", "\n".join(lines))
+
+
+def format_stderr(row: dict) -> str:
+    """The binomial stderr, or "n/a" for a coverage of exactly 0 or 1 (see the CI)."""
+    return "n/a" if row["coverage"] in (0.0, 1.0) else f"{row['stderr']:.3f}"
+
+
+def format_ci95(row: dict) -> str:
+    """The Clopper-Pearson 95 % interval as ``[lo, hi]``."""
+    lo, hi = row["ci95"]
+    return f"[{lo:.3f}, {hi:.3f}]"
 
 
 # -- SBC --------------------------------------------------------------------------------
@@ -146,11 +162,14 @@ def write_sbc_report(result, out_dir: str | os.PathLike) -> Path:
         f"Divergences in {sum(d > 0 for d in divs)} replications ({sum(divs)} in all); "
         f"largest R-hat {max(rhat):.3f}." if rhat else "",
         "",
-        "| parameter | uniformity p-value | rank histogram |",
-        "| --- | --- | --- |",
+        "| parameter | uniformity p-value (chi-square) | ECDF inside ArviZ's 99 % simultaneous band | rank histogram |",
+        "| --- | --- | --- | --- |",
     ]
     for p, pv in result.pvalues.items():
-        lines.append(f"| {p} | {pv:.3g} | {' '.join(str(h) for h in result.histograms[p])} |")
+        band = result.ecdf.get(p)
+        inside = "n/a" if band is None else ("yes" if band["passes"] else
+                                             f"no (outside by {band['max_outside']:.3f})")
+        lines.append(f"| {p} | {pv:.3g} | {inside} | {' '.join(str(h) for h in result.histograms[p])} |")
     lines += ["", "![rank histograms](sbc_ranks.png)", "", ecdf, "",
               "Raw replications: `sbc_replications.jsonl` (`cenns_bayes.parallel.read_table`).", ""]
     return write_text_atomic(out / "sbc.md", "\n".join(lines))

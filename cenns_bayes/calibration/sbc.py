@@ -16,7 +16,9 @@ Uniformity test: Pearson's chi-square on the rank histogram with B bins of equal
 in rank ((L + 1) / B ranks per bin, B dividing L + 1 = 100, chosen as the largest of
 20, 10, 5, 4, 2 that keeps at least 10 expected replications per bin), B - 1 degrees of
 freedom; the discrete ranks are binned exactly, so the test needs no continuity
-correction. A calibrated posterior passes at the 1 % level in 99 % of runs. The ECDF
+correction. A calibrated posterior passes at the 1 % level in 99 % of runs. Beside it,
+ArviZ's simultaneous ECDF band (:func:`ecdf_band_test`, Saeilynoja et al. 2022) on the
+fractional ranks (r + u) / (L + 1): a failure when the ECDF leaves the 99 % band. The ECDF
 difference plot of the normalised ranks (r + 0.5) / (L + 1) uses ArviZ's
 ``plot_ecdf_pit`` with its simultaneous envelope.
 
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +43,8 @@ __all__ = [
     "RANK_DRAWS",
     "SBCResult",
     "draw_from_prior",
+    "ecdf_band_test",
+    "fractional_ranks",
     "rank_statistic",
     "run_sbc",
     "sbc_replication_task",
@@ -64,12 +68,36 @@ def draw_from_prior(model, parameters: Sequence[str], rng: np.random.Generator
 
     Returns ``(parameters, counts)``.
     """
-    import pymc as pm
-
-    values = pm.draw([model[p] for p in parameters] + [model["counts"]],
-                     random_seed=int(rng.integers(2**31 - 1)))
+    values = _prior_sampler(model, tuple(parameters))(int(rng.integers(2**31 - 1)))
     params = {p: float(v) for p, v in zip(parameters, values[:-1], strict=True)}
     return params, np.asarray(values[-1], dtype=float)
+
+
+_PRIOR_SAMPLERS: dict[tuple[int, tuple[str, ...]], object] = {}
+
+
+def _prior_sampler(model, parameters: tuple[str, ...]):
+    """A function seed -> joint prior draw of ``parameters`` and the counts, compiled once.
+
+    ``pm.draw`` compiles its PyTensor function at every call (seconds each, more than the
+    posterior sampling of a replication); this compiles it once per model and process and
+    reseeds its random generators per call, as ``pm.draw(..., random_seed=seed)`` does.
+    """
+    key = (id(model), parameters)
+    fn = _PRIOR_SAMPLERS.get(key)
+    if fn is None:
+        import pymc as pm
+        from pytensor.tensor.random.type import RandomGeneratorType
+
+        compiled = pm.compile(inputs=[], outputs=[model[p] for p in parameters] + [model["counts"]])
+        rngs = [v for v in compiled.get_shared() if isinstance(v.type, RandomGeneratorType)]
+
+        def fn(seed: int, compiled=compiled, rngs=rngs):
+            pm.pytensorf.reseed_rngs(rngs, seed)
+            return compiled()
+
+        _PRIOR_SAMPLERS[key] = fn
+    return fn
 
 
 def thin_draws(draws: np.ndarray, keep: int = RANK_DRAWS) -> np.ndarray:
@@ -116,6 +144,51 @@ def uniformity_test(ranks: Sequence[int], n_ranks: int = RANK_DRAWS + 1,
     return float(stats.chi2.sf(chi2, bins - 1)), hist
 
 
+#: Seed of the jitter that spreads a discrete rank uniformly over its cell (reproducible).
+PIT_JITTER_SEED = 20151
+#: Simulations behind ArviZ's simultaneous band.
+ECDF_SIMULATIONS = 1000
+
+
+def fractional_ranks(ranks: Sequence[int], n_ranks: int = RANK_DRAWS + 1,
+                     seed: int = PIT_JITTER_SEED) -> np.ndarray:
+    """Ranks as PIT values (r + u) / n_ranks, u ~ U(0, 1): exactly uniform on (0, 1)
+    for a calibrated posterior, so a continuous-uniform ECDF band applies without a
+    discreteness error (jitter reproducible through ``seed``)."""
+    r = np.asarray(ranks, dtype=float)
+    u = np.random.default_rng(seed).uniform(size=r.size)
+    return (r + u) / n_ranks
+
+
+def ecdf_band_test(ranks: Sequence[int], n_ranks: int = RANK_DRAWS + 1, alpha: float = 0.01,
+                   n_simulations: int = ECDF_SIMULATIONS) -> dict:
+    """ArviZ's simultaneous ECDF-band test of uniform ranks (Saeilynoja, Buerkner & Vehtari 2022).
+
+    ``arviz_stats.ecdf_utils.ecdf_pit`` gives the ECDF of the fractional ranks and a band
+    that holds a uniform sample's whole ECDF with probability 1 - ``alpha`` (simulated);
+    the ranks fail at level ``alpha`` when their ECDF leaves the band anywhere.
+
+    Returns
+    -------
+    dict
+        ``{"passes": bool, "alpha": alpha, "max_outside": largest distance of the ECDF
+        outside the band (0 when inside)}``.
+    """
+    from arviz_stats.ecdf_utils import ecdf_pit
+
+    pit = fractional_ranks(ranks, n_ranks)
+    _, ecdf, lower, upper = ecdf_pit(pit, 1.0 - alpha, n_simulations,
+                                     rng=np.random.default_rng(PIT_JITTER_SEED + 1))
+    outside = float(np.max(np.maximum(lower - ecdf, ecdf - upper)))
+    return {"passes": bool(outside <= 0.0), "alpha": alpha, "max_outside": max(outside, 0.0)}
+
+
+def response_refusal(study) -> str:
+    """Why an SBC of a detector-response study (e.g. COHERENT CsI) is refused: one line."""
+    return (f"{study.path}: --kind sbc supports counting studies only; {study.name} has a detector "
+            "response and real data (use --kind coverage or --kind asimov)")
+
+
 def sbc_replication_task(ref: StudyRef, sampler: dict, *, seed) -> dict:
     """One SBC replication: prior draw, simulated counts, posterior, ranks.
 
@@ -134,22 +207,29 @@ def sbc_replication_task(ref: StudyRef, sampler: dict, *, seed) -> dict:
 
 @dataclass
 class SBCResult:
-    """Replications of an SBC run and the uniformity test per parameter."""
+    """Replications of an SBC run and the uniformity tests per parameter."""
 
     study: str
     rows: list[dict]
     pvalues: dict[str, float]
     histograms: dict[str, list[int]]
     n_ranks: int = RANK_DRAWS + 1
+    ecdf: dict[str, dict] = field(default_factory=dict)
 
     def ranks(self, parameter: str) -> np.ndarray:
         """Ranks of ``parameter`` over the replications."""
         return np.array([r["ranks"][parameter] for r in self.rows])
 
     def to_json(self) -> dict:
-        """``{"kind": "sbc", "replications": N, "parameters": {p: {"uniformity_pvalue": x}}}``."""
-        return {"kind": "sbc", "replications": len(self.rows),
-                "parameters": {p: {"uniformity_pvalue": round(v, 6)} for p, v in self.pvalues.items()}}
+        """``{"kind": "sbc", "replications": N, "parameters": {p: {"uniformity_pvalue": x,
+        "ecdf_band_passes": bool, "ecdf_band_alpha": 0.01}}}``."""
+        params = {}
+        for p, v in self.pvalues.items():
+            params[p] = {"uniformity_pvalue": round(v, 6)}
+            if p in self.ecdf:
+                params[p]["ecdf_band_passes"] = self.ecdf[p]["passes"]
+                params[p]["ecdf_band_alpha"] = self.ecdf[p]["alpha"]
+        return {"kind": "sbc", "replications": len(self.rows), "parameters": params}
 
 
 def run_sbc(ref: StudyRef, replications: int, sampler: SamplerSettings, *, seed: int,
@@ -158,6 +238,8 @@ def run_sbc(ref: StudyRef, replications: int, sampler: SamplerSettings, *, seed:
     from ..parallel import Engine, Task
 
     study = ref.load()
+    if study.response_detector is not None:
+        raise ValueError(response_refusal(study))
     if sampler.chains * sampler.draws < RANK_DRAWS:
         raise ValueError(f"chains x draws must be at least {RANK_DRAWS} for the rank statistic")
     own = engine is None
@@ -176,8 +258,10 @@ def run_sbc(ref: StudyRef, replications: int, sampler: SamplerSettings, *, seed:
 
 def sbc_result(study_name: str, rows: Sequence[Mapping], parameters: Sequence[str]) -> SBCResult:
     """Uniformity tests of the ranks in ``rows``."""
-    pvalues, hists = {}, {}
+    pvalues, hists, ecdf = {}, {}, {}
     for p in parameters:
-        pv, hist = uniformity_test([r["ranks"][p] for r in rows])
+        ranks = [r["ranks"][p] for r in rows]
+        pv, hist = uniformity_test(ranks)
         pvalues[p], hists[p] = pv, hist.tolist()
-    return SBCResult(study_name, list(rows), pvalues, hists)
+        ecdf[p] = ecdf_band_test(ranks)
+    return SBCResult(study_name, list(rows), pvalues, hists, ecdf=ecdf)

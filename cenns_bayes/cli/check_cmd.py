@@ -22,7 +22,7 @@ def add_arguments(parser) -> None:
                         help="asimov: posterior on Asimov data under several priors; coverage: "
                         "Poisson toys at the true point; sbc: simulation-based calibration")
     parser.add_argument("--toys", type=int, default=None, metavar="N",
-                        help="pseudo-experiments (coverage, default 500) or replications (sbc, default 200)")
+                        help="pseudo-experiments (coverage, default 500) or replications (sbc, default 1000)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None, metavar="N",
                        help="local worker processes (default: all cores; 1: in this process)")
@@ -40,8 +40,9 @@ def add_arguments(parser) -> None:
                         help="NUTS target acceptance (default: the spec's)")
     parser.add_argument("--fc-points", type=int, default=25,
                         help="coverage: grid points of the Feldman-Cousins construction (default 25)")
-    parser.add_argument("--fc-toys", type=int, default=1000,
-                        help="coverage: toys per Feldman-Cousins grid point (default 1000)")
+    parser.add_argument("--fc-toys", type=int, default=None,
+                        help="coverage: toys per Feldman-Cousins grid point (default 10000 when "
+                        "the toys are vectorised: one moment free, no nuisances; else 1000)")
     parser.add_argument("--frequentist-only", action="store_true",
                         help="coverage: skip the posterior refits")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -111,9 +112,12 @@ def _run(args, ref, study) -> int:
                 fc_points=args.fc_points, fc_toys=args.fc_toys)
             result = run_coverage(ref, settings, seed=args.seed, engine=engine, out_dir=args.out)
         else:
-            from ..calibration.sbc import run_sbc
+            from ..calibration.sbc import response_refusal, run_sbc
 
-            result = run_sbc(ref, args.toys or 200, sampler, seed=args.seed, engine=engine,
+            if study.response_detector is not None:
+                raise UserError(response_refusal(study))
+
+            result = run_sbc(ref, args.toys or 1000, sampler, seed=args.seed, engine=engine,
                              out_dir=args.out)
     except TableMismatchError as err:
         raise UserError(str(err)) from None
@@ -148,20 +152,25 @@ def _emit(args, doc: dict, result) -> None:
     console = plain_console()
     if args.kind == "coverage":
         table = Table(title=f"{result.study}: coverage of {len(result.rows)} toys at {result.truth_label()}")
-        for col in ("parameter", "method", "level", "coverage", "stderr", "median interval"):
+        from ..calibration.report import format_ci95, format_stderr
+
+        for col in ("parameter", "method", "level", "coverage", "stderr", "95 % CI", "median interval"):
             table.add_column(col, justify="left" if col in ("parameter", "method") else "right")
         for r in result.summary:
             table.add_row(r["parameter"], r["method"], f"{r['level']:g}", f"{r['coverage']:.3f}",
-                          f"{r['stderr']:.3f}", f"[{r['median_lower']:.4g}, {r['median_upper']:.4g}]")
+                          format_stderr(r), format_ci95(r),
+                          f"[{r['median_lower']:.4g}, {r['median_upper']:.4g}]")
         console.print(table)
         divs = sum(r.get("divergences", 0) for r in result.rows)
         console.print(f"posterior divergences over all toys: {divs}")
     elif args.kind == "sbc":
         table = Table(title=f"{result.study}: SBC, {len(result.rows)} replications")
-        for col in ("parameter", "uniformity p-value", "rank histogram"):
+        for col in ("parameter", "uniformity p-value", "ECDF in 99 % band", "rank histogram"):
             table.add_column(col)
         for p, pv in result.pvalues.items():
-            table.add_row(p, f"{pv:.3g}", " ".join(str(h) for h in result.histograms[p]))
+            band = result.ecdf.get(p)
+            inside = "n/a" if band is None else ("yes" if band["passes"] else "no")
+            table.add_row(p, f"{pv:.3g}", inside, " ".join(str(h) for h in result.histograms[p]))
         console.print(table)
     else:
         console.print(result.markdown())

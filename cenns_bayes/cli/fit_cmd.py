@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 
 from .common import (
-    Progress, UserError, add_hepdata_argument, check_hepdata_target, add_study_arguments, clean_text, plain_console,
-    print_json, study_from_args, with_provenance, write_hepdata,
+    Progress, UserError, add_hepdata_argument, add_study_arguments, check_hepdata_target,
+    clean_text, overrides_from_args, plain_console, print_json, study_from_args, with_provenance,
+    write_hepdata,
 )
 
 
@@ -18,6 +19,14 @@ def add_arguments(parser) -> None:
     """Register the command's options."""
     add_study_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--method", choices=("profile", "feldman-cousins"), default="profile",
+                        help="interval method: profile likelihood (default) or, for the magnetic "
+                        "moments, also the Feldman-Cousins unified interval (toy Neyman construction)")
+    parser.add_argument("--fc-points", type=int, default=25,
+                        help="feldman-cousins: grid points (default 25)")
+    parser.add_argument("--fc-toys", type=int, default=None,
+                        help="feldman-cousins: toys per grid point (default 10000 when vectorised, else 1000)")
+    parser.add_argument("--fc-seed", type=int, default=20151, help="feldman-cousins: seed of the toys")
     add_hepdata_argument(parser)
 
 
@@ -31,9 +40,29 @@ def run(args) -> int:
         )
     from ..stats.fit import fit_study
 
+    moments = [p for p in study.free_parameters if p.startswith("mu_nu")]
+    if args.method == "feldman-cousins":
+        from .common import MAX_TOYS, check_int_option
+
+        if not moments:
+            raise UserError(f"{study.path}: --method feldman-cousins needs a free magnetic moment "
+                            f"(free: {', '.join(study.free_parameters)})")
+        check_int_option(args, "fc_points", 3, 10_000)
+        check_int_option(args, "fc_toys", 10, MAX_TOYS)
+        check_int_option(args, "fc_seed", 0, 2**32 - 1)
     with Progress("fit", study.name) as say:
         say(f"maximum-likelihood fit and profile intervals of {', '.join(study.free_parameters)}")
         result = fit_study(study)  # the engine runs its fits with one BLAS thread
+        if args.method == "feldman-cousins":
+            from ..calibration.common import StudyRef
+            from ..calibration.feldman_cousins import feldman_cousins_of_data
+
+            ref = StudyRef.from_file(args.study, overrides_from_args(args) or None)
+            result["feldman_cousins"] = {}
+            for p in moments:
+                say(f"Feldman-Cousins belt of {p}")
+                result["feldman_cousins"][p] = feldman_cousins_of_data(
+                    ref, p, points=args.fc_points, toys=args.fc_toys, seed=args.fc_seed)
     result = with_provenance(result, study)
     if args.hepdata:
         write_hepdata("fit", result, args.hepdata)
@@ -50,6 +79,13 @@ def run(args) -> int:
     for name, row in result["parameters"].items():
         table.add_row(name, _fmt(row["best"]), _interval(row["interval_68"]), _interval(row["interval_90"]))
     console.print(table)
+    for p, fc in result.get("feldman_cousins", {}).items():
+        note = " (upper end beyond the grid)" if any(fc["open"].values()) else ""
+        mc = ", ".join(f"{k}: {v:.4f}" for k, v in fc["acceptance_stderr"].items())
+        console.print(f"Feldman-Cousins {p}: 68 % {_interval(fc['interval_68'])}, 90 % "
+                      f"{_interval(fc['interval_90'])}{note}; belt of {len(fc['grid'])} points to "
+                      f"{fc['grid'][-1]:.4g}, {fc['toys_per_point']} toys each (Monte Carlo error of the "
+                      f"belt's acceptance {mc})")
     if result["derived"]:
         ev = result["derived"]["cevns_events"]
         console.print(
