@@ -278,14 +278,18 @@ class EnergyResponseSection(_Strict):
     quenching: LArQuenching | None = Field(
         None, description="coherent-lar-2020: QF(T) = a + b T (required); coherent-csi-2021 reads its "
         "scintillation response from the release")
-    light_yield_pe_per_kevee: PositiveFloat = Field(13.35, description="coherent-csi-2021: PE per keVee")
-    pe_bin_width: PositiveFloat = Field(4.0, description="coherent-csi-2021: analysis PE bin width (0-60 PE)")
-    time_bin_width_us: PositiveFloat = Field(0.5, description="coherent-csi-2021: analysis time bin width (0-6 us)")
-    timing_acceptance: tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]] = Field(
+    light_yield_pe_per_kevee: Annotated[float, Field(gt=0, le=1e3)] = Field(
+        13.35, description="coherent-csi-2021: PE per keVee")
+    pe_bin_width: Annotated[float, Field(ge=0.5, le=60)] = Field(
+        4.0, description="coherent-csi-2021: analysis PE bin width (0-60 PE), 0.5 to 60")
+    time_bin_width_us: Annotated[float, Field(ge=0.01, le=6)] = Field(
+        0.5, description="coherent-csi-2021: analysis time bin width (0-6 us), 0.01 to 6 us")
+    timing_acceptance: tuple[Annotated[float, Field(ge=0, le=6)], Annotated[float, Field(ge=0, le=1e3)]] = Field(
         (0.52, 0.0494), description="coherent-csi-2021: acceptance 1 up to t0 us, exp(-k (t - t0)) beyond: (t0, k)")
-    resolution_sqrt_kevee: PositiveFloat = Field(0.58, description="sigma/E = value / sqrt(E / keVee)")
+    resolution_sqrt_kevee: Annotated[float, Field(gt=1e-3, le=10)] = Field(
+        0.58, description="sigma/E = value / sqrt(E / keVee), in (0.001, 10]")
     recoil_grid_points: Annotated[int, Field(ge=200, le=100000)] = 3001
-    template_sigmas: list[PositiveFloat] = Field(
+    template_sigmas: list[Annotated[float, Field(gt=0, le=10)]] = Field(
         default_factory=lambda: [1.0, 2.0],
         description="QF nuisance values (in sigma, both signs) at which templates are computed",
     )
@@ -579,8 +583,8 @@ class SteadyStateBackground(_Strict):
 class TemplateNormalisation(_Strict):
     """Expected events of a release background template and its 1-sigma (Gaussian) constraint."""
 
-    events: PositiveFloat
-    sigma: Annotated[float, Field(ge=0)] = 0.0
+    events: Annotated[float, Field(gt=0, le=1e7)]
+    sigma: Annotated[float, Field(ge=0, le=1e7)] = 0.0
 
 
 class ReleaseTemplateBackgrounds(_Strict):
