@@ -35,29 +35,15 @@ import numpy as np
 
 from ..detector.energy_response import energy_bin_probabilities, trapezoid_weights
 from ..physics import constants as const
-from ..physics.cross_sections import max_recoil_kev, neutron_vector_coupling, proton_vector_coupling
+from ..physics.cross_sections import max_recoil_kev
 from ..physics.sns import sns_spectrum
 from ..rates.coefficients import DetectorSetup, differential_coefficients, parameter_for_flavor
-from .binned import interpolation_coefficients
+# Couplings, parameter defaults and the expectation floor are the response model's own.
+from .binned import _DEFAULTS, _FLOOR, _GN, _P0, _P1, interpolation_coefficients
 from .model import ModelBase, NuisanceSpec
 
 __all__ = ["LArModel", "TemplateShift", "build_lar_model"]
 
-_P0 = float(proton_vector_coupling(0.0))
-_P1 = float(proton_vector_coupling(1.0)) - _P0
-_GN = float(neutron_vector_coupling(0.0))
-
-_DEFAULTS: dict[str, float] = {
-    "sin2_theta_w": const.SIN2_THETA_W_PAPER,
-    "mu_nu_mu": 0.0,
-    "mu_nu_e": 0.0,
-    "r2_nu_mu": 0.0,
-    "r2_nu_e": 0.0,
-    "signal_strength": 1.0,
-}
-
-#: Smallest expectation per bin (keeps ln mu finite if a normalisation is pulled below zero).
-_FLOOR = 1e-9
 #: Reconstructed-energy sub-bins for the acceptance, keVee (the acceptance file's 0.5-keVee bins).
 _FINE_WIDTH_KEVEE = 0.5
 #: Background templates and their normalisation nuisances.
