@@ -29,13 +29,16 @@ NUCLEI = ("Ne20", "Ar40", "Ge76", "Xe132")
 def main() -> None:
     """Write the figure and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path,
-                        default=ROOT / "docs" / "figures" / "bcs_form_factors.png")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "docs" / "figures" / "bcs_form_factors.png"
+    )
     args = parser.parse_args()
     path = plot_bcs_comparison(args.out)
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} kB)")
-    print("| nucleus | r_p BCS (fm) | r_n BCS (fm) | skin (fm) | r Helm (fm) | r K-N (fm) | "
-          "realistic q window (fm^-1) | F_Z/Helm, F_N/Helm at q=0.3 | at q=0.5 |")
+    print(
+        "| nucleus | r_p BCS (fm) | r_n BCS (fm) | skin (fm) | r Helm (fm) | r K-N (fm) | "
+        "realistic q window (fm^-1) | F_Z/Helm, F_N/Helm at q=0.3 | at q=0.5 |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for name in NUCLEI:
         nuc = get_nucleus(name)
@@ -45,10 +48,12 @@ def main() -> None:
         lo, hi = realistic_window_q_inv_fm(name)
         q = np.array([0.3, 0.5])
         rz, rn = res.proton_form_factor(q) / helm(q), res.neutron_form_factor(q) / helm(q)
-        print(f"| {name} | {res.proton_rms_fm:.3f} | {res.neutron_rms_fm:.3f} | "
-              f"{res.neutron_skin_fm:.3f} | "
-              f"{helm.rms_radius_fm:.3f} | {kn.rms_radius_fm:.3f} | {lo:.2f}-{hi:.2f} | "
-              f"{rz[0]:.3f}, {rn[0]:.3f} | {rz[1]:.3f}, {rn[1]:.3f} |")
+        print(
+            f"| {name} | {res.proton_rms_fm:.3f} | {res.neutron_rms_fm:.3f} | "
+            f"{res.neutron_skin_fm:.3f} | "
+            f"{helm.rms_radius_fm:.3f} | {kn.rms_radius_fm:.3f} | {lo:.2f}-{hi:.2f} | "
+            f"{rz[0]:.3f}, {rn[0]:.3f} | {rz[1]:.3f}, {rn[1]:.3f} |"
+        )
 
 
 if __name__ == "__main__":

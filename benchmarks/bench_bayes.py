@@ -33,9 +33,13 @@ def main() -> None:
     d = diagnostics(result.idata, study.free_parameters)
     print(f"date: {time.strftime('%Y-%m-%d')}; sampler {result.backend}; 4 chains x 1000 draws")
     print(f"import pymc + package: {t_import:.1f} s")
-    print(f"compile: {result.compile_seconds:.1f} s; sampling: {result.sampling_seconds:.2f} s; "
-          f"build + compile + sample + prior draws: {t_total:.1f} s")
-    print(f"divergences {d['divergences']}, max R-hat {d['max_r_hat']:.4f}, min bulk ESS {d['min_ess_bulk']:.0f}")
+    print(
+        f"compile: {result.compile_seconds:.1f} s; sampling: {result.sampling_seconds:.2f} s; "
+        f"build + compile + sample + prior draws: {t_total:.1f} s"
+    )
+    print(
+        f"divergences {d['divergences']}, max R-hat {d['max_r_hat']:.4f}, min bulk ESS {d['min_ess_bulk']:.0f}"
+    )
 
 
 if __name__ == "__main__":

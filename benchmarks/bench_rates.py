@@ -27,8 +27,12 @@ def time_reproduce(repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "cenns_bayes.cli.main", "reproduce", "--json"],
-                       check=True, capture_output=True, cwd=ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "cenns_bayes.cli.main", "reproduce", "--json"],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -45,8 +49,12 @@ def main() -> None:
     t_coeff = time.perf_counter() - t0
     rng = np.random.default_rng(1)
     n_points = 1_000_000
-    params = {"sin2_theta_w": rng.uniform(0.2, 0.26, n_points), "mu_nu_mu": rng.uniform(0, 20, n_points),
-              "mu_nu_e": rng.uniform(0, 20, n_points), "r2_nu_mu": rng.normal(0, 1, n_points)}
+    params = {
+        "sin2_theta_w": rng.uniform(0.2, 0.26, n_points),
+        "mu_nu_mu": rng.uniform(0, 20, n_points),
+        "mu_nu_e": rng.uniform(0, 20, n_points),
+        "r2_nu_mu": rng.normal(0, 1, n_points),
+    }
     t0 = time.perf_counter()
     counts = model.counts(params)
     t_eval = time.perf_counter() - t0
@@ -67,9 +75,13 @@ def main() -> None:
     print(f"reproduce, whole process (median of 3): {t_reproduce:.2f} s")
     print(f"coefficients of the 12 realistic channels: {t_coeff * 1e3:.1f} ms")
     print(f"counts of 12 channels at 1e6 parameter points from coefficients: {t_eval:.3f} s")
-    print(f"per-call quadrature (epsrel 1e-6): {t_direct_point:.3f} s per point "
-          f"-> {t_direct:.3g} s for 1e6 points (extrapolated)")
-    print(f"speed-up of coefficients over per-call quadrature: {t_direct / (t_eval + t_coeff):.3g}x")
+    print(
+        f"per-call quadrature (epsrel 1e-6): {t_direct_point:.3f} s per point "
+        f"-> {t_direct:.3g} s for 1e6 points (extrapolated)"
+    )
+    print(
+        f"speed-up of coefficients over per-call quadrature: {t_direct / (t_eval + t_coeff):.3g}x"
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,13 @@ def time_chi2_scan(model: str, path: str, values: str, repeat: int) -> dict:
         run_scan(scanner, [axis], "mu_nu_mu")
         times.append(time.perf_counter() - t0)
         integrations = scanner.integrations
-    return {"study": model, "points": len(axis.values), "integrals": integrations,
-            "median_s": statistics.median(times), "min_s": min(times)}
+    return {
+        "study": model,
+        "points": len(axis.values),
+        "integrals": integrations,
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+    }
 
 
 def time_toys(toys: int, workers: int, flux_sigma: float) -> dict:
@@ -63,8 +68,15 @@ def time_toys(toys: int, workers: int, flux_sigma: float) -> dict:
         res = run_scan(scanner, axis, "mu_nu_mu", toys=toys, seed=1, engine=engine, out_dir=tmp)
         t2 = time.perf_counter()
         task_s = sum(r["elapsed_s"] for r in read_table(Path(tmp) / "toys.jsonl"))
-    return {"workers": workers, "flux_sigma": flux_sigma, "toys": toys, "startup_s": t1 - t0,
-            "run_s": t2 - t1, "sum_task_s": task_s, "median_limit": res.points[0].band["median"]}
+    return {
+        "workers": workers,
+        "flux_sigma": flux_sigma,
+        "toys": toys,
+        "startup_s": t1 - t0,
+        "run_s": t2 - t1,
+        "sum_task_s": task_s,
+        "median_limit": res.points[0].band["median"],
+    }
 
 
 def main() -> None:
@@ -77,16 +89,26 @@ def main() -> None:
 
     out = {
         "date": time.strftime("%Y-%m-%d"),
-        "machine": (f"{platform.machine()}, {os.cpu_count()} cores, "
-                    f"Python {platform.python_version()}"),
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        ),
         "load_average_1min": os.getloadavg()[0],
         "chi2_scans": [
-            time_chi2_scan("models/argon_1t_20m.toml", "detectors.Ar.recoil_window_kev.0",
-                           "1:40:50:log", args.repeat),
-            time_chi2_scan("cenns_bayes/paper/presets/realistic.toml",
-                           "detectors.Ar40.recoil_window_kev.0", "5:40:50", args.repeat),
-            time_chi2_scan("models/paper_realistic.toml", "detectors.Ar40.recoil_window_kev.0",
-                           "5:40:50", 1),
+            time_chi2_scan(
+                "models/argon_1t_20m.toml",
+                "detectors.Ar.recoil_window_kev.0",
+                "1:40:50:log",
+                args.repeat,
+            ),
+            time_chi2_scan(
+                "cenns_bayes/paper/presets/realistic.toml",
+                "detectors.Ar40.recoil_window_kev.0",
+                "5:40:50",
+                args.repeat,
+            ),
+            time_chi2_scan(
+                "models/paper_realistic.toml", "detectors.Ar40.recoil_window_kev.0", "5:40:50", 1
+            ),
         ],
         "toys": [time_toys(args.toys, w, fs) for fs in (0.0, 0.1) for w in (1, 2)],
     }
@@ -99,12 +121,16 @@ def main() -> None:
         return
     print(f"{out['date']}  {out['machine']}  load {out['load_average_1min']:.2f}")
     for s in out["chi2_scans"]:
-        print(f"chi2 scan {s['study']}: {s['points']} points, {s['integrals']} channel integrals, "
-              f"median {1e3 * s['median_s']:.1f} ms, best {1e3 * s['min_s']:.1f} ms")
+        print(
+            f"chi2 scan {s['study']}: {s['points']} points, {s['integrals']} channel integrals, "
+            f"median {1e3 * s['median_s']:.1f} ms, best {1e3 * s['min_s']:.1f} ms"
+        )
     for t in out["toys"]:
-        print(f"{t['toys']} toys, flux_sigma={t['flux_sigma']}, workers={t['workers']}: "
-              f"run {t['run_s']:.2f} s (start-up and imports {t['startup_s']:.2f} s; sum of task "
-              f"times {t['sum_task_s']:.2f} s), median limit {t['median_limit']:.3f}")
+        print(
+            f"{t['toys']} toys, flux_sigma={t['flux_sigma']}, workers={t['workers']}: "
+            f"run {t['run_s']:.2f} s (start-up and imports {t['startup_s']:.2f} s; sum of task "
+            f"times {t['sum_task_s']:.2f} s), median limit {t['median_limit']:.3f}"
+        )
     for fs in (0.0, 0.1):
         print(f"speed-up with 2 workers (flux_sigma={fs}): {out[f'speedup_flux_sigma_{fs}']:.2f}x")
 

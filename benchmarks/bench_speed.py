@@ -44,8 +44,14 @@ def run_process(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
     """(wall s, CPU s of the child) of one command run to completion."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, **(env or {})},
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        cmd,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -63,11 +69,14 @@ def bench_study(repeats: int) -> None:
         wall, _ = run_process(cmd)  # fills the compile cache if it is cold
         print(f"warm-up run (not counted): {wall:.1f} s")
         runs: dict[str, list[tuple[float, float]]] = {
-            "one BLAS thread (default)": [], "--blas-threads default": []}
+            "one BLAS thread (default)": [],
+            "--blas-threads default": [],
+        }
         for _ in range(repeats):
             runs["one BLAS thread (default)"].append(run_process(cmd))
             runs["--blas-threads default"].append(
-                run_process([CLI, "--blas-threads", "default", *cmd[1:]]))
+                run_process([CLI, "--blas-threads", "default", *cmd[1:]])
+            )
         for label, times in runs.items():
             print(f"{label}: " + ", ".join(f"{w:.1f} s wall ({c:.1f} s CPU)" for w, c in times))
         print(f"after: {load()}")
@@ -83,11 +92,26 @@ def _cache_files() -> int:
 def bench_scan() -> None:
     section("10-point posterior threshold scan, one worker")
     vary = "detectors.Ar.recoil_window_kev.0=0.5:40:10:log"
-    wall, cpu = run_process([CLI, "scan", "models/argon_1t_20m.toml", "--vary", vary,
-                             "--target", "mu_nu_mu", "--method", "posterior", "--workers", "1",
-                             "--json"])
-    print(f"whole process (`cenns-bayes scan ... --method posterior --workers 1`): "
-          f"{wall:.1f} s wall, {cpu:.1f} s CPU")
+    wall, cpu = run_process(
+        [
+            CLI,
+            "scan",
+            "models/argon_1t_20m.toml",
+            "--vary",
+            vary,
+            "--target",
+            "mu_nu_mu",
+            "--method",
+            "posterior",
+            "--workers",
+            "1",
+            "--json",
+        ]
+    )
+    print(
+        f"whole process (`cenns-bayes scan ... --method posterior --workers 1`): "
+        f"{wall:.1f} s wall, {cpu:.1f} s CPU"
+    )
 
     from cenns_bayes.bayes import sampling
     from cenns_bayes.parallel import single_threaded_blas
@@ -97,8 +121,10 @@ def bench_scan() -> None:
     axis = ScanAxis("detectors.Ar.recoil_window_kev.0", tuple(np.geomspace(0.5, 40, 10)))
     limits = {}
     with single_threaded_blas():
-        for label, size in (("compiled once, data swapped (default)", 4),
-                            ("compiled at every point", 0)):
+        for label, size in (
+            ("compiled once, data swapped (default)", 4),
+            ("compiled at every point", 0),
+        ):
             sampling._COMPILED.clear()
             sampling.COMPILED_CACHE_SIZE = size
             files = _cache_files()
@@ -106,8 +132,10 @@ def bench_scan() -> None:
             res = run_scan(scanner, [axis], "mu_nu_mu", method="posterior")
             elapsed = time.perf_counter() - t0
             limits[label] = [p.posterior_limit for p in res.points]
-            print(f"in-process, {label}: {elapsed:.1f} s; compile-cache files "
-                  f"+{_cache_files() - files}")
+            print(
+                f"in-process, {label}: {elapsed:.1f} s; compile-cache files "
+                f"+{_cache_files() - files}"
+            )
     a, b = limits.values()
     print("posterior limits equal in both: " + str(a == b))
     print(f"after: {load()}")
@@ -137,16 +165,21 @@ def _timed(fn, repeats: int = 9) -> tuple[float, float]:
 
 
 def bench_counts() -> None:
-    from cenns_bayes.parallel import single_threaded_blas
     from cenns_bayes.paper.reproduce import load_presets
+    from cenns_bayes.parallel import single_threaded_blas
 
     section("counts of 12 channels at 10^6 parameter points (warm; min / median of 9)")
     model = load_presets()["realistic"].rate_model()
     rng = np.random.default_rng(1)
     n = 1_000_000
-    p = {"sin2_theta_w": rng.uniform(0.2, 0.26, n), "mu_nu_mu": rng.uniform(0, 20, n),
-         "mu_nu_e": rng.uniform(0, 20, n), "r2_nu_mu": rng.normal(0, 1, n),
-         "r2_nu_e": rng.normal(0, 1, n), "signal_strength": rng.uniform(0.5, 1.5, n)}
+    p = {
+        "sin2_theta_w": rng.uniform(0.2, 0.26, n),
+        "mu_nu_mu": rng.uniform(0, 20, n),
+        "mu_nu_e": rng.uniform(0, 20, n),
+        "r2_nu_mu": rng.normal(0, 1, n),
+        "r2_nu_e": rng.normal(0, 1, n),
+        "signal_strength": rng.uniform(0.5, 1.5, n),
+    }
     out = np.empty((n, model.polynomial.shape[1]))
     with single_threaded_blas():
         ref = _previous_counts(model, p)
@@ -165,18 +198,24 @@ def bench_counts() -> None:
         t0 = time.perf_counter()
         for _ in range(20000):
             model.counts(scalar)
-        print(f"one parameter point (inner loop of the fits): "
-              f"{(time.perf_counter() - t0) / 20000 * 1e6:.1f} us")
+        print(
+            f"one parameter point (inner loop of the fits): "
+            f"{(time.perf_counter() - t0) / 20000 * 1e6:.1f} us"
+        )
     print(f"after: {load()}")
 
 
 def bench_reproduce(repeats: int) -> None:
     section(f"reproduce, whole process (median of {repeats})")
     runs = [run_process([CLI, "reproduce", "--json"]) for _ in range(repeats)]
-    print(f"`cenns-bayes reproduce --json`: {statistics.median(w for w, _ in runs):.2f} s wall, "
-          f"{statistics.median(c for _, c in runs):.2f} s CPU "
-          f"(runs: {', '.join(f'{w:.2f}' for w, _ in runs)} s)")
-    imports = "import cenns_bayes.cli.main, cenns_bayes.cli.reproduce_cmd, cenns_bayes.paper.reproduce"
+    print(
+        f"`cenns-bayes reproduce --json`: {statistics.median(w for w, _ in runs):.2f} s wall, "
+        f"{statistics.median(c for _, c in runs):.2f} s CPU "
+        f"(runs: {', '.join(f'{w:.2f}' for w, _ in runs)} s)"
+    )
+    imports = (
+        "import cenns_bayes.cli.main, cenns_bayes.cli.reproduce_cmd, cenns_bayes.paper.reproduce"
+    )
     _, cpu = run_process([sys.executable, "-c", imports])
     print(f"python start-up and imports of reproduce: {cpu:.2f} s CPU")
     print(f"after: {load()}")
@@ -188,8 +227,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs of each main-job variant")
     args = parser.parse_args()
     only = set(args.only.split(","))
-    print(f"# bench_speed.py, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-          f"{os.cpu_count()} CPUs, {load()}")
+    print(
+        f"# bench_speed.py, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{os.cpu_count()} CPUs, {load()}"
+    )
     if "counts" in only:
         bench_counts()
     if "reproduce" in only:

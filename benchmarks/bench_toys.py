@@ -38,17 +38,23 @@ def run_once(study: Path, toys: int, workers: int, seed: int) -> dict:
             result = run_coverage(ref, settings, seed=seed, engine=engine, out_dir=tmp)
         wall = time.perf_counter() - t0
     per_toy = sorted(r["elapsed_s"] for r in result.rows)
-    return {"workers": workers, "toys": toys, "wall_s": round(wall, 2),
-            "median_toy_s": round(per_toy[len(per_toy) // 2], 4),
-            "loadavg_before": [round(x, 2) for x in load_before],
-            "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "workers": workers,
+        "toys": toys,
+        "wall_s": round(wall, 2),
+        "median_toy_s": round(per_toy[len(per_toy) // 2], 4),
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--toys", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--study", type=Path, default=ROOT / "models" / "calibration_ar40_sin2.toml")
+    parser.add_argument(
+        "--study", type=Path, default=ROOT / "models" / "calibration_ar40_sin2.toml"
+    )
     parser.add_argument("--seed", type=int, default=20151)
     args = parser.parse_args()
     runs = []
@@ -58,8 +64,15 @@ def main() -> None:
             print(json.dumps(row), flush=True)
             runs.append(row)
     best = {w: min(r["wall_s"] for r in runs if r["workers"] == w) for w in (1, 2)}
-    print(json.dumps({"cpu_count": os.cpu_count(), "best_wall_s": best,
-                      "speedup": round(best[1] / best[2], 2)}))
+    print(
+        json.dumps(
+            {
+                "cpu_count": os.cpu_count(),
+                "best_wall_s": best,
+                "speedup": round(best[1] / best[2], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,10 @@ MODELS: dict[str, dict] = {
     "smooth, control PE spectrum x 1 amplitude": {f"{KEY}.pe_shape": "control"},
     "smooth, AC beam-on only": {f"{KEY}.control_samples": ["ac-beam-on"]},
     "per-bin, all control samples": {f"{KEY}.model": "per-bin"},
-    "per-bin, AC beam-on only": {f"{KEY}.model": "per-bin", f"{KEY}.control_samples": ["ac-beam-on"]},
+    "per-bin, AC beam-on only": {
+        f"{KEY}.model": "per-bin",
+        f"{KEY}.control_samples": ["ac-beam-on"],
+    },
 }
 
 
@@ -84,8 +87,10 @@ def pooling_checks() -> dict:
 
     release = load_coherent_csi_2017()
     cut = slice(3, 15)
-    ac_on, c_off, ac_off = (np.asarray(getattr(release, k), float)[cut] for k in
-                            ("anticoincidence_beam_on", "coincidence_beam_off", "anticoincidence_beam_off"))
+    ac_on, c_off, ac_off = (
+        np.asarray(getattr(release, k), float)[cut]
+        for k in ("anticoincidence_beam_on", "coincidence_beam_off", "anticoincidence_beam_off")
+    )
 
     def homogeneity(a, b, axis):
         chi2, p, dof, _ = stats.chi2_contingency(np.stack([a.sum(axis=axis), b.sum(axis=axis)]))
@@ -95,11 +100,19 @@ def pooling_checks() -> dict:
     frac_on = 308.1 / (308.1 + 2 * 153.5)
     out = {
         "counts": {"ac_on": ac_on.sum(), "c_off": c_off.sum(), "ac_off": ac_off.sum()},
-        "c_off_vs_ac_off": {"total_p": stats.binomtest(int(c_off.sum()), int(off.sum()), 0.5).pvalue,
-                            "pe": homogeneity(c_off, ac_off, 1), "time": homogeneity(c_off, ac_off, 0)},
-        "ac_on_vs_off": {"per_day": [ac_on.sum() / 308.1, off.sum() / (2 * 153.5)],
-                         "total_p": stats.binomtest(int(ac_on.sum()), int(ac_on.sum() + off.sum()), frac_on).pvalue,
-                         "pe": homogeneity(ac_on, off, 1), "time": homogeneity(ac_on, off, 0)},
+        "c_off_vs_ac_off": {
+            "total_p": stats.binomtest(int(c_off.sum()), int(off.sum()), 0.5).pvalue,
+            "pe": homogeneity(c_off, ac_off, 1),
+            "time": homogeneity(c_off, ac_off, 0),
+        },
+        "ac_on_vs_off": {
+            "per_day": [ac_on.sum() / 308.1, off.sum() / (2 * 153.5)],
+            "total_p": stats.binomtest(
+                int(ac_on.sum()), int(ac_on.sum() + off.sum()), frac_on
+            ).pvalue,
+            "pe": homogeneity(ac_on, off, 1),
+            "time": homogeneity(ac_on, off, 0),
+        },
     }
     tau = 1 + 2 * 153.5 / 308.1
     t_lo = np.arange(24) * 0.5
@@ -114,7 +127,8 @@ def pooling_checks() -> dict:
             **({"ln_early_factor": [float(theta[13]), float(sigma[13])]} if early else {}),
             "0_1us_observed_expected": {
                 "ac_on": [ac_on[:, :2].sum(), total * q[:2].sum()],
-                "off": [off[:, :2].sum(), (tau - 1) * total * q[:2].sum()]},
+                "off": [off[:, :2].sum(), (tau - 1) * total * q[:2].sum()],
+            },
         }
     return out
 
@@ -122,7 +136,9 @@ def pooling_checks() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", action="store_true", help="also sample both priors")
-    parser.add_argument("--draws", type=int, default=1000, help="draws (and tuning steps) per chain")
+    parser.add_argument(
+        "--draws", type=int, default=1000, help="draws (and tuning steps) per chain"
+    )
     parser.add_argument("--only", default=None, help="measure only the model whose name starts so")
     parser.add_argument("--pooling", action="store_true", help="only the control-sample checks")
     args = parser.parse_args()

@@ -45,9 +45,16 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--mutants", type=int, default=3000)
     parser.add_argument("--mode", choices=("mixed", "numeric"), default="mixed")
-    parser.add_argument("--timeout", type=int, default=20, help="seconds per mutant before it counts as a hang")
-    parser.add_argument("--cli", type=int, default=0, metavar="N",
-                        help="also run the first N mutants through the command line")
+    parser.add_argument(
+        "--timeout", type=int, default=20, help="seconds per mutant before it counts as a hang"
+    )
+    parser.add_argument(
+        "--cli",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run the first N mutants through the command line",
+    )
     args = parser.parse_args()
     import warnings
 
@@ -85,25 +92,43 @@ def main() -> int:
                 mutant = Path(tmp) / f"{path.stem}-{n}.toml"
                 mutant.write_text(text, encoding="utf-8")
                 try:
-                    res = subprocess.run([sys.executable, "-m", "cenns_bayes.cli.main", "rates",
-                                          str(mutant), "--json"], capture_output=True, text=True,
-                                         cwd=tmp, timeout=args.timeout * 3)
+                    res = subprocess.run(
+                        [
+                            sys.executable,
+                            "-m",
+                            "cenns_bayes.cli.main",
+                            "rates",
+                            str(mutant),
+                            "--json",
+                        ],
+                        capture_output=True,
+                        text=True,
+                        cwd=tmp,
+                        timeout=args.timeout * 3,
+                    )
                     lines = res.stderr.strip().splitlines()
                     clean = (res.returncode == 0 and not lines) or (
-                        res.returncode == 2 and len(lines) == 1 and len(lines[0]) <= 300)
+                        res.returncode == 2 and len(lines) == 1 and len(lines[0]) <= 300
+                    )
                     cli["clean" if clean and "Traceback" not in res.stderr else "not clean"] += 1
                     if not clean:
-                        failures.setdefault(f"cli exit {res.returncode}", (path.name, res.stderr[-300:]))
+                        failures.setdefault(
+                            f"cli exit {res.returncode}", (path.name, res.stderr[-300:])
+                        )
                 except subprocess.TimeoutExpired:
                     cli["hang"] += 1
                 finally:
                     mutant.unlink(missing_ok=True)
-    print(f"{args.mutants} mutants (seed {args.seed}, {args.mode}) of {len(specs)} shipped specs in "
-          f"{seconds:.1f} s: {outcome['ok']} accepted, {outcome['rejected']} rejected with one line, "
-          f"{outcome['traceback']} tracebacks, {outcome['hang']} hangs")
+    print(
+        f"{args.mutants} mutants (seed {args.seed}, {args.mode}) of {len(specs)} shipped specs in "
+        f"{seconds:.1f} s: {outcome['ok']} accepted, {outcome['rejected']} rejected with one line, "
+        f"{outcome['traceback']} tracebacks, {outcome['hang']} hangs"
+    )
     if cli_cases:
-        print(f"command line on the first {len(cli_cases)}: {cli['clean']} clean, "
-              f"{cli['not clean']} not clean, {cli['hang']} hangs")
+        print(
+            f"command line on the first {len(cli_cases)}: {cli['clean']} clean, "
+            f"{cli['not clean']} not clean, {cli['hang']} hangs"
+        )
     for key, (name, detail) in failures.items():
         print(f"  {key} ({name}): {detail}")
     return 1 if outcome["traceback"] or outcome["hang"] or cli["not clean"] or cli["hang"] else 0

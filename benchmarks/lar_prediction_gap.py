@@ -59,8 +59,13 @@ def prediction_acceptance_at_true_energy() -> np.ndarray:
     setup = study.setup("LAr")
     lo, hi = model.notes["recoil_grid_kevnr"]
     grid = np.geomspace(lo, hi, model.notes["recoil_grid_points"])
-    acc = np.interp(electron_equivalent_kevee(grid, 0.246, 0.00078), release.acceptance_kevee,
-                    release.acceptance, left=0.0, right=float(release.acceptance[-1]))
+    acc = np.interp(
+        electron_equivalent_kevee(grid, 0.246, 0.00078),
+        release.acceptance_kevee,
+        release.acceptance,
+        left=0.0,
+        right=float(release.acceptance[-1]),
+    )
     prob = energy_bin_probabilities(grid, release.energy_edges_kevee, 0.246, 0.00078, 0.58)
     gp, gn = float(proton_vector_coupling(0.2312)), float(neutron_vector_coupling(0.2312))
     rows = sum(differential_coefficients(setup, f, grid) for f in study.flavors)
@@ -70,34 +75,54 @@ def prediction_acceptance_at_true_energy() -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-significance", action="store_true", help="skip the fits (about 5 min)")
+    parser.add_argument(
+        "--no-significance", action="store_true", help="skip the fits (about 5 min)"
+    )
     args = parser.parse_args()
     template = load_coherent_lar_2020().histograms["cevns"].sum(axis=(1, 2))
     print("SM CEvNS per energy bin (keVee), against the release's template (128.0):")
-    print(f"{'variant':52s} {'total':>7s} {'ratio':>6s}  " + " ".join(f"{int(10 * i):>5d}" for i in range(5)))
-    print(f"{'release template':52s} {template.sum():7.1f} {1:6.3f}  " + " ".join(f"{x:5.1f}" for x in template[:5]))
+    print(
+        f"{'variant':52s} {'total':>7s} {'ratio':>6s}  "
+        + " ".join(f"{int(10 * i):>5d}" for i in range(5))
+    )
+    print(
+        f"{'release template':52s} {template.sum():7.1f} {1:6.3f}  "
+        + " ".join(f"{x:5.1f}" for x in template[:5])
+    )
     for name, overrides in VARIANTS.items():
         n = prediction(overrides)
-        print(f"{name:52s} {n.sum():7.1f} {n.sum() / 128:6.3f}  " + " ".join(f"{x:5.1f}" for x in n[:5]))
+        print(
+            f"{name:52s} {n.sum():7.1f} {n.sum() / 128:6.3f}  "
+            + " ".join(f"{x:5.1f}" for x in n[:5])
+        )
     n = prediction_acceptance_at_true_energy()
     name = "acceptance at the true, not reconstructed, energy"
-    print(f"{name:52s} {n.sum():7.1f} {n.sum() / 128:6.3f}  " + " ".join(f"{x:5.1f}" for x in n[:5]))
+    print(
+        f"{name:52s} {n.sum():7.1f} {n.sum() / 128:6.3f}  " + " ".join(f"{x:5.1f}" for x in n[:5])
+    )
     if args.no_significance:
         return
     print("\nno-CEvNS rejected at (sigma), sqrt of Delta(-2 ln L) at signal_strength = 0:")
     for name, overrides in {
         "release data, full model": {},
-        "release data, no shape systematics": {"detectors.LAr.energy_response.shape_systematics": False},
+        "release data, no shape systematics": {
+            "detectors.LAr.energy_response.shape_systematics": False
+        },
         "release data, no shape systematics, no QF/flux/mass nuisances": {
-            "detectors.LAr.energy_response.shape_systematics": False, "nuisances.quenching": False,
-            "nuisances.flux_sigma": 0.0, "nuisances.detector_sigma": 0.0},
+            "detectors.LAr.energy_response.shape_systematics": False,
+            "nuisances.quenching": False,
+            "nuisances.flux_sigma": 0.0,
+            "nuisances.detector_sigma": 0.0,
+        },
         "Asimov data at the SM (median expected), full model": {"data.kind": "asimov"},
     }.items():
         study = load_study(SPEC, overrides)
         fitter = ProfileFitter(model_for_study(study), study.free_parameters)
         best = fitter.best_fit()
-        print(f"  {name:62s} {fitter.significance('signal_strength', 0.0):5.2f}"
-              f"   (signal_strength {best.parameters['signal_strength']:.3f})")
+        print(
+            f"  {name:62s} {fitter.significance('signal_strength', 0.0):5.2f}"
+            f"   (signal_strength {best.parameters['signal_strength']:.3f})"
+        )
     print(f"\nload average: {os.getloadavg()}")
 
 

@@ -20,7 +20,13 @@ import time
 import numpy as np
 
 from cenns_bayes.bayes.summary import credible_hdi
-from cenns_bayes.calibration.common import SamplerSettings, StudyRef, clopper_pearson, counting_for, get_refitter
+from cenns_bayes.calibration.common import (
+    SamplerSettings,
+    StudyRef,
+    clopper_pearson,
+    counting_for,
+    get_refitter,
+)
 
 
 def main() -> None:
@@ -44,8 +50,13 @@ def main() -> None:
     settings = SamplerSettings(draws=500, tune=500, chains=2)
     print(f"load {os.getloadavg()[0]:.2f}; {args.toys} toys; truth sin2 = {truth['sin2_theta_w']}")
     for pooling in ("partial", "complete", "none"):
-        ref = base.with_tables(nuisances={"flux_sigma": nuis.flux_sigma,
-                                          "detector_sigma": nuis.detector_sigma, "pooling": pooling})
+        ref = base.with_tables(
+            nuisances={
+                "flux_sigma": nuis.flux_sigma,
+                "detector_sigma": nuis.detector_sigma,
+                "pooling": pooling,
+            }
+        )
         t0 = time.perf_counter()
         fitter = get_refitter(ref, settings)
         covered, widths, upper_mu, upper_e, divs = [], [], [], [], 0
@@ -59,10 +70,12 @@ def main() -> None:
             divs += fit.divergences
         k = int(np.sum(covered))
         lo95, hi95 = clopper_pearson(k, len(covered))
-        print(f"{pooling:8s} sin2 90% HDI coverage {k / len(covered):.3f} [{lo95:.3f}, {hi95:.3f}], "
-              f"median width {np.median(widths):.4f}; median 90% upper mu_nu_mu {np.median(upper_mu):.2f}, "
-              f"mu_nu_e {np.median(upper_e):.2f}; divergences {divs}; {time.perf_counter() - t0:.0f} s; "
-              f"load {os.getloadavg()[0]:.2f}")
+        print(
+            f"{pooling:8s} sin2 90% HDI coverage {k / len(covered):.3f} [{lo95:.3f}, {hi95:.3f}], "
+            f"median width {np.median(widths):.4f}; median 90% upper mu_nu_mu {np.median(upper_mu):.2f}, "
+            f"mu_nu_e {np.median(upper_e):.2f}; divergences {divs}; {time.perf_counter() - t0:.0f} s; "
+            f"load {os.getloadavg()[0]:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -17,9 +17,8 @@ import time
 
 
 def main() -> None:
-    from threadpoolctl import threadpool_limits
-
     import nutpie
+    from threadpoolctl import threadpool_limits
 
     from cenns_bayes.bayes.model import build_model
     from cenns_bayes.specs import load_study
@@ -35,12 +34,19 @@ def main() -> None:
         total = time.perf_counter() - t0
     stats = pstats.Stats(profiler).stats
     callback_file = os.path.join("numba", "core", "ccallback.py")
-    cfunc = sum(v[3] for (file, _, name), v in stats.items()
-                if file.endswith(callback_file) and name == "compile")
-    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
-          + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    print(f"{path}: nutpie compile {total:.2f} s, of which numba.cfunc compile {cfunc:.2f} s "
-          f"({cfunc / total:.0%})")
+    cfunc = sum(
+        v[3]
+        for (file, _, name), v in stats.items()
+        if file.endswith(callback_file) and name == "compile"
+    )
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    )
+    print(
+        f"{path}: nutpie compile {total:.2f} s, of which numba.cfunc compile {cfunc:.2f} s "
+        f"({cfunc / total:.0%})"
+    )
 
 
 if __name__ == "__main__":

@@ -29,30 +29,47 @@ def run() -> list[dict]:
         t0 = time.perf_counter()
         result = sample_study(study, progressbar=False, prior_draws=10)
         d = diagnostics(result.idata, study.free_parameters)
-        mu = (summarise_posterior(result.idata, ["mu_nu_mu"])["mu_nu_mu"]["upper_90"]
-              if "mu_nu_mu" in study.free_parameters else None)
-        d.update(study=path.name, seconds=time.perf_counter() - t0, skipped=False, mu_upper_90=mu,
-                 free=", ".join(study.free_parameters),
-                 ok=d["divergences"] == 0 and d["max_r_hat"] <= 1.01 and d["min_ess_bulk"] >= 400)
+        mu = (
+            summarise_posterior(result.idata, ["mu_nu_mu"])["mu_nu_mu"]["upper_90"]
+            if "mu_nu_mu" in study.free_parameters
+            else None
+        )
+        d.update(
+            study=path.name,
+            seconds=time.perf_counter() - t0,
+            skipped=False,
+            mu_upper_90=mu,
+            free=", ".join(study.free_parameters),
+            ok=d["divergences"] == 0 and d["max_r_hat"] <= 1.01 and d["min_ess_bulk"] >= 400,
+        )
         rows.append(d)
-        print(f"{path.name}: {d['divergences']} div, R-hat {d['max_r_hat']:.4f}, "
-              f"ESS {d['min_ess_bulk']:.0f}, {d['seconds']:.0f} s", flush=True)
+        print(
+            f"{path.name}: {d['divergences']} div, R-hat {d['max_r_hat']:.4f}, "
+            f"ESS {d['min_ess_bulk']:.0f}, {d['seconds']:.0f} s",
+            flush=True,
+        )
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = [f"Measured {time.strftime('%Y-%m-%d')} with `.venv/bin/python benchmarks/sample_all_models.py`.", "",
-             "Pass: zero divergences, R-hat <= 1.01 and bulk ESS >= 400 for every free parameter.",
-             "The last column is the posterior 90 % upper limit on mu_nu_mu (1e-10 mu_B) where it is free.", "",
-             "| study | free parameters | divergences | max R-hat | min bulk ESS | wall s | pass | mu_nu_mu 90 % |",
-             "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |"]
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} with `.venv/bin/python benchmarks/sample_all_models.py`.",
+        "",
+        "Pass: zero divergences, R-hat <= 1.01 and bulk ESS >= 400 for every free parameter.",
+        "The last column is the posterior 90 % upper limit on mu_nu_mu (1e-10 mu_B) where it is free.",
+        "",
+        "| study | free parameters | divergences | max R-hat | min bulk ESS | wall s | pass | mu_nu_mu 90 % |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |",
+    ]
     for r in rows:
         if r["skipped"]:
             lines.append(f"| {r['study']} | (no priors) | | | | | skipped | |")
             continue
         mu = "" if r["mu_upper_90"] is None else f"{r['mu_upper_90']:.2f}"
-        lines.append(f"| {r['study']} | {r['free']} | {r['divergences']} | {r['max_r_hat']:.4f} | "
-                     f"{r['min_ess_bulk']:.0f} | {r['seconds']:.0f} | {'yes' if r['ok'] else 'NO'} | {mu} |")
+        lines.append(
+            f"| {r['study']} | {r['free']} | {r['divergences']} | {r['max_r_hat']:.4f} | "
+            f"{r['min_ess_bulk']:.0f} | {r['seconds']:.0f} | {'yes' if r['ok'] else 'NO'} | {mu} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -13,8 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = [
-    "OUTPUT_MARKER", "OutputError", "OutputFile", "OutputFolder", "atomic_path",
-    "check_output_file", "save_figure_atomic", "write_text_atomic",
+    "OUTPUT_MARKER",
+    "OutputError",
+    "OutputFile",
+    "OutputFolder",
+    "atomic_path",
+    "check_output_file",
+    "save_figure_atomic",
+    "write_text_atomic",
 ]
 
 
@@ -92,7 +98,8 @@ def check_output_file(target: str | os.PathLike, option: str = "--out") -> Path:
         os.unlink(probe)
     except OSError as err:
         raise OutputError(
-                f"{option} {target}: cannot write there ({err.strerror or err})") from None
+            f"{option} {target}: cannot write there ({err.strerror or err})"
+        ) from None
     return target
 
 
@@ -112,7 +119,8 @@ def _take_lock(lock_path: Path, target: Path, option: str) -> int:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as err:
             raise OutputError(
-                f"{option} {target}: cannot write there ({err.strerror or err})") from None
+                f"{option} {target}: cannot write there ({err.strerror or err})"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -191,8 +199,9 @@ class OutputFolder:
     its two renames is completed backwards (the old results are restored).
     """
 
-    def __init__(self, target: str | os.PathLike, *, whole: bool = True,
-                 option: str = "--out") -> None:
+    def __init__(
+        self, target: str | os.PathLike, *, whole: bool = True, option: str = "--out"
+    ) -> None:
         self.target = Path(target)
         self.whole = whole
         self.option = option
@@ -230,8 +239,7 @@ class OutputFolder:
                 self.work = self.target
         except OSError as err:
             self.release()
-            raise OutputError(
-                f"{opt} {t}: cannot write there ({err.strerror or err})") from None
+            raise OutputError(f"{opt} {t}: cannot write there ({err.strerror or err})") from None
         except BaseException:
             self.release()
             raise
@@ -247,7 +255,8 @@ class OutputFolder:
         # folders written before the marker existed: a study report or a set of figures
         names = {e.name for e in entries}
         return {"summary.json", "report.md"} <= names or all(
-            e.is_file() and e.suffix == ".png" for e in entries)
+            e.is_file() and e.suffix == ".png" for e in entries
+        )
 
     def _stale(self, kind: str) -> list[Path]:
         return sorted(self.target.parent.glob(f".{self.target.name}.{kind}-*"))
@@ -301,11 +310,14 @@ class OutputFolder:
     def not_written_note(self) -> str:
         """What an interruption leaves behind, in words, for the one-line message."""
         if self.whole:
-            kept = ("the previous results are kept" if self.target.exists()
-                    else "nothing was written")
+            kept = (
+                "the previous results are kept" if self.target.exists() else "nothing was written"
+            )
             return f"{self.target} was not changed ({kept})"
-        return (f"finished results in {self.target} are kept; rerun with the same "
-                f"{self.option} to resume")
+        return (
+            f"finished results in {self.target} are kept; rerun with the same "
+            f"{self.option} to resume"
+        )
 
     def __enter__(self) -> Path:
         if self._lock_fd is None:

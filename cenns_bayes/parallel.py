@@ -101,7 +101,8 @@ class Task:
         key = tuple(int(k) for k in self.key)
         if not key or any(k < 0 for k in key):
             raise ValueError(
-                f"task key must be a non-empty tuple of non-negative ints, got {self.key!r}")
+                f"task key must be a non-empty tuple of non-negative ints, got {self.key!r}"
+            )
         object.__setattr__(self, "key", key)
 
     @property
@@ -163,14 +164,19 @@ def scheduler_security_warning(address: str) -> str | None:
     if scheme in ("tls", "inproc"):
         return None
     hostport = rest.split("/", 1)[0]
-    host = hostport.rsplit(":", 1)[0] if hostport.count(":") == 1 or hostport.startswith("[") \
+    host = (
+        hostport.rsplit(":", 1)[0]
+        if hostport.count(":") == 1 or hostport.startswith("[")
         else hostport
+    )
     if _is_local_host(host):
         return None
-    return (f"the Dask scheduler {address!r} is reached over the network without TLS: "
-            "a scheduler runs any pickled task sent to it, so whoever can reach its port can "
-            "run code as you. Use a tls:// address with Dask's TLS configuration "
-            f"({DASK_TLS_DOCS}), or an SSH tunnel to a scheduler listening on 127.0.0.1.")
+    return (
+        f"the Dask scheduler {address!r} is reached over the network without TLS: "
+        "a scheduler runs any pickled task sent to it, so whoever can reach its port can "
+        "run code as you. Use a tls:// address with Dask's TLS configuration "
+        f"({DASK_TLS_DOCS}), or an SSH tunnel to a scheduler listening on 127.0.0.1."
+    )
 
 
 def task_seed(seed: int, key: Sequence[int]) -> np.random.SeedSequence:
@@ -245,8 +251,9 @@ class ResultTable:
         if self.path.exists() and self.path.stat().st_size > 0:
             old_meta, self.rows, good = _read_lines(self.path)
             if old_meta is not None and old_meta != self.meta:
-                diff = sorted(k for k in set(old_meta) | set(self.meta)
-                              if old_meta.get(k) != self.meta.get(k))
+                diff = sorted(
+                    k for k in set(old_meta) | set(self.meta) if old_meta.get(k) != self.meta.get(k)
+                )
                 raise TableMismatchError(
                     f"{self.path} holds results of a different computation (differs in "
                     f"{', '.join(diff)}); use another output location or remove the file"
@@ -320,8 +327,12 @@ def _run_tasks(batch: Sequence[Task], seed: int) -> list[tuple[str, dict | None,
             bad = set(result) & set(RESERVED_KEYS)
             if bad:
                 raise ValueError(f"task result uses reserved key(s) {sorted(bad)}")
-            row = {"task": task.task_id, "key": list(task.key),
-                   "elapsed_s": round(time.perf_counter() - t0, 6), **result}
+            row = {
+                "task": task.task_id,
+                "key": list(task.key),
+                "elapsed_s": round(time.perf_counter() - t0, 6),
+                **result,
+            }
             json.dumps(row, allow_nan=False)  # fail here, in the task, if not serialisable
             out.append((task.task_id, row, None, ""))
         except Exception as err:  # noqa: BLE001 - reported to the caller with its traceback
@@ -351,8 +362,13 @@ class Engine:
         short tasks are not dominated by scheduling). Batching never changes results.
     """
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None,
-                 progress: bool = True, batch_size: int | None = None) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        progress: bool = True,
+        batch_size: int | None = None,
+    ) -> None:
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         if batch_size is not None and batch_size < 1:
@@ -392,24 +408,42 @@ class Engine:
                     client = Client(self.scheduler, timeout="10s")
                 except (OSError, TimeoutError) as err:
                     raise ConnectionError(
-                        f"cannot reach the Dask scheduler at {self.scheduler!r}: {err}") from None
+                        f"cannot reach the Dask scheduler at {self.scheduler!r}: {err}"
+                    ) from None
                 self._client = self._stack.enter_context(client)
             else:
-                cluster = self._stack.enter_context(LocalCluster(
-                    n_workers=self.workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR,
-                ))
+                cluster = self._stack.enter_context(
+                    LocalCluster(
+                        n_workers=self.workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        silence_logs=logging.ERROR,
+                    )
+                )
                 self._client = self._stack.enter_context(Client(cluster))
         return self._client
 
     def _n_slots(self) -> int:
         if self.scheduler is None:
             return self.workers
-        return max(1, sum(w.get("nthreads", 1) for w in
-                          self._get_client().scheduler_info()["workers"].values()))
+        return max(
+            1,
+            sum(
+                w.get("nthreads", 1)
+                for w in self._get_client().scheduler_info()["workers"].values()
+            ),
+        )
 
-    def run(self, tasks: Sequence[Task], *, seed: int, table: str | os.PathLike | None = None,
-            meta: Mapping[str, Any] | None = None, description: str = "tasks") -> list[dict]:
+    def run(
+        self,
+        tasks: Sequence[Task],
+        *,
+        seed: int,
+        table: str | os.PathLike | None = None,
+        meta: Mapping[str, Any] | None = None,
+        description: str = "tasks",
+    ) -> list[dict]:
         """Run ``tasks`` (skipping those already in ``table``) and return every row.
 
         Parameters
@@ -442,14 +476,16 @@ class Engine:
             raise ValueError("task keys must be unique within a run")
         full_meta = {**(meta or {}), "seed": int(seed)}
         with ExitStack() as stack:
-            store = (stack.enter_context(ResultTable(table, full_meta))
-                     if table is not None else None)
+            store = (
+                stack.enter_context(ResultTable(table, full_meta)) if table is not None else None
+            )
             done: dict[str, dict] = dict(store.rows) if store is not None else {}
             pending = [t for t in tasks if t.task_id not in done]
             if pending and not self.in_process:
                 self._get_client()  # start or reach the cluster before showing progress
-            bar = stack.enter_context(_progress(self.progress, description, len(tasks),
-                                                len(tasks) - len(pending)))
+            bar = stack.enter_context(
+                _progress(self.progress, description, len(tasks), len(tasks) - len(pending))
+            )
             if pending:
                 results = stack.enter_context(closing(self._execute(pending, int(seed))))
                 for task_id, row, error, tb in results:
@@ -461,8 +497,9 @@ class Engine:
                     bar.advance()
         return [done[i] for i in ids]
 
-    def _execute(self, pending: list[Task],
-                 seed: int) -> Iterable[tuple[str, dict | None, str | None, str]]:
+    def _execute(
+        self, pending: list[Task], seed: int
+    ) -> Iterable[tuple[str, dict | None, str | None, str]]:
         if self.in_process:
             with single_threaded_blas():  # once: entering the limit costs milliseconds
                 for task in pending:
@@ -472,10 +509,12 @@ class Engine:
 
         client = self._get_client()
         size = self.batch_size or max(1, math.ceil(len(pending) / (8 * self._n_slots())))
-        batches = [pending[i:i + size] for i in range(0, len(pending), size)]
+        batches = [pending[i : i + size] for i in range(0, len(pending), size)]
         run_id = uuid.uuid4().hex[:12]
-        futures = [client.submit(_run_batch, b, seed, key=f"cenns-batch-{run_id}-{i}", pure=False)
-                   for i, b in enumerate(batches)]
+        futures = [
+            client.submit(_run_batch, b, seed, key=f"cenns-batch-{run_id}-{i}", pure=False)
+            for i, b in enumerate(batches)
+        ]
         seen: set[str] = set()
         try:
             for fut in as_completed(futures):
@@ -495,10 +534,17 @@ class Engine:
             client.cancel([f for f in futures if not f.done()])
 
 
-def run_tasks(tasks: Sequence[Task], *, seed: int, table: str | os.PathLike | None = None,
-              meta: Mapping[str, Any] | None = None, workers: int | None = None,
-              scheduler: str | None = None, progress: bool = True,
-              description: str = "tasks") -> list[dict]:
+def run_tasks(
+    tasks: Sequence[Task],
+    *,
+    seed: int,
+    table: str | os.PathLike | None = None,
+    meta: Mapping[str, Any] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    description: str = "tasks",
+) -> list[dict]:
     """Run ``tasks`` on a fresh :class:`Engine` (see :meth:`Engine.run`)."""
     with Engine(workers=workers, scheduler=scheduler, progress=progress) as engine:
         return engine.run(tasks, seed=seed, table=table, meta=meta, description=description)
@@ -519,13 +565,21 @@ class _RichBar:
     def __init__(self, description: str, total: int, completed: int) -> None:
         from rich.console import Console
         from rich.progress import (
-            BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
             TimeRemainingColumn,
         )
 
         self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
         )
         self._task = self._progress.add_task(description, total=total, completed=completed)
 

@@ -37,21 +37,35 @@ def mock_sampling(monkeypatch):
 
     calls: list[dict] = []
 
-    def fake_sample_model(model, *, draws, tune, chains, seed, target_accept, backend="auto",
-                          progressbar=True, cores=None, reuse_compiled=False):
+    def fake_sample_model(
+        model,
+        *,
+        draws,
+        tune,
+        chains,
+        seed,
+        target_accept,
+        backend="auto",
+        progressbar=True,
+        cores=None,
+        reuse_compiled=False,
+    ):
         calls.append({"draws": draws, "tune": tune, "chains": chains, "seed": seed})
         names = [rv.name for rv in model.free_RVs] + [d.name for d in model.deterministics]
         with model:
-            prior = pm.sample_prior_predictive(draws=draws * chains, random_seed=seed,
-                                               var_names=names)
+            prior = pm.sample_prior_predictive(
+                draws=draws * chains, random_seed=seed, var_names=names
+            )
         posterior = {}
         for name in names:
             values = np.asarray(prior["prior"][name])  # (1, draws * chains, ...)
             posterior[name] = values.reshape((chains, draws) + values.shape[2:])
-        idata = az.from_dict({
-            "posterior": posterior,
-            "sample_stats": {"diverging": np.zeros((chains, draws), dtype=bool)},
-        })
+        idata = az.from_dict(
+            {
+                "posterior": posterior,
+                "sample_stats": {"diverging": np.zeros((chains, draws), dtype=bool)},
+            }
+        )
         return idata, "mock", 0.0, 0.0
 
     monkeypatch.setattr(sampling, "sample_model", fake_sample_model)

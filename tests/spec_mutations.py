@@ -26,15 +26,52 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 
 #: Numbers that broke the loader before: non-finite, huge, tiny, negative, int limits.
 SPECIAL_NUMBERS: tuple[Any, ...] = (
-    math.inf, -math.inf, math.nan, 0, 0.0, -0.0, -1, -1.0, 1e300, -1e300, 1e-300, -1e-300,
-    5e-324, 1.7976931348623157e308, 2**63 - 1, -(2**63), 2**31, 1e20, 1e-20, 0.5, 1, 2, 1000,
+    math.inf,
+    -math.inf,
+    math.nan,
+    0,
+    0.0,
+    -0.0,
+    -1,
+    -1.0,
+    1e300,
+    -1e300,
+    1e-300,
+    -1e-300,
+    5e-324,
+    1.7976931348623157e308,
+    2**63 - 1,
+    -(2**63),
+    2**31,
+    1e20,
+    1e-20,
+    0.5,
+    1,
+    2,
+    1000,
 )
 #: Values of the wrong type for a number.
 WRONG_TYPES: tuple[Any, ...] = (True, False, "text", "", "1e3", [], [1.0], {}, {"a": 1})
 #: Strings that broke the loader or the terminal before.
 SPECIAL_STRINGS: tuple[Any, ...] = (
-    "", " ", "x" * 200_000, "\x1b[31mred\x1b[0m", "a\nb", "\x00", "Ar40", "max", "helm", "numu",
-    "coherent-csi-2017", "../../etc/passwd", "/dev/zero", "é€😀", "1", 1, 1.5, True,
+    "",
+    " ",
+    "x" * 200_000,
+    "\x1b[31mred\x1b[0m",
+    "a\nb",
+    "\x00",
+    "Ar40",
+    "max",
+    "helm",
+    "numu",
+    "coherent-csi-2017",
+    "../../etc/passwd",
+    "/dev/zero",
+    "é€😀",
+    "1",
+    1,
+    1.5,
+    True,
 )
 
 
@@ -84,7 +121,7 @@ def _misspell(rng: random.Random, key: str) -> str:
     i = rng.randrange(len(key))
     op = rng.randrange(3)
     if op == 0:
-        return key[:i] + key[i + 1:]
+        return key[:i] + key[i + 1 :]
     if op == 1:
         return key[:i] + rng.choice("abcdefghijklmnopqrstuvwxyz_") + key[i:]
     j = min(i + 1, len(key) - 1)
@@ -97,8 +134,11 @@ def mutate(raw: dict, rng: random.Random, mode: str = "mixed") -> dict:
     """One mutation of ``raw`` (a copy); ``mode`` is ``"numeric"`` or ``"mixed"``."""
     out = copy.deepcopy(raw)
     paths = _leaves(out)
-    numeric = [p for p in paths if isinstance(_get(out, p), (int, float))
-               and not isinstance(_get(out, p), bool)]
+    numeric = [
+        p
+        for p in paths
+        if isinstance(_get(out, p), (int, float)) and not isinstance(_get(out, p), bool)
+    ]
     if mode == "numeric" or (numeric and rng.random() < 0.4):
         target = rng.choice(numeric or paths)
         _set(out, target, _random_number(rng))
@@ -130,8 +170,9 @@ def mutate(raw: dict, rng: random.Random, mode: str = "mixed") -> dict:
             value = [value] if rng.random() < 0.5 else {"x": value}
         _set(out, target, value)
     elif op == 7 and isinstance(parent, dict):  # add an unknown or known key
-        parent[rng.choice(("mass_kg", "name", "lower", "dist", "file", "kind", "extra", "counts"))] = (
-            rng.choice((*SPECIAL_NUMBERS[:6], *WRONG_TYPES[:4], *SPECIAL_STRINGS[:4])))
+        parent[
+            rng.choice(("mass_kg", "name", "lower", "dist", "file", "kind", "extra", "counts"))
+        ] = rng.choice((*SPECIAL_NUMBERS[:6], *WRONG_TYPES[:4], *SPECIAL_STRINGS[:4]))
     elif op == 8 and isinstance(value, (int, float)) and not isinstance(value, bool):
         _set(out, target, value * rng.choice((-1, 0.0, 1e-6, 1e6, 1e300)))
     else:
@@ -146,12 +187,14 @@ def mutate_text(text: str, rng: random.Random) -> str:
     if op == 0:
         return text[:i]
     if op == 1:
-        return text[:i] + rng.choice(["[", "]", "=", '"', "\x00", "\\", "\n[[", "{", "é"]) + text[i:]
+        return (
+            text[:i] + rng.choice(["[", "]", "=", '"', "\x00", "\\", "\n[[", "{", "é"]) + text[i:]
+        )
     lines = text.splitlines(keepends=True)
     j = rng.randrange(len(lines))
     if op == 2:
-        return "".join(lines[:j] + lines[j + 1:])
-    return "".join(lines[:j + 1] + lines[j:])
+        return "".join(lines[:j] + lines[j + 1 :])
+    return "".join(lines[: j + 1] + lines[j:])
 
 
 def to_toml(raw: dict) -> str | None:
@@ -182,7 +225,9 @@ def check_one(path: Path, text: str) -> str:
     for det in study.detector_names:
         for flavor in study.flavors:
             ch = study.channel(det, flavor)
-            counts = ch.counts(params["sin2_theta_w"], params[ch.mu_parameter], params[ch.r2_parameter])
+            counts = ch.counts(
+                params["sin2_theta_w"], params[ch.mu_parameter], params[ch.r2_parameter]
+            )
             rows.append(float(counts.sum()))
     json.dumps({"parameters": params, "counts": rows}, allow_nan=False)
     assert all(math.isfinite(r) and r >= 0 for r in rows), rows

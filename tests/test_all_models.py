@@ -19,10 +19,15 @@ from .conftest import MODELS
 MODEL_FILES = sorted(p.name for p in MODELS.glob("*.toml"))
 #: Fits of a detector-response model with a free parameter the response model has no exact
 #: gradient for (numerical gradients over 2 x 144 background rates): 30-100 s each on 2 busy cores.
-SLOW_FITS = {"coherent_csi_2017_mu.toml", "coherent_csi_2017_r2.toml",
-             # 648 PE x time bins, a 31-parameter steady state: ~1 min each; the data fit of
-             # coherent_csi_2021.toml runs in the fast suite through tests/test_csi_2021.py
-             "coherent_csi_2021.toml", "coherent_csi_2021_mu.toml", "coherent_csi_2021_sin2.toml"}
+SLOW_FITS = {
+    "coherent_csi_2017_mu.toml",
+    "coherent_csi_2017_r2.toml",
+    # 648 PE x time bins, a 31-parameter steady state: ~1 min each; the data fit of
+    # coherent_csi_2021.toml runs in the fast suite through tests/test_csi_2021.py
+    "coherent_csi_2021.toml",
+    "coherent_csi_2021_mu.toml",
+    "coherent_csi_2021_sin2.toml",
+}
 _FITS: dict[str, dict] = {}
 
 
@@ -43,8 +48,9 @@ def test_rates_json(name, capsys):
     assert doc["counts"] and all(r["expected"] >= 0 for r in doc["counts"])
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_FITS else n
-                                  for n in MODEL_FILES])
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_FITS else n for n in MODEL_FILES]
+)
 def test_fit_json(name, capsys):
     doc = run_json(capsys, "fit", MODELS / name, "--json")
     _FITS[name] = doc
@@ -81,4 +87,9 @@ def test_fit_and_main_job_profile_intervals_agree(name, capsys):
             width = row[key][1] - row[key][0]
             assert width > 0
             for end in (0, 1):
-                assert abs(prof[key][end] - row[key][end]) <= 1e-3 * width, (p, key, prof[key], row[key])
+                assert abs(prof[key][end] - row[key][end]) <= 1e-3 * width, (
+                    p,
+                    key,
+                    prof[key],
+                    row[key],
+                )

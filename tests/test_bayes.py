@@ -150,26 +150,70 @@ def test_single_channel_upper_limit_matches_numerical_integration(tmp_path):
 
 def test_sample_cli_json(tmp_path):
     res = subprocess.run(
-        [sys.executable, "-m", "cenns_bayes.cli.main", "sample", str(MODELS / "fig5_sin2_mu_ar40.toml"),
-         "--draws", "100", "--tune", "100", "--chains", "2", "--json", "--out", str(tmp_path / "x.nc")],
-        capture_output=True, text=True, cwd=ROOT, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "cenns_bayes.cli.main",
+            "sample",
+            str(MODELS / "fig5_sin2_mu_ar40.toml"),
+            "--draws",
+            "100",
+            "--tune",
+            "100",
+            "--chains",
+            "2",
+            "--json",
+            "--out",
+            str(tmp_path / "x.nc"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert set(out["parameters"]) == {"sin2_theta_w", "mu_nu_mu"}
-    for key in ("mean", "median", "sd", "hdi_68", "hdi_90", "eti_68", "eti_90", "upper_90", "r_hat", "ess_bulk"):
+    for key in (
+        "mean",
+        "median",
+        "sd",
+        "hdi_68",
+        "hdi_90",
+        "eti_68",
+        "eti_90",
+        "upper_90",
+        "r_hat",
+        "ess_bulk",
+    ):
         assert key in out["parameters"]["mu_nu_mu"]
-    for row in out["parameters"].values():  # the median is the 50 % quantile: inside the 16-84 % ETI
+    for row in out[
+        "parameters"
+    ].values():  # the median is the 50 % quantile: inside the 16-84 % ETI
         assert row["eti_68"][0] < row["median"] < row["eti_68"][1]
     assert isinstance(out["divergences"], int)
     assert (tmp_path / "x.nc").stat().st_size > 0
     study = load_study(MODELS / "fig5_sin2_mu_ar40.toml")
-    assert (out["spec_sha256"], out["cenns_bayes_version"]) == (study.sha256, cenns_bayes.__version__)
+    assert (out["spec_sha256"], out["cenns_bayes_version"]) == (
+        study.sha256,
+        cenns_bayes.__version__,
+    )
 
 
 def test_sample_cli_rejects_study_without_priors():
-    res = subprocess.run([sys.executable, "-m", "cenns_bayes.cli.main", "sample",
-                          str(ROOT / "cenns_bayes" / "paper" / "presets" / "realistic.toml")],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cenns_bayes.cli.main",
+            "sample",
+            str(ROOT / "cenns_bayes" / "paper" / "presets" / "realistic.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert res.returncode == 2 and "no free parameter" in res.stderr
 
 
@@ -194,11 +238,14 @@ def test_credible_limit_closed_form_for_quartic_chi2(on, shape):
         assert delta == pytest.approx(stats.chi2.ppf(0.9, 1), rel=1e-12)
 
 
-@pytest.mark.parametrize(("overrides", "prior_power"), [
-    ({"backgrounds.steady_state.model": "per-bin"}, 0.5),
-    ({}, 0.5),
-    ({"backgrounds.steady_state.rate_prior": "uniform"}, 1.0),
-])
+@pytest.mark.parametrize(
+    ("overrides", "prior_power"),
+    [
+        ({"backgrounds.steady_state.model": "per-bin"}, 0.5),
+        ({}, 0.5),
+        ({"backgrounds.steady_state.rate_prior": "uniform"}, 1.0),
+    ],
+)
 def test_response_model_logp_uses_declared_constraints(overrides, prior_power):
     """The generic PyMC model of a response study: its log density at a point equals the
     sum, computed independently with NumPy/SciPy, of the declared constraint densities
@@ -218,7 +265,9 @@ def test_response_model_logp_uses_declared_constraints(overrides, prior_power):
             m = np.asarray(spec.centre, float)
             nuis[spec.name] = (m + 0.5) / spec.sigma * rng.uniform(0.8, 1.2, m.size)
         else:
-            nuis[f"{spec.name}_z"] = rng.normal(0, 0.5, spec.size) if spec.size > 1 else rng.normal(0, 0.5)
+            nuis[f"{spec.name}_z"] = (
+                rng.normal(0, 0.5, spec.size) if spec.size > 1 else rng.normal(0, 0.5)
+            )
     logp = model.compile_logp(jacobian=False)
     point = {"signal_strength_interval__": np.log(0.8 / (3.0 - 0.8))}
     for k, v in nuis.items():
@@ -229,7 +278,11 @@ def test_response_model_logp_uses_declared_constraints(overrides, prior_power):
         if spec.kind == "poisson":
             b = nuis[spec.name]
             expected_nuis[spec.name] = b
-            total += stats.gamma(np.asarray(spec.centre) + prior_power, scale=1 / spec.sigma).logpdf(b).sum()
+            total += (
+                stats.gamma(np.asarray(spec.centre) + prior_power, scale=1 / spec.sigma)
+                .logpdf(b)
+                .sum()
+            )
         elif spec.kind == "auxiliary":
             z = nuis[f"{spec.name}_z"]
             theta = spec.centre + spec.sigma * z
@@ -258,8 +311,9 @@ def test_posterior_predictive_pvalue_detects_misfit():
 
     rng = np.random.default_rng(11)
     lam = np.full((2, 500, 40), 50.0) * rng.normal(1.0, 0.01, (2, 500, 1))
-    idata = xr.DataTree.from_dict({"posterior": xr.Dataset(
-        {"expected_counts": (("chain", "draw", "bin"), lam)})})
+    idata = xr.DataTree.from_dict(
+        {"posterior": xr.Dataset({"expected_counts": (("chain", "draw", "bin"), lam)})}
+    )
     good = posterior_predictive_pvalue(idata, rng.poisson(50.0, 40))
     assert 0.02 < good["pvalue"] < 0.98
     bad = posterior_predictive_pvalue(idata, rng.poisson(50.0, 40) + np.tile([25, -25], 20))

@@ -46,8 +46,9 @@ def _ho_r(n: int, l: int, r: np.ndarray, b: float) -> np.ndarray:
 
 def _quad_j0(n: int, l: int, q: float, b: float) -> float:
     f = lambda r: _ho_r(n, l, np.array(r), b) ** 2 * special.spherical_jn(0, q * r) * r**2
-    val, _ = integrate.quad(f, 0.0, 12.0 * b * math.sqrt(n + l + 2), limit=400,
-                            epsabs=1e-13, epsrel=1e-12)
+    val, _ = integrate.quad(
+        f, 0.0, 12.0 * b * math.sqrt(n + l + 2), limit=400, epsabs=1e-13, epsrel=1e-12
+    )
     return val
 
 
@@ -57,7 +58,7 @@ def _helm(q: np.ndarray, A: int) -> np.ndarray:
     a, s = 0.52, 0.9
     r = math.sqrt(c**2 + 7 / 3 * math.pi**2 * a**2 - 5 * s**2)
     x = np.asarray(q) * r
-    return 3 * special.spherical_jn(1, x) / x * np.exp(-(np.asarray(q) * s) ** 2 / 2)
+    return 3 * special.spherical_jn(1, x) / x * np.exp(-((np.asarray(q) * s) ** 2) / 2)
 
 
 # --------------------------------------------------------------------------------------
@@ -106,10 +107,20 @@ def _pair_degeneracy_and_v2(levels, blocked):
 def test_gap_equation_and_bcs_occupations(nucleus):
     res = bcs.solve_bcs(*nucleus)
     for levels, gap, lam, g, blocked in (
-        (res.proton_levels, res.proton_gap_mev, res.proton_fermi_energy_mev,
-         res.proton_pairing_strength_mev, res.proton_blocked_level),
-        (res.neutron_levels, res.neutron_gap_mev, res.neutron_fermi_energy_mev,
-         res.neutron_pairing_strength_mev, res.neutron_blocked_level),
+        (
+            res.proton_levels,
+            res.proton_gap_mev,
+            res.proton_fermi_energy_mev,
+            res.proton_pairing_strength_mev,
+            res.proton_blocked_level,
+        ),
+        (
+            res.neutron_levels,
+            res.neutron_gap_mev,
+            res.neutron_fermi_energy_mev,
+            res.neutron_pairing_strength_mev,
+            res.neutron_blocked_level,
+        ),
     ):
         eps = np.array([lv.energy_mev for lv in levels])
         deg, v2 = _pair_degeneracy_and_v2(levels, blocked)
@@ -141,9 +152,13 @@ def test_gaps_reproduce_odd_even_mass_differences(nucleus):
         if x % 2:
             expected = _three_point(masses, z, n, species)
         elif species == "n":
-            expected = 0.5 * (_three_point(masses, z, n - 1, "n") + _three_point(masses, z, n + 1, "n"))
+            expected = 0.5 * (
+                _three_point(masses, z, n - 1, "n") + _three_point(masses, z, n + 1, "n")
+            )
         else:
-            expected = 0.5 * (_three_point(masses, z - 1, n, "p") + _three_point(masses, z + 1, n, "p"))
+            expected = 0.5 * (
+                _three_point(masses, z - 1, n, "p") + _three_point(masses, z + 1, n, "p")
+            )
         assert 0.5 < expected < 3.0
         assert gap == pytest.approx(expected, rel=1e-8)
 
@@ -158,8 +173,17 @@ def test_known_gap_values():
 
 @pytest.mark.parametrize(
     "n,l,q,b",
-    [(0, 0, 0.3, 1.8), (0, 3, 0.7, 2.0), (1, 1, 0.5, 2.1), (2, 0, 1.2, 2.3),
-     (1, 4, 0.9, 2.3), (3, 2, 0.4, 2.2), (2, 5, 1.5, 2.3), (0, 6, 2.0, 2.3), (4, 1, 0.25, 2.0)],
+    [
+        (0, 0, 0.3, 1.8),
+        (0, 3, 0.7, 2.0),
+        (1, 1, 0.5, 2.1),
+        (2, 0, 1.2, 2.3),
+        (1, 4, 0.9, 2.3),
+        (3, 2, 0.4, 2.2),
+        (2, 5, 1.5, 2.3),
+        (0, 6, 2.0, 2.3),
+        (4, 1, 0.25, 2.0),
+    ],
 )
 def test_closed_form_radial_integrals_match_quadrature(n, l, q, b):
     closed = float(bcs.radial_j0_matrix_element(n, l, q, b))
@@ -172,7 +196,10 @@ def test_closed_form_radial_integral_known_cases():
     # 0s: exp(-y); 0p: (1 - 2y/3) exp(-y)
     np.testing.assert_allclose(bcs.radial_j0_matrix_element(0, 0, q, 2.0), np.exp(-y), rtol=1e-14)
     np.testing.assert_allclose(
-        bcs.radial_j0_matrix_element(0, 1, q, 2.0), (1 - 2 * y / 3) * np.exp(-y), rtol=1e-13, atol=1e-15
+        bcs.radial_j0_matrix_element(0, 1, q, 2.0),
+        (1 - 2 * y / 3) * np.exp(-y),
+        rtol=1e-13,
+        atol=1e-15,
     )
 
 
@@ -180,8 +207,10 @@ def test_closed_form_radial_integral_known_cases():
 def test_form_factor_equals_sum_of_numerical_radial_integrals(nucleus):
     res = bcs.solve_bcs(*nucleus)
     b = res.oscillator_length_fm
-    for levels, x, ff in ((res.proton_levels, res.Z, res.proton_form_factor),
-                          (res.neutron_levels, res.N, res.neutron_form_factor)):
+    for levels, x, ff in (
+        (res.proton_levels, res.Z, res.proton_form_factor),
+        (res.neutron_levels, res.N, res.neutron_form_factor),
+    ):
         for q in (0.2, 0.6, 1.0):
             direct = sum((2 * lv.j + 1) * lv.v2 * _quad_j0(lv.n, lv.l, q, b) for lv in levels) / x
             assert float(ff(q)) == pytest.approx(direct, abs=1e-9)
@@ -203,8 +232,10 @@ def test_rms_radii_from_density_quadrature(nucleus):
     res = bcs.solve_bcs(*nucleus)
     b = res.oscillator_length_fm
     r = np.linspace(1e-6, 15 * b, 20001)
-    for levels, x, rms in ((res.proton_levels, res.Z, res.proton_rms_fm),
-                           (res.neutron_levels, res.N, res.neutron_rms_fm)):
+    for levels, x, rms in (
+        (res.proton_levels, res.Z, res.proton_rms_fm),
+        (res.neutron_levels, res.N, res.neutron_rms_fm),
+    ):
         rho = sum((2 * lv.j + 1) * lv.v2 * _ho_r(lv.n, lv.l, r, b) ** 2 for lv in levels)
         norm = integrate.simpson(rho * r**2, x=r)
         r2 = integrate.simpson(rho * r**4, x=r)
@@ -216,8 +247,10 @@ def test_rms_radii_from_density_quadrature(nucleus):
 def test_small_q_slope_is_minus_r2_over_six(nucleus):
     res = bcs.solve_bcs(*nucleus)
     q = np.array([0.01, 0.02])
-    for ff, rms in ((res.proton_form_factor, res.proton_rms_fm),
-                    (res.neutron_form_factor, res.neutron_rms_fm)):
+    for ff, rms in (
+        (res.proton_form_factor, res.proton_rms_fm),
+        (res.neutron_form_factor, res.neutron_rms_fm),
+    ):
         f = ff(q)
         # F = 1 - q^2 r^2/6 + c q^4: eliminate the q^4 term with two points.
         slope = ((1 - f[0]) / q[0] ** 2 * 4 - (1 - f[1]) / q[1] ** 2) / 3
@@ -274,8 +307,9 @@ def test_spin_orbit_ordering_near_fermi_surface():
     assert levels[(0, 4, 4.5)] < levels[(0, 4, 3.5)] - 3.0
 
 
-@pytest.mark.parametrize("nucleus,level,spin", [((55, 133), (0, 4, 3.5), 3.5),
-                                                 ((53, 127), (1, 2, 2.5), 2.5)])
+@pytest.mark.parametrize(
+    "nucleus,level,spin", [((55, 133), (0, 4, 3.5), 3.5), ((53, 127), (1, 2, 2.5), 2.5)]
+)
 def test_odd_a_blocking_gives_measured_ground_state_spin(nucleus, level, spin):
     res = bcs.solve_bcs(*nucleus)
     blocked = res.proton_blocked_level
@@ -304,11 +338,18 @@ def test_result_is_cached():
 
 
 def test_module_imports_no_pymc():
-    code = ("import sys, cenns_bayes.physics.bcs as m; m.solve_bcs(54, 132); "
-            "bad = [k for k in ('pymc', 'pytensor', 'arviz') if k in sys.modules]; "
-            "sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, cenns_bayes.physics.bcs as m; m.solve_bcs(54, 132); "
+        "bad = [k for k in ('pymc', 'pytensor', 'arviz') if k in sys.modules]; "
+        "sys.exit(1 if bad else 0)"
+    )
     root = Path(bcs.__file__).resolve().parents[2]
     env_path = str(root)
-    out = subprocess.run([sys.executable, "-c", code], cwd=root,
-                         env={**os.environ, "PYTHONPATH": env_path}, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": env_path},
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr

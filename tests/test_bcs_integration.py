@@ -93,9 +93,19 @@ def test_nuclear_calculation_runs_once_per_nucleus(tmp_path, monkeypatch):
 def test_reproduce_with_bcs_meets_the_acceptance():
     """Issue 6: median gap <= 2 %, largest <= 5 % over Tables III-VI and Eqs. 13-14."""
     res = subprocess.run(
-        [sys.executable, "-m", "cenns_bayes.cli.main", "reproduce", "--form-factor", "bcs",
-         "--json"],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "cenns_bayes.cli.main",
+            "reproduce",
+            "--form-factor",
+            "bcs",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
@@ -115,5 +125,7 @@ def test_bcs_on_unsupported_nucleus_is_a_spec_error(tmp_path):
     text = preset_path("realistic").read_text().replace('nucleus = "Xe132"', 'nucleus = "Xe-nat"')
     path = tmp_path / "xenat.toml"
     path.write_text(text.replace('form_factor = "helm"', 'form_factor = "bcs"'))
-    with pytest.raises(SpecError, match=r"form_factor: no shipped BCS nuclear data for Xe124, Xe126"):
+    with pytest.raises(
+        SpecError, match=r"form_factor: no shipped BCS nuclear data for Xe124, Xe126"
+    ):
         load_study(path)

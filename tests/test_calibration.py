@@ -11,8 +11,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cenns_bayes.calibration.common import (StudyRef, binomial_stderr, clopper_pearson, counting_for,
-                                            posterior_intervals)
+from cenns_bayes.calibration.common import (
+    StudyRef,
+    binomial_stderr,
+    clopper_pearson,
+    counting_for,
+    posterior_intervals,
+)
 from cenns_bayes.calibration.coverage import CoverageSettings, run_coverage
 from cenns_bayes.calibration.feldman_cousins import (
     NeymanBelt,
@@ -76,7 +81,9 @@ def exact_wilks_coverage(ref: StudyRef, level: float) -> float:
 def test_toy_coverage_of_the_wilks_interval_matches_the_exact_poisson_sum():
     ref = StudyRef(ONE_BIN)
     toys = 800
-    res = run_coverage(ref, CoverageSettings(toys=toys, sampler=None, feldman_cousins=False), seed=11)
+    res = run_coverage(
+        ref, CoverageSettings(toys=toys, sampler=None, feldman_cousins=False), seed=11
+    )
     got = {(r["method"], r["level"]): r["coverage"] for r in res.summary}
     # discreteness matters here: the exact answer is not the nominal level
     assert abs(exact_wilks_coverage(ref, 0.68) - 0.68) > 0.05
@@ -92,12 +99,22 @@ GRID = np.arange(0.0, 6.5, 0.005)
 
 def test_fc_poisson_construction_reproduces_feldman_cousins_table_iv():
     # (n, b) -> 90 % interval of Feldman & Cousins (1998), Table IV.
-    table = {(0, 0.0): (0.0, 2.44), (0, 0.5): (0.0, 1.94), (0, 1.0): (0.0, 1.61),
-             (0, 2.5): (0.0, 1.18), (1, 0.0): (0.11, 4.36), (3, 3.0): (0.0, 4.42),
-             (2, 0.0): (0.53, 5.91)}
+    table = {
+        (0, 0.0): (0.0, 2.44),
+        (0, 0.5): (0.0, 1.94),
+        (0, 1.0): (0.0, 1.61),
+        (0, 2.5): (0.0, 1.18),
+        (1, 0.0): (0.11, 4.36),
+        (3, 3.0): (0.0, 4.42),
+        (2, 0.0): (0.53, 5.91),
+    }
     for (n, b), (lo, hi) in table.items():
         got = fc_poisson_interval(n, b, 0.9, grid=GRID)
-        assert got[0] == pytest.approx(lo, abs=0.011) and got[1] == pytest.approx(hi, abs=0.011), (n, b, got)
+        assert got[0] == pytest.approx(lo, abs=0.011) and got[1] == pytest.approx(hi, abs=0.011), (
+            n,
+            b,
+            got,
+        )
     # At b = 3 the construction's n = 0 limit (0.95) is not monotonic in b (b = 2.5 gives
     # 1.18); Table IV lists 1.08 there, a value that differs from the plain construction.
     assert fc_poisson_interval(0, 3.0, 0.9, grid=GRID)[1] == pytest.approx(0.95, abs=0.011)
@@ -126,7 +143,15 @@ def test_critical_value_is_the_smallest_value_reaching_the_level():
 
 def test_clopper_pearson_matches_the_beta_quantiles():
     # the textbook form: lower = Beta(k, n - k + 1).ppf(0.025), upper = Beta(k + 1, n - k).ppf(0.975)
-    for k, n in ((0, 1000), (1, 1000), (911, 1000), (999, 1000), (1000, 1000), (7, 20), (500, 1000)):
+    for k, n in (
+        (0, 1000),
+        (1, 1000),
+        (911, 1000),
+        (999, 1000),
+        (1000, 1000),
+        (7, 20),
+        (500, 1000),
+    ):
         lo, hi = clopper_pearson(k, n)
         lo_x = 0.0 if k == 0 else stats.beta.ppf(0.025, k, n - k + 1)
         hi_x = 1.0 if k == n else stats.beta.ppf(0.975, k + 1, n - k)
@@ -145,7 +170,9 @@ def test_fc_interval_ends_solve_t_equal_to_the_interpolated_critical_value():
         return (mu - 3.0) ** 2
 
     lo, hi, is_open = belt.interval(t_of(grid), 0.9, t_of)
-    assert lo == pytest.approx(3.0 - np.sqrt(2.706), abs=1e-4) and hi == pytest.approx(3.0 + np.sqrt(2.706), abs=1e-4)
+    assert lo == pytest.approx(3.0 - np.sqrt(2.706), abs=1e-4) and hi == pytest.approx(
+        3.0 + np.sqrt(2.706), abs=1e-4
+    )
     assert not is_open
     # critical values varying linearly: c(mu) = 1 + 0.2 mu, t = (mu - 3)^2 -> roots of a quadratic
     belt = NeymanBelt("mu", grid, {"0.9": 1.0 + 0.2 * grid})
@@ -158,7 +185,11 @@ def test_fc_interval_ends_solve_t_equal_to_the_interpolated_critical_value():
 
 
 def test_vectorised_fc_statistic_equals_the_profile_fit():
-    from cenns_bayes.calibration.feldman_cousins import linear_in_square, poisson_t_vectorised, profile_likelihood
+    from cenns_bayes.calibration.feldman_cousins import (
+        linear_in_square,
+        poisson_t_vectorised,
+        profile_likelihood,
+    )
 
     ref = StudyRef.from_file(MODELS / "calibration_ge76_mu.toml")
     study, counting = ref.load(), counting_for(ref)
@@ -200,7 +231,9 @@ def test_sbc_ranks_are_uniform_for_the_exact_posterior():
 def test_sbc_detects_a_too_narrow_posterior():
     p, hist = uniformity_test(_gamma_poisson_ranks(300, 0.6, seed=3))
     assert p < 1e-6, (p, hist)
-    assert hist[0] + hist[-1] > 3 * hist[len(hist) // 2]  # the U shape of an overconfident posterior
+    assert (
+        hist[0] + hist[-1] > 3 * hist[len(hist) // 2]
+    )  # the U shape of an overconfident posterior
 
 
 def test_sbc_flags_a_posterior_20_percent_too_narrow_with_1000_replications():
@@ -221,7 +254,16 @@ def test_boundary_hdi_starts_at_zero_for_a_density_falling_from_the_boundary():
 
 
 def _check(args, out, env):
-    cmd = [sys.executable, "-m", "cenns_bayes.cli.main", "check", *args, "--out", str(out), "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cenns_bayes.cli.main",
+        "check",
+        *args,
+        "--out",
+        str(out),
+        "--json",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
@@ -230,8 +272,20 @@ def _check(args, out, env):
 def test_check_command_json_schema_and_resume(tmp_path):
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"}
     study = str(MODELS / "calibration_ge76_mu.toml")
-    small = ["--workers", "1", "--draws", "100", "--tune", "150", "--fc-points", "5",
-             "--fc-toys", "40", "--seed", "3"]
+    small = [
+        "--workers",
+        "1",
+        "--draws",
+        "100",
+        "--tune",
+        "150",
+        "--fc-points",
+        "5",
+        "--fc-toys",
+        "40",
+        "--seed",
+        "3",
+    ]
     out = tmp_path / "cov"
     doc = _check([study, "--kind", "coverage", "--toys", "3", *small], out, env)
     first = (out / "coverage_toys.jsonl").read_text().splitlines()
@@ -242,7 +296,14 @@ def test_check_command_json_schema_and_resume(tmp_path):
     assert set(doc) == {"kind", "toys", "intervals", "cenns_bayes_version", "spec_sha256"}
     assert doc["kind"] == "coverage" and doc["toys"] == 5
     rows = {(r["parameter"], r["method"], r["level"]) for r in doc["intervals"]}
-    for method in ("chi2", "profile", "posterior-hdi", "posterior-eti", "posterior-upper", "feldman-cousins"):
+    for method in (
+        "chi2",
+        "profile",
+        "posterior-hdi",
+        "posterior-eti",
+        "posterior-upper",
+        "feldman-cousins",
+    ):
         for level in (0.68, 0.9):
             assert ("mu_nu_mu", method, level) in rows
     for r in doc["intervals"]:
@@ -260,8 +321,25 @@ def test_check_command_json_schema_and_resume(tmp_path):
         for method in ("chi2", "profile", "feldman-cousins"):
             assert a["intervals"]["mu_nu_mu"][method] == b["intervals"]["mu_nu_mu"][method]
 
-    sbc = _check([str(MODELS / "calibration_ge76_sin2_mu.toml"), "--kind", "sbc", "--toys", "4",
-                  "--workers", "1", "--draws", "60", "--tune", "100", "--seed", "3"], tmp_path / "sbc", env)
+    sbc = _check(
+        [
+            str(MODELS / "calibration_ge76_sin2_mu.toml"),
+            "--kind",
+            "sbc",
+            "--toys",
+            "4",
+            "--workers",
+            "1",
+            "--draws",
+            "60",
+            "--tune",
+            "100",
+            "--seed",
+            "3",
+        ],
+        tmp_path / "sbc",
+        env,
+    )
     assert set(sbc) == {"kind", "replications", "parameters", "cenns_bayes_version", "spec_sha256"}
     assert sbc["kind"] == "sbc"
     assert sbc["replications"] == 4
@@ -272,15 +350,25 @@ def test_check_command_json_schema_and_resume(tmp_path):
 
 
 def test_fit_feldman_cousins_of_the_study_data(capsys):
-    from cenns_bayes.cli.main import main
-    from cenns_bayes.stats.profile import ProfileFitter
-    from cenns_bayes.stats.binned import model_for_study
-
     import cenns_bayes as cb
+    from cenns_bayes.cli.main import main
+    from cenns_bayes.stats.binned import model_for_study
+    from cenns_bayes.stats.profile import ProfileFitter
 
     spec = MODELS / "calibration_ge76_mu.toml"
-    status = main(["fit", str(spec), "--method", "feldman-cousins", "--fc-points", "8",
-                   "--fc-toys", "4000", "--json"])
+    status = main(
+        [
+            "fit",
+            str(spec),
+            "--method",
+            "feldman-cousins",
+            "--fc-points",
+            "8",
+            "--fc-toys",
+            "4000",
+            "--json",
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 0
     fc = json.loads(out)["feldman_cousins"]["mu_nu_mu"]
@@ -291,12 +379,16 @@ def test_fit_feldman_cousins_of_the_study_data(capsys):
     # Asimov data at mu = 0: t_data = Delta(mu); c(mu) rises from the one-sided 1.64 at the
     # boundary towards 2.71 away from it, so the FC upper end lies between the two crossings
     assert lo == 0.0 and one_sided < hi <= two_sided * 1.005, (one_sided, hi, two_sided)
-    assert fc["toys_per_point"] == 4000 and fc["acceptance_stderr"]["0.9"] == pytest.approx(0.3 / 4000**0.5)
+    assert fc["toys_per_point"] == 4000 and fc["acceptance_stderr"]["0.9"] == pytest.approx(
+        0.3 / 4000**0.5
+    )
 
 
 def test_fit_feldman_cousins_needs_a_moment(capsys):
     from cenns_bayes.cli.main import main
 
-    status = main(["fit", str(MODELS / "calibration_ar40_sin2.toml"), "--method", "feldman-cousins"])
+    status = main(
+        ["fit", str(MODELS / "calibration_ar40_sin2.toml"), "--method", "feldman-cousins"]
+    )
     err = capsys.readouterr().err
     assert status != 0 and "needs a free magnetic moment" in err and "Traceback" not in err

@@ -12,8 +12,13 @@ from .conftest import BAD_SPECS, MODELS, ROOT
 
 
 def run_cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "cenns_bayes.cli.main", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "cenns_bayes.cli.main", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def test_rates_json_schema():
@@ -47,7 +52,11 @@ def test_bad_input_is_one_line_without_traceback(fixture, tmp_path):
 
 def test_bad_override_and_missing_file(tmp_path):
     res = run_cli("rates", MODELS / "paper_realistic.toml", "--set", "detectors.Ar40.mass_kg=-3")
-    assert res.returncode == 2 and "mass_kg" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert (
+        res.returncode == 2
+        and "mass_kg" in res.stderr
+        and len(res.stderr.strip().splitlines()) == 1
+    )
     res = run_cli("rates", tmp_path / "nope.toml")
     assert res.returncode == 2 and "no such file" in res.stderr
     res = run_cli("reproduce", "--form-factor", "helmm")

@@ -63,9 +63,15 @@ def _cases(tmp: Path):
         (["sample", SPEC, "--out", tmp / "afile" / "x.nc"], "is a file, not a folder"),
         (["sample", SPEC, "--out", "/proc/cenns.nc"], "cannot write there"),
         (["study", SPEC, "--draws", "0", "--out", tmp / "o"], "--draws must be an integer from 1"),
-        (["study", SPEC, "--chains", "0", "--out", tmp / "o"], "--chains must be an integer from 1"),
+        (
+            ["study", SPEC, "--chains", "0", "--out", tmp / "o"],
+            "--chains must be an integer from 1",
+        ),
         (["study", SPEC, "--draws", "-5", "--out", tmp / "o"], "--draws must be an integer from 1"),
-        (["study", SPEC, "--chains", "1000", "--out", tmp / "o"], "--chains must be an integer from 1 to 64"),
+        (
+            ["study", SPEC, "--chains", "1000", "--out", tmp / "o"],
+            "--chains must be an integer from 1 to 64",
+        ),
         (["study", SPEC, "--out", tmp / "afile"], "is a file; give a folder"),
         (["study", SPEC, "--out", tmp / "afile" / "sub"], "is a file, not a folder"),
         (["study", SPEC, "--out", "/proc/cenns-out"], "cannot write there"),
@@ -78,15 +84,38 @@ def _cases(tmp: Path):
         ([*cov, "--toys", "0"], "--toys must be an integer from 1"),
         ([*cov, "--seed", "-3"], "--seed must be an integer from 0"),
         ([*cov, "--workers", "0"], "--workers must be an integer from 1"),
-        (["scan", SPEC, "--vary", "detectors.Ar40.mass_kg=1:10:1000000000", "--target", "mu_nu_mu"],
-         "at most 10000 per axis"),
-        (["scan", SPEC, "--vary", "detectors.Ar40.mass_kg=1:10:5000", "--vary",
-          "study.exposure_s=1e7:1e8:5000", "--target", "mu_nu_mu"], "points in all; at most"),
+        (
+            [
+                "scan",
+                SPEC,
+                "--vary",
+                "detectors.Ar40.mass_kg=1:10:1000000000",
+                "--target",
+                "mu_nu_mu",
+            ],
+            "at most 10000 per axis",
+        ),
+        (
+            [
+                "scan",
+                SPEC,
+                "--vary",
+                "detectors.Ar40.mass_kg=1:10:5000",
+                "--vary",
+                "study.exposure_s=1e7:1e8:5000",
+                "--target",
+                "mu_nu_mu",
+            ],
+            "points in all; at most",
+        ),
         ([*scan, "--out", "/proc/cenns-out"], "cannot write there"),
         ([*scan, "--seed", "-1"], "--seed must be an integer from 0"),
         ([*scan, "--scheduler", "host:notaport"], "is not an address"),
         (["rates", SPEC, "--set", "study.name.x.y=3"], "cannot set a value inside a scalar"),
-        (["rates", SPEC, "--set", "detectors.Ar40.mass_kg.x=3"], "cannot set a value inside a scalar"),
+        (
+            ["rates", SPEC, "--set", "detectors.Ar40.mass_kg.x=3"],
+            "cannot set a value inside a scalar",
+        ),
         (["rates", SPEC, "--set", "detectors.Ar40.mass_kg=inf"], "must be a finite number"),
         (["rates", SPEC, "--set", "detectors.Ar40.mass_kg=true"], "valid number (found true)"),
         (["fit", SPEC, "--set", "=3"], "has no NAME"),
@@ -94,8 +123,10 @@ def _cases(tmp: Path):
         (["reproduce", "--plots", tmp / "afile"], "is a file; give a folder"),
         (["rates", "/dev/zero"], "not a regular file"),
         (["check", "/dev/zero", "--kind", "asimov"], "not a regular file"),
-        (["scan", "/dev/zero", "--vary", "study.exposure_s=1,2", "--target", "mu_nu_mu"],
-         "not a regular file"),
+        (
+            ["scan", "/dev/zero", "--vary", "study.exposure_s=1,2", "--target", "mu_nu_mu"],
+            "not a regular file",
+        ),
         (["study", "/dev/zero", "--out", tmp / "o"], "not a regular file"),
     ]
 
@@ -115,10 +146,20 @@ def test_locked_output_is_refused_before_any_computation(tmp_path, capsys, no_co
     out = tmp_path / "out"
     holder = OutputFolder(out).acquire()
     try:
-        for argv in (["study", SPEC, "--out", out],
-                     ["check", SPEC, "--kind", "coverage", "--out", out],
-                     ["scan", SPEC, "--vary", "detectors.Ar40.mass_kg=100,200", "--target", "mu_nu_mu",
-                      "--out", out]):
+        for argv in (
+            ["study", SPEC, "--out", out],
+            ["check", SPEC, "--kind", "coverage", "--out", out],
+            [
+                "scan",
+                SPEC,
+                "--vary",
+                "detectors.Ar40.mass_kg=100,200",
+                "--target",
+                "mu_nu_mu",
+                "--out",
+                out,
+            ],
+        ):
             status, _, err = _run(argv, capsys)
             assert status == 2 and "being written by another cenns-bayes run" in err, err
     finally:
@@ -149,7 +190,10 @@ def test_interrupt_is_one_line(monkeypatch, capsys, tmp_path):
 
     monkeypatch.setattr(rates_cmd, "run", interrupted)
     status, _, err = _run(["rates", SPEC], capsys)
-    assert status == 130 and err.strip() == "cenns-bayes rates: interrupted; no partial output was written"
+    assert (
+        status == 130
+        and err.strip() == "cenns-bayes rates: interrupted; no partial output was written"
+    )
 
 
 def test_study_output_is_swapped_in_whole_and_says_what_was_written(monkeypatch, capsys, tmp_path):
@@ -168,8 +212,13 @@ def test_study_output_is_swapped_in_whole_and_says_what_was_written(monkeypatch,
         (Path(outdir) / "report.md").write_text("new")
         kwargs["progress"]("frequentist profiles")
         diag = {"divergences": 3, "max_r_hat": 1.027, "min_ess_bulk": 250.0, "min_ess_tail": 500.0}
-        return {"diagnostics": diag, "wall_seconds": 1.0, "posterior": {}, "frequentist": {},
-                "warnings": report.sampler_warnings(diag)}
+        return {
+            "diagnostics": diag,
+            "wall_seconds": 1.0,
+            "posterior": {},
+            "frequentist": {},
+            "warnings": report.sampler_warnings(diag),
+        }
 
     monkeypatch.setattr(report, "run_study", fake_run_study)
     status, stdout, err = _run(["study", SPEC, "--out", out], capsys)
@@ -201,8 +250,10 @@ def test_sampler_warnings_thresholds():
 
     good = {"divergences": 0, "max_r_hat": 1.005, "min_ess_bulk": 800.0, "min_ess_tail": 900.0}
     assert sampler_warnings(good) == []
-    summary = {"mu_nu_mu": {"r_hat": 1.027, "ess_bulk": 350.0, "ess_tail": 900.0},
-               "sin2_theta_w": {"r_hat": 1.001, "ess_bulk": 900.0, "ess_tail": 900.0}}
+    summary = {
+        "mu_nu_mu": {"r_hat": 1.027, "ess_bulk": 350.0, "ess_tail": 900.0},
+        "sin2_theta_w": {"r_hat": 1.001, "ess_bulk": 900.0, "ess_tail": 900.0},
+    }
     bad = {"divergences": 2, "max_r_hat": 1.027, "min_ess_bulk": 350.0, "min_ess_tail": 900.0}
     text = " | ".join(sampler_warnings(bad, summary))
     assert "R-hat 1.027 > 1.01 (mu_nu_mu)" in text
@@ -232,7 +283,9 @@ def test_non_local_scheduler_warns_about_tls(monkeypatch, capsys):
 
 
 def test_control_characters_never_reach_the_terminal(capsys):
-    status, out, err = _run(["rates", SPEC, "--set", 'study.name="\\u001b[2J\\u001b[31mred\\u0007"'], capsys)
+    status, out, err = _run(
+        ["rates", SPEC, "--set", 'study.name="\\u001b[2J\\u001b[31mred\\u0007"'], capsys
+    )
     assert status == 0, err
     assert "\x1b" not in out and "\x07" not in out and "red: expected counts" in out
 
@@ -259,9 +312,19 @@ def test_piped_tables_are_full_width(capsys):
 
 def test_broken_pipe_is_quiet():
     # the reader goes away before the command writes: no BrokenPipeError traceback
-    proc = subprocess.Popen([sys.executable, "-m", "cenns_bayes.cli.main", "rates",
-                             str(MODELS / "paper_realistic.toml"), "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cenns_bayes.cli.main",
+            "rates",
+            str(MODELS / "paper_realistic.toml"),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
     proc.stdout.close()
     err = proc.stderr.read().decode()
     proc.wait(timeout=120)
@@ -272,7 +335,10 @@ def test_broken_pipe_is_quiet():
 def test_fit_shows_progress_when_not_a_terminal(capsys):
     status, out, err = _run(["fit", MODELS / "argon_1t_20m.toml", "--json"], capsys)
     assert status == 0, err
-    assert err == "cenns-bayes fit: argon-1t-20m: maximum-likelihood fit and profile intervals of mu_nu_mu\n"
+    assert (
+        err
+        == "cenns-bayes fit: argon-1t-20m: maximum-likelihood fit and profile intervals of mu_nu_mu\n"
+    )
     json.loads(out)
 
 
@@ -294,8 +360,13 @@ def test_ctrl_c_swallowed_by_the_sampler_still_stops_the_study(monkeypatch, caps
         except KeyboardInterrupt:
             pass  # what nutpie's sample() and PyMC's _sample() do
         diag = {"divergences": 0, "max_r_hat": 1.0, "min_ess_bulk": 1000.0, "min_ess_tail": 1000.0}
-        return {"diagnostics": diag, "wall_seconds": 1.0, "posterior": {}, "frequentist": {},
-                "warnings": []}
+        return {
+            "diagnostics": diag,
+            "wall_seconds": 1.0,
+            "posterior": {},
+            "frequentist": {},
+            "warnings": [],
+        }
 
     monkeypatch.setattr(report, "run_study", sampler_swallowing_ctrl_c)
     status, stdout, err = _run(["study", SPEC, "--out", out], capsys)

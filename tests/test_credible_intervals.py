@@ -63,9 +63,8 @@ def test_study_report_gives_boundary_hdis_and_no_asimov_predictive_pvalue(tmp_pa
 
     import arviz as az
 
-    from cenns_bayes.bayes.summary import boundary_density_ratio
-
     import cenns_bayes as cb
+    from cenns_bayes.bayes.summary import boundary_density_ratio
     from cenns_bayes.reports.study import run_study
 
     from .conftest import MODELS

@@ -80,7 +80,9 @@ def test_gamma_smearing_is_normalised_with_the_light_yield_mean():
     scale = 1.0 / (0.0749 / energy * shape)
     var = (centres**2) @ prob - (centres @ prob) ** 2
     assert np.allclose(var, shape * scale**2 + 0.01**2 / 12, rtol=1e-4)
-    assert np.allclose(prob[:, 2], np.diff(stats.gamma.cdf(edges, shape[2], scale=scale[2])), atol=1e-12)
+    assert np.allclose(
+        prob[:, 2], np.diff(stats.gamma.cdf(edges, shape[2], scale=scale[2])), atol=1e-12
+    )
 
 
 def test_scintillation_polynomial_units():
@@ -88,16 +90,23 @@ def test_scintillation_polynomial_units():
     coeffs = [0.0554628, 4.30681, -111.707, 840.384]
     t = 0.01
     expected = 1e3 * (coeffs[0] * t + coeffs[1] * t**2 + coeffs[2] * t**3 + coeffs[3] * t**4)
-    assert electron_equivalent_kevee(np.array([10.0]), coeffs)[0] == pytest.approx(expected, rel=1e-12)
+    assert electron_equivalent_kevee(np.array([10.0]), coeffs)[0] == pytest.approx(
+        expected, rel=1e-12
+    )
 
 
 def test_arrival_time_densities_integrate_to_one_with_the_lifetime_means():
     centre, width = 0.5, 0.17
-    for component, mean in (("prompt", centre + PION_LIFETIME_US),
-                            ("delayed", centre + PION_LIFETIME_US + MUON_LIFETIME_US)):
-        total = integrate.quad(lambda t, c=component: arrival_time_density(t, c, centre, width), -2, 60, limit=400)[0]
-        first = integrate.quad(lambda t, c=component: t * arrival_time_density(t, c, centre, width), -2, 60,
-                               limit=400)[0]
+    for component, mean in (
+        ("prompt", centre + PION_LIFETIME_US),
+        ("delayed", centre + PION_LIFETIME_US + MUON_LIFETIME_US),
+    ):
+        total = integrate.quad(
+            lambda t, c=component: arrival_time_density(t, c, centre, width), -2, 60, limit=400
+        )[0]
+        first = integrate.quad(
+            lambda t, c=component: t * arrival_time_density(t, c, centre, width), -2, 60, limit=400
+        )[0]
         assert total == pytest.approx(1.0, abs=1e-6)
         assert first == pytest.approx(mean, abs=1e-5)
     # without acceptance, the binned fractions over a long window are the density's integral
@@ -129,8 +138,12 @@ def test_model_bins_and_components(csi21):
 
 def test_asimov_fit_returns_the_standard_model(tmp_path):
     # coarser bins (4 PE x 0.5 us) keep the fast suite fast; the data fit below uses the spec's
-    text = CSI21.read_text().replace('kind = "coherent-csi-2021"  #', 'kind = "asimov"  #').replace(
-        "pe_bin_width = 2.0", "pe_bin_width = 4.0").replace("time_bin_width_us = 0.25", "time_bin_width_us = 0.5")
+    text = (
+        CSI21.read_text()
+        .replace('kind = "coherent-csi-2021"  #', 'kind = "asimov"  #')
+        .replace("pe_bin_width = 2.0", "pe_bin_width = 4.0")
+        .replace("time_bin_width_us = 0.25", "time_bin_width_us = 0.5")
+    )
     path = tmp_path / "asimov.toml"
     path.write_text(text)
     fit = fit_study(load_study(path))
@@ -149,10 +162,12 @@ def test_real_data_fit_meets_the_published_comparison(csi21):
 
 def test_spec_errors_are_one_line(tmp_path):
     text = CSI21.read_text()
-    for old, new in (('nucleus = "CsI"', 'nucleus = "Ar40"'),
-                     ('light_yield_pe_per_kevee = 13.35', 'quenching = { a = 0.08 }'),
-                     ("pe_bin_width = 2.0", "pe_bin_width = 7.0"),
-                     ('prompt_neutrons = {', 'steady_state = { events = 1.0 }\nprompt_neutrons = {')):
+    for old, new in (
+        ('nucleus = "CsI"', 'nucleus = "Ar40"'),
+        ("light_yield_pe_per_kevee = 13.35", "quenching = { a = 0.08 }"),
+        ("pe_bin_width = 2.0", "pe_bin_width = 7.0"),
+        ("prompt_neutrons = {", "steady_state = { events = 1.0 }\nprompt_neutrons = {"),
+    ):
         bad = tmp_path / "bad.toml"
         bad.write_text(text.replace(old, new))
         with pytest.raises(SpecError) as err:

@@ -42,6 +42,7 @@ class ClusterTimeout(Exception):
 @contextlib.contextmanager
 def time_limit(seconds: int):
     """Raise :class:`ClusterTimeout` in the test if it runs longer than ``seconds``."""
+
     def on_alarm(signum, frame):
         raise ClusterTimeout(f"the Dask cluster test exceeded {seconds} s")
 
@@ -73,14 +74,36 @@ def dask_cluster(tmp_path):
     """(scheduler address, [scheduler, worker, worker] processes) on 127.0.0.1."""
     if not DASK.exists():
         pytest.skip(f"no dask command beside {sys.executable}")
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(ROOT),
+    }
     info = tmp_path / "scheduler.json"
-    common = dict(cwd=tmp_path, env=env, start_new_session=True,
-                  stdout=subprocess.DEVNULL, stderr=open(tmp_path / "cluster.log", "w"))
-    procs = [subprocess.Popen(
-        [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-         "--scheduler-file", str(info)], **common)]
+    common = dict(
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "cluster.log", "w"),
+    )
+    procs = [
+        subprocess.Popen(
+            [
+                str(DASK),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(info),
+            ],
+            **common,
+        )
+    ]
     try:
         deadline = time.monotonic() + 90
         while not info.exists() or not info.read_text().strip():
@@ -90,11 +113,28 @@ def dask_cluster(tmp_path):
             time.sleep(0.2)
         address = json.loads(info.read_text())["address"]
         for i in range(2):
-            procs.append(subprocess.Popen(
-                [str(DASK), "worker", "--scheduler-file", str(info), "--nthreads", "1",
-                 "--nworkers", "1", "--no-dashboard", "--host", "127.0.0.1",
-                 "--name", f"test-worker-{i}", "--local-directory", str(tmp_path / f"w{i}")],
-                **common))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(DASK),
+                        "worker",
+                        "--scheduler-file",
+                        str(info),
+                        "--nthreads",
+                        "1",
+                        "--nworkers",
+                        "1",
+                        "--no-dashboard",
+                        "--host",
+                        "127.0.0.1",
+                        "--name",
+                        f"test-worker-{i}",
+                        "--local-directory",
+                        str(tmp_path / f"w{i}"),
+                    ],
+                    **common,
+                )
+            )
         from distributed import Client
 
         with Client(address, timeout="30s") as client:
@@ -116,8 +156,9 @@ def test_toys_on_two_worker_processes_equal_a_local_run(dask_cluster, tmp_path):
     with time_limit(TIME_LIMIT_S):
         with Engine(scheduler=address, progress=False, batch_size=2) as engine:
             assert engine._n_slots() == 2
-            remote = run_scan(scanner, axes, "mu_nu_mu", engine=engine,
-                              out_dir=tmp_path / "remote", **kw)
+            remote = run_scan(
+                scanner, axes, "mu_nu_mu", engine=engine, out_dir=tmp_path / "remote", **kw
+            )
         local = run_scan(scanner, axes, "mu_nu_mu", out_dir=tmp_path / "local", **kw)
     rows_remote = {r["task"]: r["limit"] for r in read_table(tmp_path / "remote" / "toys.jsonl")}
     rows_local = {r["task"]: r["limit"] for r in read_table(tmp_path / "local" / "toys.jsonl")}
@@ -130,17 +171,28 @@ def test_toys_on_two_worker_processes_equal_a_local_run(dask_cluster, tmp_path):
 
 def test_cluster_processes_are_gone_after_the_test(tmp_path):
     """The fixture's clean-up: processes started in their own session are all stopped."""
-    procs = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
-                              start_new_session=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True
+        )
+        for _ in range(2)
+    ]
     _stop(procs)
     assert all(p.returncode is not None for p in procs)
 
 
-@pytest.mark.parametrize("address, warns", [
-    ("tcp://127.0.0.1:8786", False), ("localhost:8786", False), ("tcp://[::1]:8786", False),
-    ("tls://10.1.2.3:8786", False), ("tcp://10.1.2.3:8786", True), ("node17:8786", True),
-    ("tcp://login.cluster.example:8786", True),
-])
+@pytest.mark.parametrize(
+    "address, warns",
+    [
+        ("tcp://127.0.0.1:8786", False),
+        ("localhost:8786", False),
+        ("tcp://[::1]:8786", False),
+        ("tls://10.1.2.3:8786", False),
+        ("tcp://10.1.2.3:8786", True),
+        ("node17:8786", True),
+        ("tcp://login.cluster.example:8786", True),
+    ],
+)
 def test_non_local_scheduler_without_tls_warns(address, warns):
     message = scheduler_security_warning(address)
     assert (message is not None) == warns
@@ -156,7 +208,8 @@ def test_engine_warns_before_connecting_to_a_remote_scheduler(monkeypatch):
 
     monkeypatch.setattr(distributed, "Client", unreachable)
     with Engine(scheduler="tcp://192.0.2.1:8786", progress=False) as engine:
-        with pytest.warns(InsecureSchedulerWarning, match="TLS"), \
-                pytest.raises(ConnectionError, match="cannot reach"):
+        with (
+            pytest.warns(InsecureSchedulerWarning, match="TLS"),
+            pytest.raises(ConnectionError, match="cannot reach"),
+        ):
             engine._get_client()
-

@@ -15,8 +15,11 @@ from cenns_bayes.stats.profile import DELTA_CHI2, ProfileFitter, delta_chi2_for
 
 
 def fitter(rate_model, observed, free, truth, cost="chi2", **nuisances):
-    return ProfileFitter(CountingModel(rate_model, np.asarray(observed, float), fixed=truth, **nuisances),
-                         free, cost=cost)
+    return ProfileFitter(
+        CountingModel(rate_model, np.asarray(observed, float), fixed=truth, **nuisances),
+        free,
+        cost=cost,
+    )
 
 
 def test_thresholds():
@@ -33,10 +36,14 @@ def test_poisson_statistic_is_likelihood_ratio():
     assert poisson_deviance(n, mu) == pytest.approx(expected, rel=1e-12)
     # a grid of expectations: one value per row
     grid = np.stack([mu, n, 2 * mu])
-    np.testing.assert_allclose(poisson_deviance(n, grid), [expected, 0.0, poisson_deviance(n, 2 * mu)])
+    np.testing.assert_allclose(
+        poisson_deviance(n, grid), [expected, 0.0, poisson_deviance(n, 2 * mu)]
+    )
 
 
-@pytest.mark.parametrize("cost,grad", [(poisson_deviance, poisson_deviance_gradient), (chi2, chi2_gradient)])
+@pytest.mark.parametrize(
+    "cost,grad", [(poisson_deviance, poisson_deviance_gradient), (chi2, chi2_gradient)]
+)
 def test_cost_gradients_match_finite_differences(cost, grad):
     n = np.array([0.0, 3.0, 12.5, 40.0])
     mu = np.array([0.7, 2.5, 14.0, 38.0])
@@ -101,8 +108,12 @@ def test_flux_nuisance_profile_equals_direct_minimisation(realistic, cost):
     f = chi2 if cost == "chi2" else poisson_deviance
     mu = 6.0
     big_n = model.counts({"mu_nu_mu": mu})
-    direct = optimize.minimize_scalar(lambda z: f(n, np.exp(sigma * z) * big_n) + z**2,
-                                      bounds=(-5, 5), method="bounded", options={"xatol": 1e-10})
+    direct = optimize.minimize_scalar(
+        lambda z: f(n, np.exp(sigma * z) * big_n) + z**2,
+        bounds=(-5, 5),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
     assert like.fit({"mu_nu_mu": mu}).neg2ll == pytest.approx(direct.fun, rel=1e-7)
     # the systematic weakens the limit
     free = fitter(model, n, ["mu_nu_mu"], realistic.true_parameters(), cost)
@@ -123,7 +134,9 @@ def test_two_parameter_profile_and_scan(realistic):
     grid = like.scan_2d("sin2_theta_w", x, "mu_nu_mu", y)
     assert grid.shape == (4, 5) and grid.min() >= -1e-9
     # nothing profiled: the vectorised grid equals point-by-point evaluation
-    assert grid[2, 3] == pytest.approx(like.fit({"sin2_theta_w": x[3], "mu_nu_mu": y[2]}).neg2ll, rel=1e-12)
+    assert grid[2, 3] == pytest.approx(
+        like.fit({"sin2_theta_w": x[3], "mu_nu_mu": y[2]}).neg2ll, rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("cost", ["chi2", "poisson"])
@@ -131,18 +144,31 @@ def test_engine_gradient_matches_finite_differences(realistic, cost):
     """The exact gradient (model jacobian x cost derivative, chain rule through z) against numbers."""
     model = realistic.rate_model()
     n = model.counts({"mu_nu_mu": 2.0}) * 1.03
-    like = fitter(model, n, ["sin2_theta_w", "mu_nu_mu", "mu_nu_e", "r2_nu_e", "signal_strength"],
-                  realistic.true_parameters(), cost, flux_sigma=0.1, detector_sigma=0.05)
+    like = fitter(
+        model,
+        n,
+        ["sin2_theta_w", "mu_nu_mu", "mu_nu_e", "r2_nu_e", "signal_strength"],
+        realistic.true_parameters(),
+        cost,
+        flux_sigma=0.1,
+        detector_sigma=0.05,
+    )
     names = ["sin2_theta_w", "mu_nu_mu_squared", "mu_nu_e_squared", "r2_nu_e", "signal_strength"]
     scale = np.array([0.01, 1.0, 1.0, 0.3, 0.1])
     x = np.array([23.6, 9.0, 2.25, 0.2 / 0.3, 9.7, 0.2, -0.3, 0.1, 0.4, -0.2])
 
     def value_and_grad(x):
         t = x[:5] * scale
-        params = {"sin2_theta_w": t[0], "mu_nu_mu": math.sqrt(t[1]), "mu_nu_e": math.sqrt(t[2]),
-                  "r2_nu_e": t[3], "signal_strength": t[4]}
-        return like._value_and_gradient(names, scale, {**like.fixed, **params},
-                                        like._nuisance_values(x[5:]), x[5:])
+        params = {
+            "sin2_theta_w": t[0],
+            "mu_nu_mu": math.sqrt(t[1]),
+            "mu_nu_e": math.sqrt(t[2]),
+            "r2_nu_e": t[3],
+            "signal_strength": t[4],
+        }
+        return like._value_and_gradient(
+            names, scale, {**like.fixed, **params}, like._nuisance_values(x[5:]), x[5:]
+        )
 
     _, grad = value_and_grad(x)
     for i in range(x.size):
@@ -168,8 +194,9 @@ def test_counting_jacobian_with_neutron_radius_matches_finite_differences():
 
     from .conftest import MODELS
 
-    model = CountingModel.from_study(load_study(MODELS / "single_ar40.toml",
-                                                {"nuisances.neutron_radius_sigma_fm": 0.1}))
+    model = CountingModel.from_study(
+        load_study(MODELS / "single_ar40.toml", {"nuisances.neutron_radius_sigma_fm": 0.1})
+    )
     assert "neutron_radius" in {n.name for n in model.nuisances}
     params = {"sin2_theta_w": 0.24, "mu_nu_mu": 3.0, "mu_nu_e": 2.0, "signal_strength": 0.9}
     nuis = {**model.nominal_nuisances(), "neutron_radius": 0.7, "detector_norm": 1.03}

@@ -142,11 +142,19 @@ def test_energy_spectrum_equals_direct_recoil_integral(lar):
     gn = float(neutron_vector_coupling(0.2312))
     sub = np.arange(0.0, 120.01, 0.5)
     centres = 0.5 * (sub[1:] + sub[:-1])
-    acc = np.interp(centres, release.acceptance_kevee, release.acceptance, left=0.0,
-                    right=float(release.acceptance[-1]))
+    acc = np.interp(
+        centres,
+        release.acceptance_kevee,
+        release.acceptance,
+        left=0.0,
+        right=float(release.acceptance[-1]),
+    )
 
     def integrand(t):
-        rows = sum(differential_coefficients(setup, f, np.array([t]))[:, 0] for f in ("numu", "numubar", "nue"))
+        rows = sum(
+            differential_coefficients(setup, f, np.array([t]))[:, 0]
+            for f in ("numu", "numubar", "nue")
+        )
         dn = gp * gp * rows[0] + 2 * gp * gn * rows[1] + gn * gn * rows[2]
         e = (0.246 + 0.00078 * t) * t
         prob = np.diff(stats.norm.cdf(sub, e, 0.58 * np.sqrt(e)))
@@ -182,7 +190,10 @@ def test_backgrounds_are_release_templates_scaled(lar):
     nom = lar.nominal_nuisances()
     r = load_coherent_lar_2020().histograms
     assert lar.background("steady_state", nom).sum() == pytest.approx(3154.0)
-    assert np.allclose(lar.background("prompt_neutrons", nom), r["prompt_neutrons"].ravel() * 497 / r["prompt_neutrons"].sum())
+    assert np.allclose(
+        lar.background("prompt_neutrons", nom),
+        r["prompt_neutrons"].ravel() * 497 / r["prompt_neutrons"].sum(),
+    )
     # normalisation nuisance: 1 + (160 / 497) z
     spec = next(n for n in lar.nuisances if n.name == "prompt_neutron_norm")
     assert spec.sigma == pytest.approx(160 / 497)
@@ -196,9 +207,17 @@ def test_shape_systematics_reproduce_release_variants_at_plus_one_sigma(lar):
         assert np.allclose(shifted, r[key].ravel() * 497 / r["prompt_neutrons"].sum(), atol=1e-9)
     # the one-sided timing-width systematic is mirrored at -1 sigma
     down = lar.background("prompt_neutrons", {**nom, "brn_timing_width": -1.0})
-    assert np.allclose(down + r["brn_timing_width"].ravel(), 2 * r["prompt_neutrons"].ravel(), atol=1e-9)
+    assert np.allclose(
+        down + r["brn_timing_width"].ravel(), 2 * r["prompt_neutrons"].ravel(), atol=1e-9
+    )
     names = {n.name for n in lar.nuisances}
-    assert {"cevns_f90", "cevns_timing_mean", "brn_energy", "brn_timing_mean", "brn_timing_width"} <= names
+    assert {
+        "cevns_f90",
+        "cevns_timing_mean",
+        "brn_energy",
+        "brn_timing_mean",
+        "brn_timing_width",
+    } <= names
 
 
 def test_qf_nuisance_equals_a_model_built_at_the_shifted_qf(lar):
@@ -206,7 +225,9 @@ def test_qf_nuisance_equals_a_model_built_at_the_shifted_qf(lar):
     nodes the interpolation stays within 0.5 % of the rebuilt model, and it is continuous at the ends."""
     nom = lar.nominal_nuisances()
     for z in (2.0, -1.0, 1.5):
-        rebuilt = model_for_study(load_study(LAR, {"detectors.LAr.energy_response.quenching.a": 0.246 + 0.006 * z}))
+        rebuilt = model_for_study(
+            load_study(LAR, {"detectors.LAr.energy_response.quenching.a": 0.246 + 0.006 * z})
+        )
         mine = lar.signal(lar.fixed, {**nom, "qf_a": z})
         ref = rebuilt.signal(rebuilt.fixed, rebuilt.nominal_nuisances())
         tol = 1e-9 if z in (2.0, -1.0) else 5e-3
@@ -247,8 +268,12 @@ def test_flux_averaged_cross_section_against_double_quadrature():
 
     def sigma(e):
         t_max = float(max_recoil_kev(e, ar.mass_mev))
-        return integrate.quad(lambda t: float(sm_differential_cm2_per_kev(t, e, ar, ff, 0.2312)), 1e-3,
-                              t_max, limit=200)[0]
+        return integrate.quad(
+            lambda t: float(sm_differential_cm2_per_kev(t, e, ar, ff, 0.2312)),
+            1e-3,
+            t_max,
+            limit=200,
+        )[0]
 
     total = 0.0
     for f in ("numu", "numubar", "nue"):
@@ -256,8 +281,12 @@ def test_flux_averaged_cross_section_against_double_quadrature():
         if f == "numu":  # a line
             total += sigma(spec.max_energy_mev)
         else:
-            total += integrate.quad(lambda e: float(spec.density(np.array([e]))[0]) * sigma(e), 0.5,
-                                    spec.max_energy_mev, limit=100)[0]
+            total += integrate.quad(
+                lambda e: float(spec.density(np.array([e]))[0]) * sigma(e),
+                0.5,
+                spec.max_energy_mev,
+                limit=100,
+            )[0]
     assert xs == pytest.approx(total / 3, rel=1e-6)
     assert 1.0e-39 < xs < 3.0e-39
 
@@ -295,11 +324,14 @@ def test_fit_json_on_the_release_has_the_real_data_format(tmp_path):
     assert xs["interval_68"][0] < xs["best"] < xs["interval_68"][1]
 
 
-@pytest.mark.parametrize(("overrides", "key", "message"), [
-    ({"detectors.LAr.nucleus": "Xe132"}, "detectors[0].nucleus", "for argon"),
-    ({"detectors.LAr.recoil_bins": 4}, "detectors[0].recoil_bins", "binned by the release"),
-    ({"data.kind": "coherent-csi-2017"}, "data.kind", r"detectors.response\]"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "key", "message"),
+    [
+        ({"detectors.LAr.nucleus": "Xe132"}, "detectors[0].nucleus", "for argon"),
+        ({"detectors.LAr.recoil_bins": 4}, "detectors[0].recoil_bins", "binned by the release"),
+        ({"data.kind": "coherent-csi-2017"}, "data.kind", r"detectors.response\]"),
+    ],
+)
 def test_bad_lar_specs_name_the_key(overrides, key, message):
     with pytest.raises(SpecPhysicsError, match=message) as err:
         load_study(LAR, overrides)
@@ -318,8 +350,14 @@ def _cli(args, tmp_path):
     import sys
 
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run([sys.executable, "-m", "cenns_bayes.cli.main", *args], capture_output=True, text=True,
-                          cwd=tmp_path, env=env, timeout=3000)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cenns_bayes.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=3000,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -327,15 +365,41 @@ def _cli(args, tmp_path):
 @pytest.mark.slow
 def test_study_report_and_coverage_run_on_the_release(tmp_path):
     out = tmp_path / "study"
-    _cli(["study", str(LAR), "--out", str(out), "--draws", "300", "--tune", "300", "--chains", "2"], tmp_path)
+    _cli(
+        ["study", str(LAR), "--out", str(out), "--draws", "300", "--tune", "300", "--chains", "2"],
+        tmp_path,
+    )
     report = (out / "report.md").read_text()
     assert "PRL 126 (2021) 012002" in report and "flux-averaged cross section" in report
     assert (out / "figures" / "data_projections.png").stat().st_size > 10_000
     summary = json.loads((out / "summary.json").read_text())
     assert summary["diagnostics"]["divergences"] == 0
-    doc = json.loads(_cli(["check", str(LAR), "--kind", "coverage", "--toys", "3", "--workers", "1",
-                           "--frequentist-only", "--seed", "5", "--out", str(tmp_path / "cov"), "--json"], tmp_path))
+    doc = json.loads(
+        _cli(
+            [
+                "check",
+                str(LAR),
+                "--kind",
+                "coverage",
+                "--toys",
+                "3",
+                "--workers",
+                "1",
+                "--frequentist-only",
+                "--seed",
+                "5",
+                "--out",
+                str(tmp_path / "cov"),
+                "--json",
+            ],
+            tmp_path,
+        )
+    )
     assert doc["toys"] == 3
-    rows = [r for r in doc["intervals"] if r["parameter"] == "signal_strength" and r["method"] == "profile"]
+    rows = [
+        r
+        for r in doc["intervals"]
+        if r["parameter"] == "signal_strength" and r["method"] == "profile"
+    ]
     assert {r["level"] for r in rows} == {0.68, 0.9}
     assert all(0.0 <= r["coverage"] <= 1.0 for r in rows)

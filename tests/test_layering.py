@@ -65,8 +65,12 @@ def imports_of(path) -> list[tuple[str, int]]:
 def test_the_table_names_every_part_of_the_package():
     rows = layer_table()
     named = {n for row in rows for n in row}
-    present = {p.name if p.is_dir() else p.stem for p in PACKAGE.iterdir()
-               if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.stem != "__init__")}
+    present = {
+        p.name if p.is_dir() else p.stem
+        for p in PACKAGE.iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists())
+        or (p.suffix == ".py" and p.stem != "__init__")
+    }
     assert present <= named, present - named
     assert len(rows) >= 10
 

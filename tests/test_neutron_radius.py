@@ -15,7 +15,9 @@ SIGMA = 0.2  # fm
 
 @pytest.fixture(scope="module")
 def study():
-    return load_study(MODELS / "ne_ge_hierarchical.toml", {"nuisances.neutron_radius_sigma_fm": SIGMA})
+    return load_study(
+        MODELS / "ne_ge_hierarchical.toml", {"nuisances.neutron_radius_sigma_fm": SIGMA}
+    )
 
 
 def test_interpolation_exact_at_nodes_and_close_between(study):
@@ -57,7 +59,11 @@ def test_bayesian_model_has_one_radius_per_nucleus(study):
 
 
 def test_radius_nuisance_needs_a_stretchable_form_factor(tmp_path):
-    text = (MODELS / "single_ge76.toml").read_text().replace('form_factor = "helm"', 'form_factor = "unity"')
+    text = (
+        (MODELS / "single_ge76.toml")
+        .read_text()
+        .replace('form_factor = "helm"', 'form_factor = "unity"')
+    )
     path = tmp_path / "x.toml"
     path.write_text(text)
     with pytest.raises(SpecPhysicsError, match="nuisances.neutron_radius_sigma_fm"):

@@ -69,10 +69,16 @@ def test_second_writer_of_one_file_is_refused(tmp_path):
         first.release()
 
 
-@pytest.mark.parametrize("setup, message", [
-    (lambda p: p.write_text("a file"), "is a file; give a folder"),
-    (lambda p: (p.mkdir(), (p / "notes.txt").write_text("mine")), "is not an output folder of cenns-bayes"),
-])
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (lambda p: p.write_text("a file"), "is a file; give a folder"),
+        (
+            lambda p: (p.mkdir(), (p / "notes.txt").write_text("mine")),
+            "is not an output folder of cenns-bayes",
+        ),
+    ],
+)
 def test_wrong_kind_of_folder_is_refused(tmp_path, setup, message):
     out = tmp_path / "out"
     setup(out)
@@ -126,8 +132,9 @@ with OutputFolder(sys.argv[1]) as work:
 def test_sigkill_mid_write_leaves_old_results_and_next_run_cleans(tmp_path):
     out = tmp_path / "out"
     _old_results(out)
-    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(out)], stdout=subprocess.PIPE,
-                            text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(out)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
     try:
         assert proc.stdout.readline().strip() == "written"
         # the second writer is refused while the first holds the lock
@@ -152,8 +159,12 @@ def test_sigkill_of_the_command_line_mid_write(tmp_path):
     out = tmp_path / "figs"
     out.mkdir()
     (out / "fig1_sin2_theta_w.png").write_bytes(b"old figure")
-    proc = subprocess.Popen([sys.executable, "-m", "cenns_bayes.cli.main", "reproduce", "--plots",
-                             str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cenns_bayes.cli.main", "reproduce", "--plots", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
     try:
         deadline = time.monotonic() + 120
         while not list(tmp_path.glob(".figs.tmp-*")) and time.monotonic() < deadline:

@@ -9,8 +9,8 @@ import pytest
 
 from cenns_bayes.parallel import (
     Engine,
-    Task,
     TableMismatchError,
+    Task,
     TaskFailedError,
     read_table,
     run_tasks,

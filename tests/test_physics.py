@@ -21,8 +21,8 @@ from cenns_bayes.physics.form_factors import (
     Helm,
     KleinNystrand,
     SymmetrizedFermi,
-    UnknownFormFactorError,
     Unity,
+    UnknownFormFactorError,
     form_factor_pair,
 )
 from cenns_bayes.physics.nuclei import UnknownNucleusError, get_nucleus, get_target
@@ -57,7 +57,8 @@ def test_mixtures():
     assert fractions["Ge74"] == pytest.approx(0.365, abs=0.005)  # IUPAC natural abundance
     csi = get_target("CsI")
     assert csi.formula_mass_kg == pytest.approx(
-        get_nucleus("Cs133").atomic_mass_kg + get_nucleus("I127").atomic_mass_kg, rel=1e-12)
+        get_nucleus("Cs133").atomic_mass_kg + get_nucleus("I127").atomic_mass_kg, rel=1e-12
+    )
     with pytest.raises(UnknownNucleusError, match="did you mean"):
         get_target("Ar4O")
 
@@ -65,8 +66,9 @@ def test_mixtures():
 @pytest.mark.parametrize("mass_number", [20, 40, 76, 132])
 @pytest.mark.parametrize("model", ["helm", "klein-nystrand", "symmetrized-fermi"])
 def test_form_factor_normalised_and_small_q_slope(model, mass_number):
-    f_z, f_n = form_factor_pair(model, get_nucleus({20: "Ne20", 40: "Ar40", 76: "Ge76",
-                                                    132: "Xe132"}[mass_number]))
+    f_z, f_n = form_factor_pair(
+        model, get_nucleus({20: "Ne20", 40: "Ar40", 76: "Ge76", 132: "Xe132"}[mass_number])
+    )
     assert f_z(np.array([0.0]))[0] == 1.0
     # F(q) = 1 - q^2 <r^2>/6 + O(q^4): the slope fixes the rms radius of the model.
     q = 1e-3
@@ -80,8 +82,12 @@ def test_symmetrized_fermi_against_numerical_fourier_transform(ff):
     rho = lambda r: math.sinh(c_fm / a_fm) / (math.cosh(r / a_fm) + math.cosh(c_fm / a_fm))  # noqa: E731
     norm = integrate.quad(lambda r: r * r * rho(r), 0, 80)[0]
     for q in (0.2, 0.6, 1.1):
-        num = integrate.quad(lambda r: r * r * rho(r) * math.sin(q * r) / (q * r), 0, 80,
-                             limit=400)[0] / norm
+        num = (
+            integrate.quad(lambda r: r * r * rho(r) * math.sin(q * r) / (q * r), 0, 80, limit=400)[
+                0
+            ]
+            / norm
+        )
         assert ff(np.array([q]))[0] == pytest.approx(num, rel=1e-8, abs=1e-10)
 
 
@@ -96,9 +102,10 @@ def test_helm_against_numerical_fourier_transform_of_folded_density():
 
     def rho(x):
         x = np.maximum(x, 1e-9)
-        g = lambda u: np.exp(-u**2 / (2 * s**2))  # noqa: E731
-        return 0.5 * (erf((r0 - x) / (math.sqrt(2) * s)) + erf((r0 + x) / (math.sqrt(2) * s))) \
-            - s / (x * math.sqrt(2 * math.pi)) * (g(x - r0) - g(x + r0))
+        g = lambda u: np.exp(-(u**2) / (2 * s**2))  # noqa: E731
+        return 0.5 * (
+            erf((r0 - x) / (math.sqrt(2) * s)) + erf((r0 + x) / (math.sqrt(2) * s))
+        ) - s / (x * math.sqrt(2 * math.pi)) * (g(x - r0) - g(x + r0))
 
     dens = rho(r)
     norm = integrate.simpson(r**2 * dens, x=r)
@@ -119,14 +126,16 @@ def test_neutron_skin_stretches_neutrons_only():
 
 def test_kn_and_unity():
     assert KleinNystrand.standard(40).rms_radius_fm == pytest.approx(
-        math.sqrt(0.6 * (1.2 * 40 ** (1 / 3)) ** 2 + 6 * 0.49))
+        math.sqrt(0.6 * (1.2 * 40 ** (1 / 3)) ** 2 + 6 * 0.49)
+    )
     assert np.all(Unity()(np.linspace(0, 3, 7)) == 1.0)
 
 
 def test_couplings_from_eq2():
     # Hand-evaluated Eq. (2): g_V^n = -rho/2 + lam_uL + lam_uR + 2 (lam_dL + lam_dR).
     assert neutron_vector_coupling(0.3) == pytest.approx(
-        -1.0086 / 2 - 0.0031 + 3.75e-5 + 2 * (-0.0025 + 7.5e-5), abs=1e-15)
+        -1.0086 / 2 - 0.0031 + 3.75e-5 + 2 * (-0.0025 + 7.5e-5), abs=1e-15
+    )
     s2 = 0.2312
     expected = 1.0086 * (0.5 - 2 * 0.9978 * s2) + 2 * (-0.0031 + 3.75e-5) + (-0.0025 + 7.5e-5)
     assert proton_vector_coupling(s2) == pytest.approx(expected, abs=1e-15)
@@ -140,7 +149,9 @@ def test_sm_cross_section_textbook_limit():
     gf = 1.1663787e-11  # MeV^-2
     hbarc2 = (197.3269804e-13) ** 2  # MeV^2 cm^2
     m = nuc.mass_mev
-    expected = gf**2 * m / (4 * math.pi) * q_w**2 * (1 - m * t_kev * 1e-3 / (2 * e**2)) * hbarc2 * 1e-3
+    expected = (
+        gf**2 * m / (4 * math.pi) * q_w**2 * (1 - m * t_kev * 1e-3 / (2 * e**2)) * hbarc2 * 1e-3
+    )
     got = sm_differential_cm2_per_kev(t_kev, e, nuc, (Unity(), Unity()))
     assert got == pytest.approx(expected, rel=1e-6)
 
@@ -151,7 +162,9 @@ def test_em_cross_section_value_and_mu_squared_scaling():
     alpha, me = 1 / 137.035999, 0.51099895
     hbarc2 = (197.3269804e-13) ** 2
     expected = math.pi * alpha**2 * 1e-20 / me**2 * (1 / 0.010 - 1 / e) * 18**2 * hbarc2 * 1e-3
-    assert em_differential_cm2_per_kev(t_kev, e, nuc, Unity(), 1.0) == pytest.approx(expected, rel=1e-6)
+    assert em_differential_cm2_per_kev(t_kev, e, nuc, Unity(), 1.0) == pytest.approx(
+        expected, rel=1e-6
+    )
     assert em_differential_cm2_per_kev(t_kev, e, nuc, Unity(), 3.0) == pytest.approx(9 * expected)
 
 
@@ -168,7 +181,9 @@ def test_delayed_spectra_normalised_and_moments(flavor):
     e_max = spec.max_energy_mev
     assert e_max == pytest.approx(c.MUON_MASS_MEV / 2)
     for k in (0, -1, -2, 1):
-        num = integrate.quad(lambda e: spec.density(e) * e**k, 7.0, e_max, epsabs=0, epsrel=1e-12)[0]
+        num = integrate.quad(lambda e: spec.density(e) * e**k, 7.0, e_max, epsabs=0, epsrel=1e-12)[
+            0
+        ]
         assert spec.moment(k, 7.0) == pytest.approx(num, rel=1e-11)
     assert spec.moment(0, 0.0) == pytest.approx(1.0, rel=1e-13)
     # Michel spectra: mean energies 0.3 m_mu (nu_e) and 0.35 m_mu (anti-nu_mu)

@@ -58,6 +58,7 @@ def test_wilks_interval_for_poisson_100():
     fitter = ProfileFitter(model, ["signal_strength"])
     assert fitter.best_fit().parameters["signal_strength"] == pytest.approx(1.0, abs=1e-6)
     for delta in (DELTA_68, DELTA_90):
+
         def g(mu, delta=delta):
             return 2.0 * (mu - 100.0 + 100.0 * np.log(100.0 / mu)) - delta
 
@@ -67,7 +68,9 @@ def test_wilks_interval_for_poisson_100():
         np.testing.assert_allclose(got, (lo, hi), rtol=1e-6)
     # the well-known values: 90.5 and 110.5 for 68 %
     lo, hi = fitter.interval("signal_strength", DELTA_68)
-    assert 100 * lo == pytest.approx(90.33, abs=0.05) and 100 * hi == pytest.approx(110.34, abs=0.05)
+    assert 100 * lo == pytest.approx(90.33, abs=0.05) and 100 * hi == pytest.approx(
+        110.34, abs=0.05
+    )
 
 
 def test_significance_known_background_closed_form():
@@ -87,6 +90,7 @@ def test_lower_bound_respected():
     assert fitter.best_fit().parameters["signal_strength"] == 0.0
     lo, hi = fitter.interval("signal_strength", DELTA_90)
     assert lo == 0.0 and 0.0 < hi < 1.0
+
     # upper end: 2[(10 hi + 8) - 5 + 5 ln(5/(10 hi + 8))] - (value at 0) = 2.706
     def g(s):
         return poisson_deviance([5.0], [10 * s + 8]) - poisson_deviance([5.0], [8.0]) - DELTA_90
@@ -101,15 +105,18 @@ def test_profiled_rate_matches_integer_closed_form_and_direct_maximum():
     s = rng.uniform(0, 30, 200)
     s[:5] = 0.0
     for tau in (0.5, 1.0, 2.0):
-        np.testing.assert_allclose(profiled_rate(n, m, s, tau), profiled_background(n, m, s, tau),
-                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            profiled_rate(n, m, s, tau), profiled_background(n, m, s, tau), rtol=1e-12, atol=1e-12
+        )
     # non-integer n (Asimov data): compare with a bounded numerical maximisation
     for n_i, m_i, s_i in ((12.3, 7.0, 3.1), (0.4, 0.0, 2.0), (55.5, 60.0, 0.0), (3.2, 9.0, 20.0)):
+
         def neg(b, n_i=n_i, m_i=m_i, s_i=s_i):
             return poisson_deviance([n_i], [s_i + b]) + poisson_deviance([m_i], [b])
 
-        res = optimize.minimize_scalar(neg, bounds=(1e-12, 200.0), method="bounded",
-                                       options={"xatol": 1e-10})
+        res = optimize.minimize_scalar(
+            neg, bounds=(1e-12, 200.0), method="bounded", options={"xatol": 1e-10}
+        )
         assert profiled_rate(n_i, m_i, s_i) == pytest.approx(res.x, abs=1e-5)
 
 
@@ -119,9 +126,13 @@ def test_background_likelihood_equals_direct_on_off_deviance():
     m = rng.integers(0, 20, 30).astype(float)
     n = rng.integers(0, 30, 30).astype(float)
     sig = rng.uniform(0.0, 5.0, 30)
-    model = OneBin(n, sig, np.zeros(30),
-                   nuisances=[NuisanceSpec("steady_state", "poisson", 1.0, m, size=30)],
-                   additive_poisson={"steady_state": 1.0})
+    model = OneBin(
+        n,
+        sig,
+        np.zeros(30),
+        nuisances=[NuisanceSpec("steady_state", "poisson", 1.0, m, size=30)],
+        additive_poisson={"steady_state": 1.0},
+    )
     fitter = ProfileFitter(model, ["signal_strength"])
     for strength in (0.0, 0.7, 1.3):
         got, _ = fitter.neg2ll({"signal_strength": strength}, {})
@@ -130,17 +141,24 @@ def test_background_likelihood_equals_direct_on_off_deviance():
 
 
 def test_lognormal_nuisance_profiled_against_direct_minimisation():
-    model = OneBin(np.array([120.0]), np.array([100.0]), np.array([5.0]),
-                   nuisances=[NuisanceSpec("flux_norm", "lognormal", 0.1)])
+    model = OneBin(
+        np.array([120.0]),
+        np.array([100.0]),
+        np.array([5.0]),
+        nuisances=[NuisanceSpec("flux_norm", "lognormal", 0.1)],
+    )
     fitter = ProfileFitter(model, ["signal_strength"])
     for strength in (0.6, 1.0, 1.4):
         got = fitter.fit({"signal_strength": strength}).neg2ll
 
         def f(z, strength=strength):
-            return poisson_deviance([120.0], [strength * 100 * np.exp(0.1 * z[0]) + 5.0]) + z[0] ** 2
+            return (
+                poisson_deviance([120.0], [strength * 100 * np.exp(0.1 * z[0]) + 5.0]) + z[0] ** 2
+            )
 
-        direct = optimize.minimize(f, [0.0], method="Nelder-Mead",
-                                   options={"xatol": 1e-10, "fatol": 1e-12}).fun
+        direct = optimize.minimize(
+            f, [0.0], method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12}
+        ).fun
         assert got == pytest.approx(direct, abs=1e-6)
 
 
@@ -148,7 +166,13 @@ def test_counting_adapter_matches_rate_model_and_recovers_asimov_truth():
     study = load_study(MODELS / "paper_realistic.toml", {"mu_nu_mu": 4.0})
     model = CountingModel.from_study(study)
     rates = study.rate_model()
-    params = {"sin2_theta_w": 0.24, "mu_nu_mu": 3.0, "mu_nu_e": 1.0, "r2_nu_mu": 0.4, "r2_nu_e": -0.2}
+    params = {
+        "sin2_theta_w": 0.24,
+        "mu_nu_mu": 3.0,
+        "mu_nu_e": 1.0,
+        "r2_nu_mu": 0.4,
+        "r2_nu_e": -0.2,
+    }
     nominal = model.nominal_nuisances()
     np.testing.assert_allclose(model.expected(params, nominal), rates.counts(params), rtol=1e-13)
     fitter = ProfileFitter(model, ["mu_nu_mu"])
@@ -164,10 +188,17 @@ def test_counting_adapter_numpy_and_pytensor_agree():
     names = ["sin2_theta_w", "mu_nu_mu", "mu_nu_e", "r2_nu_mu", "r2_nu_e", "signal_strength"]
     sym = {n: pt.dscalar(n) for n in names}
     nz = {"flux_norm": pt.dscalar("flux_norm"), "detector_norm": pt.dvector("detector_norm")}
-    fn = pytensor.function([*sym.values(), *nz.values()], model.expected(sym, nz, xp=pt),
-                         mode="FAST_COMPILE")
-    values = {"sin2_theta_w": 0.235, "mu_nu_mu": 2.0, "mu_nu_e": 3.0, "r2_nu_mu": 0.3,
-              "r2_nu_e": -0.4, "signal_strength": 0.9}
+    fn = pytensor.function(
+        [*sym.values(), *nz.values()], model.expected(sym, nz, xp=pt), mode="FAST_COMPILE"
+    )
+    values = {
+        "sin2_theta_w": 0.235,
+        "mu_nu_mu": 2.0,
+        "mu_nu_e": 3.0,
+        "r2_nu_mu": 0.3,
+        "r2_nu_e": -0.4,
+        "signal_strength": 0.9,
+    }
     nuis = {"flux_norm": 1.07, "detector_norm": np.array([0.9, 1.1, 1.05, 0.97])}
     got = fn(*values.values(), *nuis.values())
     np.testing.assert_allclose(got, model.expected(values, nuis), rtol=1e-12)

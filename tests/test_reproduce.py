@@ -26,7 +26,9 @@ def test_every_entry_within_six_percent_of_the_paper(helm_entries):
 
 def test_unity_form_factor_is_stronger_for_heavy_nuclei():
     """F = 1 removes the coherence loss: Xe limits tighten (PAPER_NOTES: 'several per cent')."""
-    unity = {(e.table, e.setup, e.nuclei, e.channel, e.bound): e.computed for e in reproduce("unity")}
+    unity = {
+        (e.table, e.setup, e.nuclei, e.channel, e.bound): e.computed for e in reproduce("unity")
+    }
     helm = {(e.table, e.setup, e.nuclei, e.channel, e.bound): e.computed for e in reproduce()}
     key = ("V", "optimistic", "Xe132", "comb", "upper")
     assert unity[key] < helm[key] * 0.97
@@ -41,7 +43,12 @@ def test_regression_against_golden_file(helm_entries):
     assert len(golden) == len(helm_entries)
     for g, e in zip(golden, helm_entries, strict=True):
         assert (g["table"], g["setup"], g["nuclei"], g["channel"], g["bound"]) == (
-            e.table, e.setup, e.nuclei, e.channel, e.bound)
+            e.table,
+            e.setup,
+            e.nuclei,
+            e.channel,
+            e.bound,
+        )
         assert e.computed == pytest.approx(g["computed"], rel=1e-7)
 
 

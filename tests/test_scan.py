@@ -54,22 +54,25 @@ def test_parse_values_lists_and_ranges():
     assert axis.path == THRESHOLD and axis.values == (5.0, 22.5, 40.0) and axis.numeric
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "empty"),
-    ("5,,10", "empty item"),
-    ("1:2", "start:stop:count"),
-    ("1:2:3:4:5", "start:stop:count"),
-    ("1:10:x", "count"),
-    ("1:10:1", "count"),
-    ("1:10:2.5", "count"),
-    ("a:10:3", "start"),
-    ("0:10:5:log", "log range"),
-    ("1:10:5:lin", "fourth field"),
-    ("3:3:4", "equal"),
-    ("5,5", "repeated"),
-    ("5,helm", "mixes"),
-    ("nan,1", "not finite"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty"),
+        ("5,,10", "empty item"),
+        ("1:2", "start:stop:count"),
+        ("1:2:3:4:5", "start:stop:count"),
+        ("1:10:x", "count"),
+        ("1:10:1", "count"),
+        ("1:10:2.5", "count"),
+        ("a:10:3", "start"),
+        ("0:10:5:log", "log range"),
+        ("1:10:5:lin", "fourth field"),
+        ("3:3:4", "equal"),
+        ("5,5", "repeated"),
+        ("5,helm", "mixes"),
+        ("nan,1", "not finite"),
+    ],
+)
 def test_parse_values_rejects_bad_input(text, message):
     with pytest.raises(ScanValueError, match=message):
         parse_values(text)
@@ -96,16 +99,20 @@ def test_fast_asimov_limit_equals_profile_likelihood(argon, target):
 
 
 def test_limits_improve_with_mass_and_exposure(argon):
-    for path, values in (("detectors.Ar.mass_kg", [100, 300, 1000, 3000]),
-                         ("study.exposure_s", [1e7, 3e7, 1e8, 3e8])):
+    for path, values in (
+        ("detectors.Ar.mass_kg", [100, 300, 1000, 3000]),
+        ("study.exposure_s", [1e7, 3e7, 1e8, 3e8]),
+    ):
         for target in ("mu_nu_mu", "sin2_theta_w", "r2_nu_mu"):
             lim = limits(argon, path, values, target)
             assert np.all(np.diff(lim) < 0), (path, target, lim)
 
 
 def test_limits_weaken_with_threshold_and_distance(argon):
-    for path, values in ((THRESHOLD, [1, 5, 10, 20, 40]),
-                         ("detectors.Ar.distance_m", [15, 20, 30, 40])):
+    for path, values in (
+        (THRESHOLD, [1, 5, 10, 20, 40]),
+        ("detectors.Ar.distance_m", [15, 20, 30, 40]),
+    ):
         for target in ("mu_nu_mu", "sin2_theta_w", "r2_nu_mu"):
             lim = limits(argon, path, values, target)
             assert np.all(np.diff(lim) > 0), (path, target, lim)
@@ -132,13 +139,23 @@ def _ar40_only(flavors):
     return StudyScanner(raw, str(preset_path("realistic")))
 
 
-@pytest.mark.parametrize("quantity, table, flavors, target", [
-    ("mu_nu", "V", ["numu", "numubar"], "mu_nu_mu"),
-    ("sin2_theta_w", "IV", ["numu", "numubar", "nue"], "sin2_theta_w"),
-])
+@pytest.mark.parametrize(
+    "quantity, table, flavors, target",
+    [
+        ("mu_nu", "V", ["numu", "numubar"], "mu_nu_mu"),
+        ("sin2_theta_w", "IV", ["numu", "numubar", "nue"], "sin2_theta_w"),
+    ],
+)
 def test_scan_point_at_a_paper_setup_matches_reproduce(realistic, quantity, table, flavors, target):
-    row = next(r for r in paper_entries() if r["quantity"] == quantity and r["table"] == table
-               and r["setup"] == "realistic" and r["nuclei"] == "Ar40" and r["channel"] == "comb")
+    row = next(
+        r
+        for r in paper_entries()
+        if r["quantity"] == quantity
+        and r["table"] == table
+        and r["setup"] == "realistic"
+        and r["nuclei"] == "Ar40"
+        and r["channel"] == "comb"
+    )
     expected = compute_entry(realistic, row)
     axis = ScanAxis("detectors.Ar40.mass_kg", (200.0, 456.0, 1000.0))
     res = run_scan(_ar40_only(flavors), [axis], target)
@@ -158,8 +175,11 @@ def test_coefficients_are_reused_across_points(argon):
 
 
 def test_two_axis_scan_grid(argon):
-    res = run_scan(argon, [ScanAxis(THRESHOLD, (2.0, 10.0, 30.0)),
-                           ScanAxis("detectors.Ar.mass_kg", (500.0, 2000.0))], "mu_nu_mu")
+    res = run_scan(
+        argon,
+        [ScanAxis(THRESHOLD, (2.0, 10.0, 30.0)), ScanAxis("detectors.Ar.mass_kg", (500.0, 2000.0))],
+        "mu_nu_mu",
+    )
     grid = res.grid()
     assert grid.shape == (3, 2)
     assert np.all(np.diff(grid, axis=0) > 0) and np.all(np.diff(grid, axis=1) < 0)
@@ -190,8 +210,9 @@ def test_posterior_scan_needs_a_prior_on_the_target(argon):
 # -- Brazil bands ------------------------------------------------------------------------
 def test_toy_median_agrees_with_asimov_limit_at_large_counts(tmp_path):
     scanner = StudyScanner.from_file(ARGON, {"study.exposure_s": 1e8})
-    res = run_scan(scanner, [ScanAxis(THRESHOLD, (10.0,))], "mu_nu_mu", toys=400, seed=5,
-                   out_dir=tmp_path)
+    res = run_scan(
+        scanner, [ScanAxis(THRESHOLD, (10.0,))], "mu_nu_mu", toys=400, seed=5, out_dir=tmp_path
+    )
     p = res.points[0]
     assert p.expected_counts > 5e4
     band = p.band
@@ -221,8 +242,21 @@ def test_toys_reproduce_and_resume(tmp_path, argon):
 
 # -- command line --------------------------------------------------------------------------
 def test_cli_scan_json_and_outputs(tmp_path):
-    res = run_cli("scan", ARGON, "--vary", f"{THRESHOLD}=5,20", "--target", "mu_nu_mu",
-                  "--toys", "20", "--workers", "1", "--json", "--out", tmp_path)
+    res = run_cli(
+        "scan",
+        ARGON,
+        "--vary",
+        f"{THRESHOLD}=5,20",
+        "--target",
+        "mu_nu_mu",
+        "--toys",
+        "20",
+        "--workers",
+        "1",
+        "--json",
+        "--out",
+        tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["target"] == "mu_nu_mu"
@@ -236,9 +270,19 @@ def test_cli_scan_json_and_outputs(tmp_path):
 
 
 def test_cli_two_axis_map(tmp_path):
-    res = run_cli("scan", ARGON, "--vary", f"{THRESHOLD}=1:40:6:log", "--vary",
-                  "study.exposure_s=1e7:1e8:5:log", "--target", "sin2_theta_w", "--json",
-                  "--out", tmp_path)
+    res = run_cli(
+        "scan",
+        ARGON,
+        "--vary",
+        f"{THRESHOLD}=1:40:6:log",
+        "--vary",
+        "study.exposure_s=1e7:1e8:5:log",
+        "--target",
+        "sin2_theta_w",
+        "--json",
+        "--out",
+        tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert len(out["points"]) == 30 and "band" not in out["points"][0]
@@ -246,14 +290,17 @@ def test_cli_two_axis_map(tmp_path):
     assert (tmp_path / "scan_map_chi2.png").stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--vary", f"{THRESHOLD}=5:1:x"], "count"),
-    (["--vary", "detectors.Ar.mass_kg"], "PATH=VALUES"),
-    (["--vary", "detectors.Xe.mass_kg=1,2"], "no detector named 'Xe'"),
-    (["--vary", f"{THRESHOLD}=5,500"], "at scan point"),
-    (["--vary", "a.b=1", "--vary", "c.d=1", "--vary", "e.f=1"], "one or two"),
-    (["--vary", f"{THRESHOLD}=5", "--toys", "-1"], "--toys"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--vary", f"{THRESHOLD}=5:1:x"], "count"),
+        (["--vary", "detectors.Ar.mass_kg"], "PATH=VALUES"),
+        (["--vary", "detectors.Xe.mass_kg=1,2"], "no detector named 'Xe'"),
+        (["--vary", f"{THRESHOLD}=5,500"], "at scan point"),
+        (["--vary", "a.b=1", "--vary", "c.d=1", "--vary", "e.f=1"], "one or two"),
+        (["--vary", f"{THRESHOLD}=5", "--toys", "-1"], "--toys"),
+    ],
+)
 def test_cli_bad_input_is_one_line(args, message):
     res = run_cli("scan", ARGON, "--target", "mu_nu_mu", *args)
     assert res.returncode == 2, res.stderr
@@ -278,8 +325,14 @@ def test_posterior_is_a_pluggable_task_through_the_engine(monkeypatch, argon, tm
     import cenns_bayes.scans.run as scan_run
 
     monkeypatch.setattr(scan_run, "posterior_backend", lambda: _FakeSampling)
-    res = run_scan(argon, [ScanAxis("detectors.Ar.mass_kg", (1000.0, 2000.0))], "mu_nu_mu",
-                   method="both", seed=3, out_dir=tmp_path)
+    res = run_scan(
+        argon,
+        [ScanAxis("detectors.Ar.mass_kg", (1000.0, 2000.0))],
+        "mu_nu_mu",
+        method="both",
+        seed=3,
+        out_dir=tmp_path,
+    )
     # the 90 % quantile of U(0, 1e4 / mass): 9 and 4.5
     assert [p.posterior_limit for p in res.points] == pytest.approx([9.0, 4.5], rel=0.02)
     assert all(p.chi2_limit is not None for p in res.points)
@@ -291,10 +344,25 @@ def test_posterior_is_a_pluggable_task_through_the_engine(monkeypatch, argon, tm
 
 @pytest.mark.slow
 def test_posterior_scan_samples_on_two_workers(tmp_path):
-    res = run_cli("scan", ARGON, "--vary", f"{THRESHOLD}=5,20", "--target", "mu_nu_mu", "--method",
-                  "both", "--workers", "2", "--set", "sampling.draws=400",
-                  "--set", "sampling.tune=400",
-                  "--json", "--out", tmp_path)
+    res = run_cli(
+        "scan",
+        ARGON,
+        "--vary",
+        f"{THRESHOLD}=5,20",
+        "--target",
+        "mu_nu_mu",
+        "--method",
+        "both",
+        "--workers",
+        "2",
+        "--set",
+        "sampling.draws=400",
+        "--set",
+        "sampling.tune=400",
+        "--json",
+        "--out",
+        tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     points = json.loads(res.stdout)["points"]
     post = [p["posterior_limit"] for p in points]

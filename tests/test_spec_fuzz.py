@@ -18,10 +18,14 @@ from .spec_mutations import check_one, mutant_text, shipped_specs
 SPECS = shipped_specs()
 
 
-@settings(max_examples=1000, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(spec_index=st.integers(0, len(SPECS) - 1), seed=st.integers(0, 2**32 - 1),
-       mode=st.sampled_from(["mixed", "numeric"]))
+@settings(
+    max_examples=1000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    spec_index=st.integers(0, len(SPECS) - 1),
+    seed=st.integers(0, 2**32 - 1),
+    mode=st.sampled_from(["mixed", "numeric"]),
+)
 def test_every_mutant_loads_or_fails_with_one_line(spec_index, seed, mode):
     spec = SPECS[spec_index]
     text = mutant_text(spec, random.Random(seed), mode)

@@ -6,7 +6,13 @@ import tomllib
 
 import pytest
 
-from cenns_bayes.specs import SpecError, SpecPhysicsError, SpecStructureError, load_study, parse_study
+from cenns_bayes.specs import (
+    SpecError,
+    SpecPhysicsError,
+    SpecStructureError,
+    load_study,
+    parse_study,
+)
 
 from .conftest import BAD_SPECS, MODELS
 
@@ -42,40 +48,82 @@ def test_scaled_variant_uses_inverse_square_flux():
     paper = load_study(MODELS / "paper_realistic.toml")
     assert paper.flux_per_cm2_s("Ar40") == 6.3e6
     # counts scale exactly with the flux
-    ratio = (scaled.rate_model(["Ar40"]).counts({}) / paper.rate_model(["Ar40"]).counts({}))
+    ratio = scaled.rate_model(["Ar40"]).counts({}) / paper.rate_model(["Ar40"]).counts({})
     assert ratio == pytest.approx(2.5e7 * (20 / 46) ** 2 / 6.3e6, rel=1e-12)
 
 
 BAD = {
-    "misspelt_key": (SpecStructureError, "detectors[0].mas_kg: unknown key (did you mean 'mass_kg'?)"),
+    "misspelt_key": (
+        SpecStructureError,
+        "detectors[0].mas_kg: unknown key (did you mean 'mass_kg'?)",
+    ),
     "missing_required_key": (SpecStructureError, "detectors[0].mass_kg: required key is missing"),
     "negative_mass": (SpecStructureError, "detectors[0].mass_kg: Input should be greater than 0"),
     "zero_mass": (SpecStructureError, "detectors[0].mass_kg: Input should be greater than 0"),
     "unknown_nucleus": (SpecPhysicsError, "detectors[0].nucleus: unknown nucleus 'Ar41x'"),
     "unknown_form_factor": (SpecPhysicsError, "did you mean 'helm'?"),
-    "unknown_flavor": (SpecStructureError, "analysis.flavors[1]: Input should be 'numu', 'numubar' or 'nue'"),
-    "window_above_max_recoil": (SpecPhysicsError, "recoil_window_kev: lower edge 400.0 keV lies above"),
+    "unknown_flavor": (
+        SpecStructureError,
+        "analysis.flavors[1]: Input should be 'numu', 'numubar' or 'nue'",
+    ),
+    "window_above_max_recoil": (
+        SpecPhysicsError,
+        "recoil_window_kev: lower edge 400.0 keV lies above",
+    ),
     "window_reversed": (SpecStructureError, "upper edge 20.0 keV must lie above the lower edge"),
     "not_toml": (SpecStructureError, "not valid TOML"),
     "unknown_prior": (SpecStructureError, "priors.mu_nu_mu: unknown prior distribution 'cauchy'"),
-    "negative_prior_width": (SpecStructureError, "priors.sin2_theta_w.sigma: Input should be greater than 0"),
-    "prior_below_physical_range": (SpecPhysicsError, "priors.mu_nu_mu.lower: mu_nu >= 0 is physical"),
-    "unknown_parameter": (SpecStructureError, "priors.mu_nu_tau: no parameter 'mu_nu_tau' (did you mean"),
+    "negative_prior_width": (
+        SpecStructureError,
+        "priors.sin2_theta_w.sigma: Input should be greater than 0",
+    ),
+    "prior_below_physical_range": (
+        SpecPhysicsError,
+        "priors.mu_nu_mu.lower: mu_nu >= 0 is physical",
+    ),
+    "unknown_parameter": (
+        SpecStructureError,
+        "priors.mu_nu_tau: no parameter 'mu_nu_tau' (did you mean",
+    ),
     # non-finite, huge, tiny and boolean numbers
     "mass_inf": (SpecStructureError, "detectors[0].mass_kg: must be a finite number (found inf)"),
-    "mass_huge": (SpecStructureError, "detectors[0].mass_kg: Input should be less than or equal to 1000000000"),
-    "mass_bool": (SpecStructureError, "detectors[0].mass_kg: Input should be a valid number (found true)"),
-    "distance_tiny": (SpecStructureError, "detectors[0].distance_m: Input should be greater than or equal to 1"),
+    "mass_huge": (
+        SpecStructureError,
+        "detectors[0].mass_kg: Input should be less than or equal to 1000000000",
+    ),
+    "mass_bool": (
+        SpecStructureError,
+        "detectors[0].mass_kg: Input should be a valid number (found true)",
+    ),
+    "distance_tiny": (
+        SpecStructureError,
+        "detectors[0].distance_m: Input should be greater than or equal to 1",
+    ),
     "prompt_energy_inf": (SpecStructureError, "source.prompt_energy_mev: must be a finite number"),
     "mu_nu_inf": (SpecStructureError, "parameters.mu_nu_mu: must be a finite number (found inf)"),
     "r2_nan": (SpecStructureError, "parameters.r2_nu_mu: must be a finite number (found nan)"),
-    "prior_upper_nan": (SpecStructureError, "priors.mu_nu_mu.upper: must be a finite number (found nan)"),
-    "prior_upper_inf": (SpecStructureError, "priors.mu_nu_mu.upper: must be a finite number (found inf)"),
+    "prior_upper_nan": (
+        SpecStructureError,
+        "priors.mu_nu_mu.upper: must be a finite number (found nan)",
+    ),
+    "prior_upper_inf": (
+        SpecStructureError,
+        "priors.mu_nu_mu.upper: must be a finite number (found inf)",
+    ),
     # key paths in the user's words; no suggestion of the rejected key itself
-    "key_in_wrong_table": (SpecStructureError, "study.mass_kg: key not allowed in [study]; it belongs in [detectors]"),
-    "recoil_bins_negative": (SpecStructureError, "detectors[0].recoil_bins: Input should be greater than or equal to 1"),
+    "key_in_wrong_table": (
+        SpecStructureError,
+        "study.mass_kg: key not allowed in [study]; it belongs in [detectors]",
+    ),
+    "recoil_bins_negative": (
+        SpecStructureError,
+        "detectors[0].recoil_bins: Input should be greater than or equal to 1",
+    ),
     # data files checked like inline data, regular files only
-    "data_file_negative_counts": (SpecPhysicsError, "negative_counts.csv: line 2: counts '-5' is not a whole number >= 0"),
+    "data_file_negative_counts": (
+        SpecPhysicsError,
+        "negative_counts.csv: line 2: counts '-5' is not a whole number >= 0",
+    ),
     "data_file_special": (SpecPhysicsError, "data.file: /dev/zero: not a regular file"),
     "data_file_not_utf8": (SpecPhysicsError, "not_utf8.csv: not UTF-8 text"),
 }
@@ -105,8 +153,14 @@ def test_window_clipping_some_flavours_is_fine():
 
 def test_overrides_by_path():
     path = MODELS / "paper_realistic.toml"
-    study = load_study(path, {"detectors.Ar40.mass_kg": 1000.0, "mu_nu_mu": 3.0,
-                              "detectors.Ar40.recoil_window_kev.0": 5.0})
+    study = load_study(
+        path,
+        {
+            "detectors.Ar40.mass_kg": 1000.0,
+            "mu_nu_mu": 3.0,
+            "detectors.Ar40.recoil_window_kev.0": 5.0,
+        },
+    )
     det = study.spec.detectors[1]
     assert det.mass_kg == 1000.0 and det.recoil_window_kev[0] == 5.0
     assert study.true_parameters()["mu_nu_mu"] == 3.0
@@ -142,33 +196,46 @@ _BASE = (BAD_SPECS / "zero_mass.toml").read_text().replace("mass_kg = 0.0", "mas
 
 
 def test_data_file_gives_the_same_counts_as_inline_channels():
-    from_file = load_study(BAD_SPECS / "data_file_negative_counts.toml",
-                           {"data.file": "data/good_counts.csv"})
-    inline = parse_study(_BASE + '\n[analysis]\nflavors = ["numu"]\n\n[data]\nkind = "observed"\n'
-                         'channels = [{detector = "Ar40", flavor = "numu", counts = 120}]\n')
+    from_file = load_study(
+        BAD_SPECS / "data_file_negative_counts.toml", {"data.file": "data/good_counts.csv"}
+    )
+    inline = parse_study(
+        _BASE + '\n[analysis]\nflavors = ["numu"]\n\n[data]\nkind = "observed"\n'
+        'channels = [{detector = "Ar40", flavor = "numu", counts = 120}]\n'
+    )
     assert from_file.observed_counts().tolist() == inline.observed_counts().tolist() == [120.0]
     with pytest.raises(SpecStructureError, match="greater than or equal to 0"):
-        parse_study(_BASE + '\n[analysis]\nflavors = ["numu"]\n\n[data]\nkind = "observed"\n'
-                    'channels = [{detector = "Ar40", flavor = "numu", counts = -5}]\n')
+        parse_study(
+            _BASE + '\n[analysis]\nflavors = ["numu"]\n\n[data]\nkind = "observed"\n'
+            'channels = [{detector = "Ar40", flavor = "numu", counts = -5}]\n'
+        )
 
 
 def _observed_file(tmp_path, csv_bytes: bytes):
     (tmp_path / "counts.csv").write_bytes(csv_bytes)
     spec = tmp_path / "spec.toml"
-    spec.write_text(_BASE + '\n[analysis]\nflavors = ["numu"]\n\n[data]\nkind = "observed"\n'
-                    'file = "counts.csv"\n')
+    spec.write_text(
+        _BASE + '\n[analysis]\nflavors = ["numu"]\n\n[data]\nkind = "observed"\n'
+        'file = "counts.csv"\n'
+    )
     return spec
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"detector,flavor,bin,counts\nAr40,numu,0," + b"1" * 200_000 + b"\n", "not a CSV table"),
-    (b"detector,flavor,bin,counts\nAr40,numu,0,5\nAr40,numu,0,6\n", "bin 0 of Ar40/numu given twice"),
-    (b"detector,flavor,bin,counts\nAr40,numu,0,5\nAr40,numu,3,6\n", "must run 0, 1, 2"),
-    (b"detector,flavor,bin,counts\nAr40,numu,0,5.5\n", "is not a whole number"),
-    (b"detector,flavor,bin,counts\nAr40,nutau,0,5\n", "flavor 'nutau' is not one of"),
-    (b"a,b\n1,2\n", "the first line must name the columns"),
-    (b"", "the first line must name the columns"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"detector,flavor,bin,counts\nAr40,numu,0," + b"1" * 200_000 + b"\n", "not a CSV table"),
+        (
+            b"detector,flavor,bin,counts\nAr40,numu,0,5\nAr40,numu,0,6\n",
+            "bin 0 of Ar40/numu given twice",
+        ),
+        (b"detector,flavor,bin,counts\nAr40,numu,0,5\nAr40,numu,3,6\n", "must run 0, 1, 2"),
+        (b"detector,flavor,bin,counts\nAr40,numu,0,5.5\n", "is not a whole number"),
+        (b"detector,flavor,bin,counts\nAr40,nutau,0,5\n", "flavor 'nutau' is not one of"),
+        (b"a,b\n1,2\n", "the first line must name the columns"),
+        (b"", "the first line must name the columns"),
+    ],
+)
 def test_bad_data_files_fail_with_one_line(tmp_path, content, message):
     with pytest.raises(SpecPhysicsError, match=message) as info:
         load_study(_observed_file(tmp_path, content))
@@ -204,22 +271,32 @@ def test_special_and_oversized_spec_files_are_refused(tmp_path):
         load_study(latin)
 
 
-@pytest.mark.parametrize("text", [
-    "a = " + "[" * 100_000 + "]" * 100_000,
-    "a = " + "{b = " * 100_000 + "1" + "}" * 100_000,
-    _BASE + "\n[parameters]\nmu_nu_mu = " + "[" * 50 + "1" + "]" * 50 + "\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a = " + "[" * 100_000 + "]" * 100_000,
+        "a = " + "{b = " * 100_000 + "1" + "}" * 100_000,
+        _BASE + "\n[parameters]\nmu_nu_mu = " + "[" * 50 + "1" + "]" * 50 + "\n",
+    ],
+)
 def test_deep_nesting_is_one_line(text):
     with pytest.raises(SpecStructureError) as info:
         parse_study(text)
     assert "\n" not in str(info.value) and len(str(info.value)) < 300
 
 
-@pytest.mark.parametrize("key, value", [
-    ("detectors.Ar40.mass_kg", True), ("detectors.Ar40.distance_m", False),
-    ("study.exposure_s", True), ("detectors.Ar40.recoil_window_kev", [True, 120.0]),
-    ("detectors.Ar40.name", True), ("sampling.draws", True), ("parameters.mu_nu_mu", True),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("detectors.Ar40.mass_kg", True),
+        ("detectors.Ar40.distance_m", False),
+        ("study.exposure_s", True),
+        ("detectors.Ar40.recoil_window_kev", [True, 120.0]),
+        ("detectors.Ar40.name", True),
+        ("sampling.draws", True),
+        ("parameters.mu_nu_mu", True),
+    ],
+)
 def test_bool_is_never_a_number(key, value):
     with pytest.raises(SpecStructureError, match="(found true|found false|found a list)"):
         parse_study(_BASE, overrides={key: value})
@@ -243,9 +320,11 @@ def test_suggestions_never_repeat_the_rejected_key():
 
 
 def test_key_paths_name_no_internal_types():
-    for override in ({"detectors.Ar40.recoil_bins": [1.0, "x"]},
-                     {"detectors.Ar40.recoil_window_kev": [20.0, "min"]},
-                     {"detectors.Ar40.recoil_bins": 0.5}):
+    for override in (
+        {"detectors.Ar40.recoil_bins": [1.0, "x"]},
+        {"detectors.Ar40.recoil_window_kev": [20.0, "min"]},
+        {"detectors.Ar40.recoil_bins": 0.5},
+    ):
         with pytest.raises(SpecStructureError) as info:
             parse_study(_BASE, overrides=override)
         text = str(info.value)

@@ -50,9 +50,14 @@ def realistic():
 
 
 def _random_parameters(rng, shape):
-    return {"sin2_theta_w": rng.uniform(0.2, 0.26, shape), "mu_nu_mu": rng.uniform(0, 20, shape),
-            "mu_nu_e": rng.uniform(0, 20, shape), "r2_nu_mu": rng.normal(0, 2, shape),
-            "r2_nu_e": rng.normal(0, 2, shape), "signal_strength": rng.uniform(0.5, 1.5, shape)}
+    return {
+        "sin2_theta_w": rng.uniform(0.2, 0.26, shape),
+        "mu_nu_mu": rng.uniform(0, 20, shape),
+        "mu_nu_e": rng.uniform(0, 20, shape),
+        "r2_nu_mu": rng.normal(0, 2, shape),
+        "r2_nu_e": rng.normal(0, 2, shape),
+        "signal_strength": rng.uniform(0.5, 1.5, shape),
+    }
 
 
 def test_blockwise_counts_equal_each_channels_polynomial(realistic, monkeypatch):
@@ -79,11 +84,13 @@ def test_counts_broadcast_scalars_and_shapes(realistic):
     one = {k: (float(np.ravel(v)[0]) if np.ndim(v) else v) for k, v in p.items()}
     scalar = realistic.counts(one)  # the one-point path
     assert scalar.shape == (12,)
-    assert scalar == pytest.approx(realistic.counts({k: np.array([v]) for k, v in one.items()})[0],
-                                   rel=1e-14)
+    assert scalar == pytest.approx(
+        realistic.counts({k: np.array([v]) for k, v in one.items()})[0], rel=1e-14
+    )
     assert scalar == pytest.approx(_channel_by_channel(realistic, one), rel=1e-13)
     assert realistic.counts({}).sum() == pytest.approx(
-        sum(ch.counts().sum() for ch in realistic.channels), rel=1e-13)  # SM defaults
+        sum(ch.counts().sum() for ch in realistic.channels), rel=1e-13
+    )  # SM defaults
 
 
 def test_counts_reject_bad_out_and_unknown_names(realistic):
@@ -110,32 +117,52 @@ def test_blas_limit_applies_and_is_undone():
         assert [lib["num_threads"] for lib in threadpool_info()] == before
 
 
-_PROBE = ("import sys, threadpoolctl; from cenns_bayes.cli import main as m; "
-          "m.COMMANDS['probe'] = ('probe_cmd', 'probe'); sys.path.insert(0, sys.argv[1]); "
-          "sys.exit(m.main(sys.argv[2:]))")
+_PROBE = (
+    "import sys, threadpoolctl; from cenns_bayes.cli import main as m; "
+    "m.COMMANDS['probe'] = ('probe_cmd', 'probe'); sys.path.insert(0, sys.argv[1]); "
+    "sys.exit(m.main(sys.argv[2:]))"
+)
 
 
-@pytest.mark.parametrize("args, env, expected", [
-    ([], {}, "1"), (["--blas-threads", "2"], {}, "2"), ([], {"CENNS_BAYES_BLAS_THREADS": "2"}, "2"),
-    (["--blas-threads", "default"], {}, "unset"),
-])
+@pytest.mark.parametrize(
+    "args, env, expected",
+    [
+        ([], {}, "1"),
+        (["--blas-threads", "2"], {}, "2"),
+        ([], {"CENNS_BAYES_BLAS_THREADS": "2"}, "2"),
+        (["--blas-threads", "default"], {}, "unset"),
+    ],
+)
 def test_every_command_runs_with_the_chosen_blas_threads(tmp_path, args, env, expected):
     """A command sees the setting in its environment (read by BLAS libraries when they load)."""
     (tmp_path / "probe_cmd.py").write_text(
         "import os\ndef add_arguments(p): pass\n"
-        "def run(args):\n    print(os.environ.get('OPENBLAS_NUM_THREADS', 'unset'))\n")
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "CENNS_BAYES_BLAS_THREADS")}
-    res = subprocess.run([sys.executable, "-c", _PROBE, str(tmp_path), *args, "probe"],
-                         capture_output=True, text=True, env={**clean, **env}, timeout=120)
+        "def run(args):\n    print(os.environ.get('OPENBLAS_NUM_THREADS', 'unset'))\n"
+    )
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "CENNS_BAYES_BLAS_THREADS")
+    }
+    res = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(tmp_path), *args, "probe"],
+        capture_output=True,
+        text=True,
+        env={**clean, **env},
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == expected
 
 
 @pytest.mark.parametrize("value", ["0", "two"])
 def test_bad_blas_threads_is_one_clean_line(value):
-    res = subprocess.run([CLI, "--blas-threads", value, "rates", str(MODELS / "single_ar40.toml")],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [CLI, "--blas-threads", value, "rates", str(MODELS / "single_ar40.toml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2
     assert res.stderr.count("\n") == 1 and "blas-threads" in res.stderr
     assert "Traceback" not in res.stderr
@@ -146,9 +173,10 @@ pm = pytest.importorskip("pymc")
 
 
 def _argon(threshold_kev: float, **extra):
-    return load_study(MODELS / "argon_1t_20m.toml",
-                      {"detectors.Ar.recoil_window_kev.0": threshold_kev, "data.kind": "asimov",
-                       **extra})
+    return load_study(
+        MODELS / "argon_1t_20m.toml",
+        {"detectors.Ar.recoil_window_kev.0": threshold_kev, "data.kind": "asimov", **extra},
+    )
 
 
 def build_data_model(study):
@@ -163,15 +191,18 @@ def test_models_differing_only_in_data_have_equal_graphs():
     a = _graph_signature(build_data_model(_argon(5.0))[0])
     assert _same_graph(a, _graph_signature(build_data_model(_argon(0.5))[0]))
     # a prior, a fixed parameter or a nuisance width is in the graph: no reuse
-    assert not _same_graph(a, _graph_signature(build_data_model(
-        _argon(5.0, **{"priors.mu_nu_mu.upper": 20.0}))[0]))
-    assert not _same_graph(a, _graph_signature(build_data_model(
-        _argon(5.0, **{"parameters.sin2_theta_w": 0.24}))[0]))
+    assert not _same_graph(
+        a, _graph_signature(build_data_model(_argon(5.0, **{"priors.mu_nu_mu.upper": 20.0}))[0])
+    )
+    assert not _same_graph(
+        a, _graph_signature(build_data_model(_argon(5.0, **{"parameters.sin2_theta_w": 0.24}))[0])
+    )
     flux = {"nuisances.flux_sigma": 0.1}
     b = _graph_signature(build_data_model(_argon(5.0, **flux))[0])
     assert _same_graph(b, _graph_signature(build_data_model(_argon(0.5, **flux))[0]))
-    assert not _same_graph(b, _graph_signature(build_data_model(
-        _argon(5.0, **{"nuisances.flux_sigma": 0.2}))[0]))
+    assert not _same_graph(
+        b, _graph_signature(build_data_model(_argon(5.0, **{"nuisances.flux_sigma": 0.2}))[0])
+    )
 
 
 def test_reused_compiled_model_gives_the_draws_of_a_fresh_compile(monkeypatch):
@@ -203,8 +234,9 @@ def test_fast_compile_prior_predictive_draws_equal_default_mode():
     assert set(fast["prior"].data_vars) == set(slow["prior"].data_vars)
     for name in fast["prior"].data_vars:
         # the same random numbers; Python and Numba round the transforms differently
-        np.testing.assert_allclose(np.asarray(fast["prior"][name]), np.asarray(slow["prior"][name]),
-                                   rtol=1e-13, atol=0)
+        np.testing.assert_allclose(
+            np.asarray(fast["prior"][name]), np.asarray(slow["prior"][name]), rtol=1e-13, atol=0
+        )
     counts_fast = np.asarray(fast["prior_predictive"]["counts"])
     np.testing.assert_array_equal(counts_fast, np.asarray(slow["prior_predictive"]["counts"]))
     assert np.array_equal(counts_fast, np.round(counts_fast))  # Poisson draws: whole numbers
@@ -225,7 +257,15 @@ def test_coefficients_as_data_give_the_draws_of_coefficients_as_constants():
     assert "count_coefficients" not in with_constants.named_vars
     draws = []
     for model in (with_data, with_constants):
-        idata = nutpie.sample(nutpie.compile_pymc_model(model), draws=150, tune=150, chains=2,
-                              cores=1, seed=3, target_accept=0.99, progress_bar=False)
+        idata = nutpie.sample(
+            nutpie.compile_pymc_model(model),
+            draws=150,
+            tune=150,
+            chains=2,
+            cores=1,
+            seed=3,
+            target_accept=0.99,
+            progress_bar=False,
+        )
         draws.append(np.asarray(idata.posterior["mu_nu_mu"]))
     assert np.array_equal(draws[0], draws[1])

@@ -26,9 +26,18 @@ def two_detector_model(flux_sigma: float, detector_sigma: float = 0.0) -> Counti
     + i_nn g_n^2); the two detectors depend differently on sin^2 theta_W so that it and
     the signal strength are not degenerate. The test is of the statistics, not the physics.
     """
-    channels = [ChannelCoefficients(name, "numu", None, np.array([w * 0.006]), np.array([w * i_pn]),
-                                    np.array([w * 0.25]), np.array([w * 0.8]))
-                for name, w, i_pn in (("A", 16000.0, -0.02), ("B", 10000.0, -0.3))]
+    channels = [
+        ChannelCoefficients(
+            name,
+            "numu",
+            None,
+            np.array([w * 0.006]),
+            np.array([w * i_pn]),
+            np.array([w * 0.25]),
+            np.array([w * 0.8]),
+        )
+        for name, w, i_pn in (("A", 16000.0, -0.02), ("B", 10000.0, -0.3))
+    ]
     rm = RateModel(channels)
     truth = {"sin2_theta_w": 0.2312}
     return CountingModel(rm, rm.counts(truth), flux_sigma, detector_sigma, fixed=truth)
@@ -51,8 +60,12 @@ def flux_toys():
             best.append(fitter.best_fit().parameters["signal_strength"])
             delta_truth.append(fitter.delta("signal_strength", 1.0))
             if i < N_INTERVALS:
-                intervals.append([*fitter.interval("signal_strength", DELTA_68),
-                                  *fitter.interval("signal_strength", DELTA_90)])
+                intervals.append(
+                    [
+                        *fitter.interval("signal_strength", DELTA_68),
+                        *fitter.interval("signal_strength", DELTA_90),
+                    ]
+                )
     return np.array(best), np.array(delta_truth), np.array(intervals)
 
 
@@ -114,6 +127,10 @@ def test_sample_returns_auxiliary_measurements_of_every_nuisance():
     det = np.array([aux["detector_norm"] for _, aux in draws])
     assert det.shape == (4000, 2)
     # ln-centres ~ N(0, sigma): sample standard deviations within 5 % (se ~1.1 %)
-    assert flux.std() == pytest.approx(0.1, rel=0.05) and det.std(axis=0) == pytest.approx([0.05] * 2, rel=0.05)
+    assert flux.std() == pytest.approx(0.1, rel=0.05) and det.std(axis=0) == pytest.approx(
+        [0.05] * 2, rel=0.05
+    )
     counts = np.array([c for c, _ in draws])
-    np.testing.assert_allclose(counts.mean(axis=0), model.expected({}, model.nominal_nuisances()), rtol=0.01)
+    np.testing.assert_allclose(
+        counts.mean(axis=0), model.expected({}, model.nominal_nuisances()), rtol=0.01
+    )

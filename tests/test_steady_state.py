@@ -26,7 +26,11 @@ def _toy_control(seed: int = 1, tau: float = 2.0) -> np.ndarray:
 
 
 def test_pooling_adds_counts_and_live_times():
-    histograms = {"ac-beam-on": np.array([3, 1]), "c-beam-off": np.array([1, 2]), "ac-beam-off": np.array([0, 5])}
+    histograms = {
+        "ac-beam-on": np.array([3, 1]),
+        "c-beam-off": np.array([1, 2]),
+        "ac-beam-off": np.array([0, 5]),
+    }
     live = {"ac-beam-on": 308.1, "c-beam-off": 153.5, "ac-beam-off": 153.5}
     counts, tau = pooled_control_counts(histograms, list(histograms), live, 308.1)
     np.testing.assert_array_equal(counts, [4, 8])
@@ -58,11 +62,13 @@ def test_control_fit_satisfies_the_likelihood_equations(pe_shape, early):
     hess = np.empty((k, k))
     for i in range(k):
         for j in range(k):
+
             def f(di, dj):
                 x = theta.copy()
                 x[i] += di
                 x[j] += dj
                 return model.control_neg2ll(x)
+
             hess[i, j] = (f(h, h) - f(h, -h) - f(-h, h) + f(-h, -h)) / (4 * h * h)
     np.testing.assert_allclose(sigma, np.sqrt(np.diag(np.linalg.inv(0.5 * hess))), rtol=2e-3)
 
@@ -80,8 +86,10 @@ def test_time_shape_sums_to_one_and_decays():
     theta = np.r_[np.log(np.arange(1, 7.0)), 0.1, np.log(1.5)]
     q = model.time_shape(theta)
     assert q.sum() == pytest.approx(1.0, rel=1e-14)
-    assert q[0] / q[1] == pytest.approx(np.exp(0.05), rel=1e-12)       # e^{-lambda * 0.5 us}
-    assert q[1] / q[2] == pytest.approx(1.5 * np.exp(0.05), rel=1e-12)  # the early factor ends at 1 us
+    assert q[0] / q[1] == pytest.approx(np.exp(0.05), rel=1e-12)  # e^{-lambda * 0.5 us}
+    assert q[1] / q[2] == pytest.approx(
+        1.5 * np.exp(0.05), rel=1e-12
+    )  # the early factor ends at 1 us
     counts = model.counts(theta).reshape(6, 24)
     np.testing.assert_allclose(counts.sum(axis=1), np.arange(1, 7.0), rtol=1e-12)
 
@@ -91,9 +99,11 @@ def test_auxiliary_constraint_is_zero_at_the_control_fit_and_positive_elsewhere(
     theta, sigma = model.fit_control()
     spec = NuisanceSpec("bkg", "auxiliary", sigma, theta, size=theta.size, auxiliary=model)
     assert constraint_neg2logpdf(spec, theta) == 0.0
+
     # sigma are standard errors: with the others profiled, the deviance at a 0.5 sigma shift is 0.25
     def profiled(rest):
         return constraint_neg2logpdf(spec, np.r_[rest, theta[-1] + 0.5 * sigma[-1]])
+
     res = optimize.minimize(profiled, theta[:-1], method="BFGS")
     assert res.fun == pytest.approx(0.25, rel=0.02)
     assert constraint_neg2logpdf(spec, np.r_[theta[:-1], theta[-1] + 0.5 * sigma[-1]]) > res.fun
@@ -112,12 +122,18 @@ def test_smooth_without_timing_has_amplitudes_only():
     assert spec.size == 12 and model.steady_state_smooth.parameter_names[-1] == "ln_rate_pe11"
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"backgrounds.steady_state.treatment": "exact"}, "either 'model' or the older 'treatment'"),
-    ({"backgrounds.steady_state.control_samples": ["ac-beam-on", "ac-beam-on"]}, "twice"),
-    ({"backgrounds.steady_state.control_samples": ["c-beam-of"]}, "control_samples"),
-    ({"backgrounds.steady_state.model": "smoth"}, "model"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"backgrounds.steady_state.treatment": "exact"},
+            "either 'model' or the older 'treatment'",
+        ),
+        ({"backgrounds.steady_state.control_samples": ["ac-beam-on", "ac-beam-on"]}, "twice"),
+        ({"backgrounds.steady_state.control_samples": ["c-beam-of"]}, "control_samples"),
+        ({"backgrounds.steady_state.model": "smoth"}, "model"),
+    ],
+)
 def test_bad_steady_state_keys_name_the_key(overrides, message):
     with pytest.raises(SpecError, match=message):
         load_study(CSI, overrides)
@@ -137,13 +153,20 @@ def test_older_treatment_keeps_its_meaning():
     assert ss.samples() == ["ac-beam-on"] and ss.exposure_ratio() == 1.0
     model = build_response_model(study)
     assert model.steady_state.sum() == 703  # REFERENCE.md 2.1, AC beam-on in 6-30 PE
-    pooled = load_study(CSI, {"backgrounds.steady_state": {"model": "per-bin"}}).spec.backgrounds.steady_state
+    pooled = load_study(
+        CSI, {"backgrounds.steady_state": {"model": "per-bin"}}
+    ).spec.backgrounds.steady_state
     assert pooled.samples() == ["ac-beam-on", "c-beam-off", "ac-beam-off"]
 
 
 def test_pe_bin_without_control_counts_is_a_spec_error():
     """0-2 PE has no AC beam-off count (REFERENCE.md 2.1 histograms): its free amplitude is unmeasured."""
-    study = load_study(CSI, {"analysis.pe_range": [0.0, 50.0],
-                             "backgrounds.steady_state.control_samples": ["ac-beam-off"]})
+    study = load_study(
+        CSI,
+        {
+            "analysis.pe_range": [0.0, 50.0],
+            "backgrounds.steady_state.control_samples": ["ac-beam-off"],
+        },
+    )
     with pytest.raises(SpecError, match="backgrounds.steady_state: a PE bin has no control counts"):
         build_response_model(study)

@@ -34,8 +34,9 @@ def frequentist_intervals(study, counting) -> dict[str, dict[str, dict]]:
     methods = METHODS if paper_like else ("profile",)
     out: dict[str, dict[str, dict]] = {p: {} for p in study.free_parameters}
     for method in methods:
-        fitter = ProfileFitter(counting, study.free_parameters,
-                               cost="chi2" if method == "chi2" else "poisson")
+        fitter = ProfileFitter(
+            counting, study.free_parameters, cost="chi2" if method == "chi2" else "poisson"
+        )
         best = fitter.best_fit()
         for p in study.free_parameters:
             row = {
@@ -45,7 +46,9 @@ def frequentist_intervals(study, counting) -> dict[str, dict[str, dict]]:
             }
             if p.startswith("mu_nu"):
                 row["upper_90"] = row["interval_90"][1]
-                row["upper_90_one_sided"] = fitter.upper_limit(p, delta_chi2_for(0.9, one_sided=True))
+                row["upper_90_one_sided"] = fitter.upper_limit(
+                    p, delta_chi2_for(0.9, one_sided=True)
+                )
             out[p][method] = row
     return out
 
@@ -56,15 +59,36 @@ def comparison_rows(freq: dict, bayes: dict) -> list[dict]:
     for p, methods in freq.items():
         for method, r in methods.items():
             for level, key in ((0.68, "interval_68"), (0.9, "interval_90")):
-                rows.append({"parameter": p, "method": method, "level": level,
-                             "lower": r[key][0], "upper": r[key][1]})
+                rows.append(
+                    {
+                        "parameter": p,
+                        "method": method,
+                        "level": level,
+                        "lower": r[key][0],
+                        "upper": r[key][1],
+                    }
+                )
         b = bayes[p]
         for level, suffix in ((0.68, "68"), (0.9, "90")):
             for kind in ("hdi", "eti"):
                 lo, hi = b[f"{kind}_{suffix}"]
-                rows.append({"parameter": p, "method": f"posterior-{kind}", "level": level,
-                             "lower": lo, "upper": hi})
+                rows.append(
+                    {
+                        "parameter": p,
+                        "method": f"posterior-{kind}",
+                        "level": level,
+                        "lower": lo,
+                        "upper": hi,
+                    }
+                )
         if p.startswith("mu_nu"):
-            rows.append({"parameter": p, "method": "posterior-upper", "level": 0.9,
-                         "lower": 0.0, "upper": b["upper_90"]})
+            rows.append(
+                {
+                    "parameter": p,
+                    "method": "posterior-upper",
+                    "level": 0.9,
+                    "lower": 0.0,
+                    "upper": b["upper_90"],
+                }
+            )
     return rows

@@ -44,9 +44,12 @@ def poisson_random(expected, rng=None, size=None):
     return rng.poisson(expected, size=size)
 
 
-def build_model(study: Study, pooling: str | None = None,
-                counting: ExpectationModel | None = None,
-                coefficients_as_data: bool = False) -> tuple[pm.Model, ExpectationModel]:
+def build_model(
+    study: Study,
+    pooling: str | None = None,
+    counting: ExpectationModel | None = None,
+    coefficients_as_data: bool = False,
+) -> tuple[pm.Model, ExpectationModel]:
     """Build the PyMC model of a study.
 
     Parameters
@@ -94,16 +97,26 @@ def build_model(study: Study, pooling: str | None = None,
             # so one compiled model serves every point (see sampling.compile_nutpie)
             data = counting_data(counting)
             polynomial = pm.Data("count_coefficients", data["count_coefficients"])
-            slopes = (pm.Data("radius_slopes", data["radius_slopes"])
-                      if "radius_slopes" in data else None)
-            mean = counting.expected(params, nuisances, xp=pt, polynomial=polynomial,
-                                     radius_slopes=slopes)
+            slopes = (
+                pm.Data("radius_slopes", data["radius_slopes"]) if "radius_slopes" in data else None
+            )
+            mean = counting.expected(
+                params, nuisances, xp=pt, polynomial=polynomial, radius_slopes=slopes
+            )
         else:
             mean = counting.expected(params, nuisances, xp=pt)
         expected = pm.Deterministic("expected_counts", mean, dims="bin")
-        observed = pm.Data("observed_counts", np.asarray(counting.observed, dtype=float), dims="bin")
-        pm.CustomDist("counts", expected, logp=poisson_logp, random=poisson_random,
-                      observed=observed, dims="bin")
+        observed = pm.Data(
+            "observed_counts", np.asarray(counting.observed, dtype=float), dims="bin"
+        )
+        pm.CustomDist(
+            "counts",
+            expected,
+            logp=poisson_logp,
+            random=poisson_random,
+            observed=observed,
+            dims="bin",
+        )
     return model, counting
 
 
@@ -115,15 +128,21 @@ def counting_data(counting: CountingModel) -> dict[str, np.ndarray]:
     column, shape (4, n_columns); ``radius_slopes`` (2, 4, n_columns) when the study has
     neutron-radius nuisances; ``observed_counts`` (n_columns,).
     """
-    out = {"count_coefficients": np.array(counting.rate_model.polynomial, dtype=float),
-           "observed_counts": np.asarray(counting.observed, dtype=float)}
+    out = {
+        "count_coefficients": np.array(counting.rate_model.polynomial, dtype=float),
+        "observed_counts": np.asarray(counting.observed, dtype=float),
+    }
     if counting.radius_slopes is not None:
         out["radius_slopes"] = np.array(counting.radius_slopes, dtype=float)
     return out
 
 
 def _label(b) -> str:
-    return "/".join(f"{x:g}" if isinstance(x, float) else str(x) for x in b) if isinstance(b, tuple) else str(b)
+    return (
+        "/".join(f"{x:g}" if isinstance(x, float) else str(x) for x in b)
+        if isinstance(b, tuple)
+        else str(b)
+    )
 
 
 def _counting_nuisances(study: Study, counting: CountingModel, pooling: str | None) -> dict:
@@ -150,7 +169,9 @@ def _counting_nuisances(study: Study, counting: CountingModel, pooling: str | No
             raise ValueError(f"unknown pooling {pooling!r}: expected partial, complete or none")
         out["detector_norm"] = pm.Deterministic("detector_norm", pt.exp(log_norm), dims="detector")
     if counting.radius_slopes is not None:
-        out["neutron_radius"] = pm.Normal("neutron_radius", 0.0, 1.0, shape=(len(counting.radius_groups),))
+        out["neutron_radius"] = pm.Normal(
+            "neutron_radius", 0.0, 1.0, shape=(len(counting.radius_groups),)
+        )
     return out
 
 
@@ -178,9 +199,11 @@ def _declared_nuisances(model: ExpectationModel) -> dict:
         if spec.kind == "auxiliary":
             z = pm.Normal(f"{spec.name}_z", 0.0, _AUXILIARY_Z_WIDTH, shape=(spec.size,))
             theta = pm.Deterministic(spec.name, spec.from_z(z, xp=pt))
-            pm.Potential(f"{spec.name}_control",
-                         -0.5 * spec.auxiliary.control_neg2ll(theta, xp=pt)
-                         + spec.auxiliary.log_rate_prior(theta, spec.prior, xp=pt))
+            pm.Potential(
+                f"{spec.name}_control",
+                -0.5 * spec.auxiliary.control_neg2ll(theta, xp=pt)
+                + spec.auxiliary.log_rate_prior(theta, spec.prior, xp=pt),
+            )
             out[spec.name] = theta
             continue
         z = pm.Normal(f"{spec.name}_z", 0.0, 1.0, shape=shape)

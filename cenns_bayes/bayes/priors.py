@@ -58,7 +58,9 @@ def add_parameter(name: str, prior) -> dict[str, pt.TensorVariable]:
     elif isinstance(prior, schema.NormalPrior):
         value = pm.Normal(name, prior.mu, prior.sigma)
     elif isinstance(prior, schema.TruncatedNormalPrior):
-        value = pm.TruncatedNormal(name, prior.mu, prior.sigma, lower=prior.lower, upper=prior.upper)
+        value = pm.TruncatedNormal(
+            name, prior.mu, prior.sigma, lower=prior.lower, upper=prior.upper
+        )
     else:  # pragma: no cover - the schema admits no other prior
         raise TypeError(f"unsupported prior {prior!r} for {name}")
     out = {name: value}

@@ -33,8 +33,15 @@ from ..specs import Study
 from ..stats.counting import CountingModel
 from .model import build_model
 
-__all__ = ["SamplingResult", "choose_backend", "compile_nutpie", "sample_model", "sample_prior_predictive",
-           "sample_study", "write_netcdf"]
+__all__ = [
+    "SamplingResult",
+    "choose_backend",
+    "compile_nutpie",
+    "sample_model",
+    "sample_prior_predictive",
+    "sample_study",
+    "write_netcdf",
+]
 
 
 @dataclass
@@ -59,10 +66,19 @@ def choose_backend(requested: str = "auto") -> str:
     return "nutpie" if have else "pymc"
 
 
-def sample_model(model: pm.Model, *, draws: int, tune: int, chains: int, seed: int,
-                 target_accept: float, backend: str = "auto", progressbar: bool = True,
-                 cores: int | None = None,
-                 reuse_compiled: bool = False) -> tuple[object, str, float, float]:
+def sample_model(
+    model: pm.Model,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    target_accept: float,
+    backend: str = "auto",
+    progressbar: bool = True,
+    cores: int | None = None,
+    reuse_compiled: bool = False,
+) -> tuple[object, str, float, float]:
     """Sample ``model`` with NUTS; returns (idata, backend, compile_s, sample_s).
 
     ``reuse_compiled``: take an equal model compiled earlier in this process, with this
@@ -76,16 +92,32 @@ def sample_model(model: pm.Model, *, draws: int, tune: int, chains: int, seed: i
         t0 = time.perf_counter()
         compiled = compile_nutpie(model, reuse=reuse_compiled)
         t1 = time.perf_counter()
-        idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores,
-                              seed=seed, target_accept=target_accept, progress_bar=progressbar,
-                              save_warmup=False)
+        idata = nutpie.sample(
+            compiled,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            seed=seed,
+            target_accept=target_accept,
+            progress_bar=progressbar,
+            save_warmup=False,
+        )
         t2 = time.perf_counter()
         return idata, backend, t1 - t0, t2 - t1
     t0 = time.perf_counter()
     with model:
-        idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
-                          target_accept=target_accept, nuts_sampler="pymc",
-                          progressbar=progressbar, compute_convergence_checks=False)
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            random_seed=seed,
+            target_accept=target_accept,
+            nuts_sampler="pymc",
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+        )
     return idata, backend, 0.0, time.perf_counter() - t0
 
 
@@ -94,7 +126,9 @@ def sample_prior_predictive(model: pm.Model, *, draws: int, seed: int, fast_comp
     kwargs = {"compile_kwargs": {"mode": "FAST_COMPILE"}} if fast_compile else {}
     with model, warnings.catch_warnings():
         # Predictive draws of the CustomDist run in Numba's object mode: slower, not wrong.
-        warnings.filterwarnings("ignore", message="Numba will use object mode", category=UserWarning)
+        warnings.filterwarnings(
+            "ignore", message="Numba will use object mode", category=UserWarning
+        )
         # A control-data potential (smooth steady state) constrains only the posterior; the prior
         # predictive draws use the wide prior on its parameters, which is what they should show.
         warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
@@ -142,7 +176,7 @@ def _same_graph(a: tuple, b: tuple) -> bool:
 
 
 def compile_nutpie(model: pm.Model, *, reuse: bool = False):
-    """nutpie's compiled form of ``model``; with ``reuse``, from this process's cache if possible.
+    """Nutpie's compiled form of ``model``; with ``reuse``, from this process's cache if possible.
 
     A cached model is reused only when its PyTensor graph equals this model's up to the
     values of the ``pm.Data`` containers, which are then swapped in (``with_data``).
@@ -158,16 +192,24 @@ def compile_nutpie(model: pm.Model, *, reuse: bool = False):
             return entry.compiled.with_data(**data)
     compiled = nutpie.compile_pymc_model(model)
     _COMPILED.append(_CompiledEntry(model, signature, compiled))
-    del _COMPILED[:max(0, len(_COMPILED) - COMPILED_CACHE_SIZE)]
+    del _COMPILED[: max(0, len(_COMPILED) - COMPILED_CACHE_SIZE)]
     return compiled
 
 
-def sample_study(study: Study, *, draws: int | None = None, tune: int | None = None,
-                 chains: int | None = None, seed: int | None = None,
-                 backend: str | None = None, pooling: str | None = None,
-                 progressbar: bool = True, prior_draws: int = 500,
-                 counting: CountingModel | None = None,
-                 reuse_compiled: bool = False) -> SamplingResult:
+def sample_study(
+    study: Study,
+    *,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    seed: int | None = None,
+    backend: str | None = None,
+    pooling: str | None = None,
+    progressbar: bool = True,
+    prior_draws: int = 500,
+    counting: CountingModel | None = None,
+    reuse_compiled: bool = False,
+) -> SamplingResult:
     """Build the study's model and sample it (options default to the spec's ``[sampling]``).
 
     ``prior_draws = 0`` skips the prior and prior predictive groups; ``reuse_compiled``
@@ -181,22 +223,31 @@ def sample_study(study: Study, *, draws: int | None = None, tune: int | None = N
     seed = cfg.seed if seed is None else seed
     model, counting = build_model(study, pooling, counting, coefficients_as_data=reuse_compiled)
     idata, used, t_compile, t_sample = sample_model(
-        model, draws=draws, tune=tune, chains=chains, seed=seed,
-        target_accept=cfg.target_accept, backend=backend or cfg.backend, progressbar=progressbar,
-        reuse_compiled=reuse_compiled)
+        model,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        target_accept=cfg.target_accept,
+        backend=backend or cfg.backend,
+        progressbar=progressbar,
+        reuse_compiled=reuse_compiled,
+    )
     if prior_draws > 0:
         prior = sample_prior_predictive(model, draws=prior_draws, seed=seed + 1)
         idata.update({k: v for k, v in prior.children.items() if k not in idata.children})
-    idata.attrs.update({
-        "study": study.name,
-        "spec_path": study.path,
-        "spec_sha256": study.sha256,
-        "cenns_bayes_version": __version__,
-        "sampler": used,
-        "pooling": pooling or study.spec.nuisances.pooling,
-        "seed": seed,
-        "units": "mu_nu in 1e-10 mu_B; r2_nu in 1e-32 cm^2; counts in events",
-    })
+    idata.attrs.update(
+        {
+            "study": study.name,
+            "spec_path": study.path,
+            "spec_sha256": study.sha256,
+            "cenns_bayes_version": __version__,
+            "sampler": used,
+            "pooling": pooling or study.spec.nuisances.pooling,
+            "seed": seed,
+            "units": "mu_nu in 1e-10 mu_B; r2_nu in 1e-32 cm^2; counts in events",
+        }
+    )
     return SamplingResult(idata, used, t_compile, t_sample, model, counting)
 
 

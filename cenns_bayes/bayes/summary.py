@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["boundary_density_ratio", "credible_hdi", "diagnostics", "hdi", "physical_lower_bound",
-           "posterior_predictive_pvalue", "summarise_posterior"]
+__all__ = [
+    "boundary_density_ratio",
+    "credible_hdi",
+    "diagnostics",
+    "hdi",
+    "physical_lower_bound",
+    "posterior_predictive_pvalue",
+    "summarise_posterior",
+]
 
 
 def _draws(idata, name: str) -> np.ndarray:
@@ -26,14 +33,16 @@ def hdi(samples: np.ndarray, prob: float) -> tuple[float, float]:
 
 def physical_lower_bound(name: str) -> float | None:
     """The physical lower boundary of a parameter: 0 for the magnetic moments (and their
-    squares) and for ``signal_strength``; None for a parameter without one."""
+    squares) and for ``signal_strength``; None for a parameter without one.
+    """
     return 0.0 if name.startswith("mu_nu") or name == "signal_strength" else None
 
 
 def _reflected_density(x: np.ndarray, bound: float, points: np.ndarray) -> np.ndarray:
     """Density of draws ``x`` >= ``bound`` at ``points`` by a Gaussian kernel estimate with
     the draws reflected about the boundary (no leakage below it, so the estimate at the
-    boundary itself is not halved). Bandwidth: Silverman's rule on the reflected sample."""
+    boundary itself is not halved). Bandwidth: Silverman's rule on the reflected sample.
+    """
     y = np.concatenate([x, 2.0 * bound - x])
     sd = float(np.std(y))
     iqr = float(np.subtract(*np.quantile(y, [0.75, 0.25])))
@@ -48,14 +57,17 @@ def _reflected_density(x: np.ndarray, bound: float, points: np.ndarray) -> np.nd
 
 def boundary_density_ratio(samples: np.ndarray, prob: float, bound: float = 0.0) -> float:
     """Estimated density at ``bound`` over the density at the ``prob`` quantile (>= 1: the
-    highest-density region of level ``prob`` is [bound, quantile])."""
+    highest-density region of level ``prob`` is [bound, quantile]).
+    """
     x = np.asarray(samples, dtype=float).reshape(-1)
     q = float(np.quantile(x, prob))
     f0, fq = _reflected_density(x, bound, np.array([bound, q]))
     return float(f0 / fq) if fq > 0 else float("inf")
 
 
-def credible_hdi(samples: np.ndarray, prob: float, lower_bound: float | None = None) -> tuple[float, float]:
+def credible_hdi(
+    samples: np.ndarray, prob: float, lower_bound: float | None = None
+) -> tuple[float, float]:
     """Highest-density credible interval, aware of a physical lower boundary.
 
     Without ``lower_bound``: :func:`hdi`. With one (mu_nu >= 0, signal_strength >= 0, see
@@ -117,8 +129,9 @@ def diagnostics(idata, parameters: list[str]) -> dict:
     }
 
 
-def posterior_predictive_pvalue(idata, observed: np.ndarray, seed: int = 0,
-                                max_draws: int = 2000) -> dict:
+def posterior_predictive_pvalue(
+    idata, observed: np.ndarray, seed: int = 0, max_draws: int = 2000
+) -> dict:
     """Posterior predictive check with the Poisson deviance as discrepancy.
 
     For each posterior draw of the expected counts lambda, T(n, lambda) =
@@ -143,6 +156,10 @@ def posterior_predictive_pvalue(idata, observed: np.ndarray, seed: int = 0,
     n = np.asarray(observed, dtype=float)
     t_obs = poisson_deviance(n, lam)
     t_rep = poisson_deviance(rng.poisson(lam).astype(float), lam)
-    return {"pvalue": float(np.mean(t_rep >= t_obs)), "mean_observed_deviance": float(t_obs.mean()),
-            "mean_replicated_deviance": float(t_rep.mean()), "draws": int(lam.shape[0]),
-            "bins": int(n.size)}
+    return {
+        "pvalue": float(np.mean(t_rep >= t_obs)),
+        "mean_observed_deviance": float(t_obs.mean()),
+        "mean_replicated_deviance": float(t_rep.mean()),
+        "draws": int(lam.shape[0]),
+        "bins": int(n.size),
+    }

@@ -32,7 +32,9 @@ __all__ = ["AsimovResult", "kde_mode", "prior_variants", "run_asimov"]
 MODE_TOLERANCE_SD = 0.2
 
 
-def kde_mode(draws: np.ndarray, bounded_below_at_zero: bool = False, grid_points: int = 2001) -> float:
+def kde_mode(
+    draws: np.ndarray, bounded_below_at_zero: bool = False, grid_points: int = 2001
+) -> float:
     """Mode of a Gaussian KDE of ``draws`` (reflected at 0 when bounded below there)."""
     from scipy import stats
 
@@ -89,8 +91,14 @@ class AsimovResult:
 
     def to_json(self) -> dict:
         """JSON summary: truth, frequentist intervals, posterior summaries per prior."""
-        return {"kind": "asimov", "study": self.study, "truth": {p: self.truth[p] for p in self.parameters},
-                "frequentist": self.frequentist, "posterior": self.posterior, "priors": self.priors}
+        return {
+            "kind": "asimov",
+            "study": self.study,
+            "truth": {p: self.truth[p] for p in self.parameters},
+            "frequentist": self.frequentist,
+            "posterior": self.posterior,
+            "priors": self.priors,
+        }
 
     def markdown(self) -> str:
         """A Markdown report: one table per parameter, priors and methods as rows."""
@@ -98,10 +106,13 @@ class AsimovResult:
         for p in self.parameters:
             ref = self.frequentist[p]["profile"]["interval_90"]
             ref_w = ref[1] - ref[0]
-            lines += [f"## {p} (truth {self.truth[p]:g})", "",
-                      "| prior / method | mode | median | 68 % interval | 90 % interval | "
-                      "90 % width / profile | mode at truth | divergences |",
-                      "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+            lines += [
+                f"## {p} (truth {self.truth[p]:g})",
+                "",
+                "| prior / method | mode | median | 68 % interval | 90 % interval | "
+                "90 % width / profile | mode at truth | divergences |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            ]
             for variant, summ in self.posterior.items():
                 s = summ[p]
                 for kind in ("hdi", "eti"):
@@ -110,18 +121,27 @@ class AsimovResult:
                         f"| {variant} ({kind.upper()}) | {s['mode']:.4g} | {s['median']:.4g} | "
                         f"[{iv68[0]:.4g}, {iv68[1]:.4g}] | [{iv90[0]:.4g}, {iv90[1]:.4g}] | "
                         f"{(iv90[1] - iv90[0]) / ref_w:.3f} | {'yes' if s['mode_at_truth'] else 'no'} | "
-                        f"{s['divergences']} |")
+                        f"{s['divergences']} |"
+                    )
                 if "posterior-upper" in s:
-                    lines.append(f"| {variant} (upper) | | | [0, {s['posterior-upper']['0.68'][1]:.4g}] | "
-                                 f"[0, {s['posterior-upper']['0.9'][1]:.4g}] | | | |")
+                    lines.append(
+                        f"| {variant} (upper) | | | [0, {s['posterior-upper']['0.68'][1]:.4g}] | "
+                        f"[0, {s['posterior-upper']['0.9'][1]:.4g}] | | | |"
+                    )
             for method, r in self.frequentist[p].items():
                 iv68, iv90 = r["interval_68"], r["interval_90"]
-                lines.append(f"| {method} (Δ = 0.99 / 2.71) | {r['best']:.4g} | | [{iv68[0]:.4g}, {iv68[1]:.4g}] | "
-                             f"[{iv90[0]:.4g}, {iv90[1]:.4g}] | {(iv90[1] - iv90[0]) / ref_w:.3f} | | |")
+                lines.append(
+                    f"| {method} (Δ = 0.99 / 2.71) | {r['best']:.4g} | | [{iv68[0]:.4g}, {iv68[1]:.4g}] | "
+                    f"[{iv90[0]:.4g}, {iv90[1]:.4g}] | {(iv90[1] - iv90[0]) / ref_w:.3f} | | |"
+                )
                 if "upper_90_one_sided" in r:
-                    lines.append(f"| {method} (one-sided, Δ = 1.64) | | | | [0, {r['upper_90_one_sided']:.4g}] | | | |")
+                    lines.append(
+                        f"| {method} (one-sided, Δ = 1.64) | | | | [0, {r['upper_90_one_sided']:.4g}] | | | |"
+                    )
             lines.append("")
-        lines += ["Priors:", ""] + [f"* `{v}`: {pr or 'as in the spec'}" for v, pr in self.priors.items()]
+        lines += ["Priors:", ""] + [
+            f"* `{v}`: {pr or 'as in the spec'}" for v, pr in self.priors.items()
+        ]
         return "\n".join(lines) + "\n"
 
 
@@ -138,13 +158,16 @@ def _frequentist(study, counting, levels) -> dict:
             for lv in levels:
                 row[f"interval_{round(lv * 100)}"] = list(like.interval(p, delta_chi2_for(lv)))
             if is_moment(p):
-                row["upper_90_one_sided"] = like.crossing(p, delta_chi2_for(0.9, one_sided=True), +1)
+                row["upper_90_one_sided"] = like.crossing(
+                    p, delta_chi2_for(0.9, one_sided=True), +1
+                )
             out[p][method] = row
     return out
 
 
-def run_asimov(ref: StudyRef, sampler: SamplerSettings, *, seed: int, progress: bool = False,
-               levels=LEVELS) -> AsimovResult:
+def run_asimov(
+    ref: StudyRef, sampler: SamplerSettings, *, seed: int, progress: bool = False, levels=LEVELS
+) -> AsimovResult:
     """Sample the Asimov posterior of ``ref`` under each prior variant and summarise."""
     from .common import PosteriorRefitter, counting_for
 
@@ -167,17 +190,23 @@ def run_asimov(ref: StudyRef, sampler: SamplerSettings, *, seed: int, progress: 
             sd = float(x.std(ddof=1))
             mode = kde_mode(x, bounded_below_at_zero=is_moment(p))
             posterior[variant][p] = {
-                "mean": float(x.mean()), "sd": sd, "median": float(np.median(x)), "mode": mode,
+                "mean": float(x.mean()),
+                "sd": sd,
+                "median": float(np.median(x)),
+                "mode": mode,
                 "mode_at_truth": bool(abs(mode - truth[p]) <= MODE_TOLERANCE_SD * sd),
                 **posterior_intervals(p, fit.draws[p], levels),
-                "divergences": fit.divergences, "max_r_hat": fit.max_r_hat,
+                "divergences": fit.divergences,
+                "max_r_hat": fit.max_r_hat,
                 "min_ess_bulk": fit.min_ess_bulk,
             }
         if progress:
             import sys
 
-            print(f"asimov: sampled prior variant {variant} ({fit.sampling_s:.1f} s)", file=sys.stderr)
+            print(
+                f"asimov: sampled prior variant {variant} ({fit.sampling_s:.1f} s)", file=sys.stderr
+            )
     freq = _frequentist(study, counting, levels)
-    return AsimovResult(study.name, params, {p: truth[p] for p in params}, freq, posterior,
-                        variants, draws)
-
+    return AsimovResult(
+        study.name, params, {p: truth[p] for p in params}, freq, posterior, variants, draws
+    )

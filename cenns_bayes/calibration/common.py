@@ -175,8 +175,12 @@ class SamplerSettings:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (for table metadata)."""
-        return {"draws": self.draws, "tune": self.tune, "chains": self.chains,
-                "target_accept": self.target_accept}
+        return {
+            "draws": self.draws,
+            "tune": self.tune,
+            "chains": self.chains,
+            "target_accept": self.target_accept,
+        }
 
 
 @dataclass
@@ -206,8 +210,12 @@ class PosteriorFit:
 
     def diagnostics(self) -> dict[str, Any]:
         """Row fields for the raw table."""
-        return {"divergences": self.divergences, "max_r_hat": _finite(self.max_r_hat),
-                "min_ess_bulk": _finite(self.min_ess_bulk), "sampling_s": round(self.sampling_s, 4)}
+        return {
+            "divergences": self.divergences,
+            "max_r_hat": _finite(self.max_r_hat),
+            "min_ess_bulk": _finite(self.min_ess_bulk),
+            "sampling_s": round(self.sampling_s, 4),
+        }
 
 
 def _finite(x: float) -> float | None:
@@ -243,9 +251,17 @@ class PosteriorRefitter:
         s = self.settings
         compiled = self.compiled.with_data(observed_counts=np.asarray(counts, dtype=float))
         t0 = time.perf_counter()
-        idata = nutpie.sample(compiled, draws=s.draws, tune=s.tune, chains=s.chains, cores=1,
-                              seed=int(seed), target_accept=s.target_accept, progress_bar=False,
-                              save_warmup=False)
+        idata = nutpie.sample(
+            compiled,
+            draws=s.draws,
+            tune=s.tune,
+            chains=s.chains,
+            cores=1,
+            seed=int(seed),
+            target_accept=s.target_accept,
+            progress_bar=False,
+            save_warmup=False,
+        )
         elapsed = time.perf_counter() - t0
         draws = {p: np.asarray(idata["posterior"][p]) for p in self.parameters}
         divergences = int(np.asarray(idata["sample_stats"]["diverging"]).sum())
@@ -269,21 +285,24 @@ def split_rhat(draws: np.ndarray) -> float:
     """Rank-normalised split R-hat of draws shaped (chains, draws) (ArviZ's array API)."""
     from arviz_stats.base import array_stats
 
-    return float(array_stats.rhat(np.asarray(draws, dtype=float), chain_axis=0, draw_axis=1,
-                                  method="rank"))
+    return float(
+        array_stats.rhat(np.asarray(draws, dtype=float), chain_axis=0, draw_axis=1, method="rank")
+    )
 
 
 def ess_bulk(draws: np.ndarray) -> float:
     """Bulk effective sample size of draws shaped (chains, draws) (ArviZ's array API)."""
     from arviz_stats.base import array_stats
 
-    return float(array_stats.ess(np.asarray(draws, dtype=float), chain_axis=0, draw_axis=1,
-                                 method="bulk"))
+    return float(
+        array_stats.ess(np.asarray(draws, dtype=float), chain_axis=0, draw_axis=1, method="bulk")
+    )
 
 
 # -- intervals from draws --------------------------------------------------------------
-def posterior_intervals(name: str, draws: np.ndarray,
-                        levels: Sequence[float] = LEVELS) -> dict[str, dict[str, list[float]]]:
+def posterior_intervals(
+    name: str, draws: np.ndarray, levels: Sequence[float] = LEVELS
+) -> dict[str, dict[str, list[float]]]:
     """HDI, ETI and one-sided upper limit of the draws of ``name`` at each level.
 
     Returns ``{"posterior-hdi": {"0.9": [lo, hi]}, "posterior-eti": ..., "posterior-upper": ...}``;
@@ -302,7 +321,9 @@ def posterior_intervals(name: str, draws: np.ndarray,
         tail = (1.0 - level) / 2.0
         out["posterior-eti"][_lv(level)] = [float(v) for v in np.quantile(x, [tail, 1.0 - tail])]
     if is_moment(name):
-        out["posterior-upper"] = {_lv(level): [0.0, float(np.quantile(x, level))] for level in levels}
+        out["posterior-upper"] = {
+            _lv(level): [0.0, float(np.quantile(x, level))] for level in levels
+        }
     return out
 
 

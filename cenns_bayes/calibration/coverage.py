@@ -39,8 +39,16 @@ from typing import Any
 
 import numpy as np
 
-from .common import (LEVELS, SamplerSettings, StudyRef, _lv, binomial_stderr, clopper_pearson, counting_for,
-                     is_moment)
+from .common import (
+    LEVELS,
+    SamplerSettings,
+    StudyRef,
+    _lv,
+    binomial_stderr,
+    clopper_pearson,
+    counting_for,
+    is_moment,
+)
 from .feldman_cousins import NeymanBelt, fc_point_task, profile_likelihood
 
 __all__ = [
@@ -91,8 +99,10 @@ class CoverageSettings:
 
     def meta(self) -> dict[str, Any]:
         """What identifies the toys' results (the number of toys does not: runs extend)."""
-        return {"levels": list(self.levels),
-                "sampler": None if self.sampler is None else self.sampler.as_dict()}
+        return {
+            "levels": list(self.levels),
+            "sampler": None if self.sampler is None else self.sampler.as_dict(),
+        }
 
 
 @dataclass
@@ -113,9 +123,14 @@ class CoverageResult:
 
     def to_json(self) -> dict:
         """``{"kind": "coverage", "toys": N, "intervals": [...]}`` (the issue's format)."""
-        return {"kind": "coverage", "toys": len(self.rows), "intervals": [
-            {k: r[k] for k in ("parameter", "method", "level", "coverage", "stderr", "ci95")}
-            for r in self.summary]}
+        return {
+            "kind": "coverage",
+            "toys": len(self.rows),
+            "intervals": [
+                {k: r[k] for k in ("parameter", "method", "level", "coverage", "stderr", "ci95")}
+                for r in self.summary
+            ],
+        }
 
 
 def fc_grid(ref: StudyRef, parameter: str, settings: CoverageSettings) -> np.ndarray:
@@ -136,8 +151,9 @@ def fc_grid(ref: StudyRef, parameter: str, settings: CoverageSettings) -> np.nda
     return np.round(np.linspace(0.0, top, settings.fc_points), 10)
 
 
-def coverage_toy_task(ref: StudyRef, levels: Sequence[float], sampler: dict | None,
-                      belts: Mapping[str, dict], *, seed) -> dict:
+def coverage_toy_task(
+    ref: StudyRef, levels: Sequence[float], sampler: dict | None, belts: Mapping[str, dict], *, seed
+) -> dict:
     """One pseudo-experiment at the study's true point, fitted every way.
 
     A :class:`~cenns_bayes.parallel.Task` function. Returns the row
@@ -163,12 +179,14 @@ def coverage_toy_task(ref: StudyRef, levels: Sequence[float], sampler: dict | No
             continue  # sigma^2 = n is undefined
         like = profile_likelihood(toy_model, study, counts, statistic)
         for p in free:
-            intervals[p][method] = {_lv(lv): [float(v) for v in like.interval(p, delta_chi2_for(lv))]
-                                    for lv in levels}
+            intervals[p][method] = {
+                _lv(lv): [float(v) for v in like.interval(p, delta_chi2_for(lv))] for lv in levels
+            }
             if is_moment(p):
                 intervals[p][f"{method}-upper"] = {
                     _lv(lv): [0.0, float(like.crossing(p, delta_chi2_for(lv, one_sided=True), +1))]
-                    for lv in levels}
+                    for lv in levels
+                }
         if statistic == "poisson":
             for p, doc in belts.items():
                 belt = NeymanBelt.from_json(doc)
@@ -216,23 +234,33 @@ def _response_toy(ref: StudyRef, study, levels: Sequence[float], sampler: dict |
         model = _RESPONSE_MODELS[ref.key] = model_for_study(study)
     truth = study.true_parameters()
     counts, auxiliary = model.sample(truth, rng)
-    fitter = ProfileFitter(model.with_data(counts, auxiliary), study.free_parameters, observed=counts)
+    fitter = ProfileFitter(
+        model.with_data(counts, auxiliary), study.free_parameters, observed=counts
+    )
     intervals: dict[str, dict[str, dict[str, list[float]]]] = {
-        p: {"profile": {_lv(lv): [float(v) for v in fitter.interval(p, delta_chi2_for(lv))] for lv in levels}}
-        for p in study.free_parameters}
+        p: {
+            "profile": {
+                _lv(lv): [float(v) for v in fitter.interval(p, delta_chi2_for(lv))] for lv in levels
+            }
+        }
+        for p in study.free_parameters
+    }
     row: dict[str, Any] = {"counts": [int(c) for c in counts], "intervals": intervals}
     if sampler is not None:
         from .common import get_refitter, posterior_intervals
 
-        fit = get_refitter(ref, SamplerSettings(**sampler)).fit(counts, seed=int(rng.integers(2**31 - 1)))
+        fit = get_refitter(ref, SamplerSettings(**sampler)).fit(
+            counts, seed=int(rng.integers(2**31 - 1))
+        )
         for p in study.free_parameters:
             intervals[p].update(posterior_intervals(p, fit.draws[p], levels))
         row.update(fit.diagnostics())
     return row
 
 
-def coverage_rows(rows: Sequence[Mapping], truth: Mapping[str, float],
-                  levels: Sequence[float] = LEVELS) -> list[dict]:
+def coverage_rows(
+    rows: Sequence[Mapping], truth: Mapping[str, float], levels: Sequence[float] = LEVELS
+) -> list[dict]:
     """Coverage per (parameter, method, level) with binomial standard errors.
 
     ``ci95`` is the Clopper-Pearson 95 % interval of the fraction (exact, also for a
@@ -241,8 +269,16 @@ def coverage_rows(rows: Sequence[Mapping], truth: Mapping[str, float],
     Returns rows ``{"parameter", "method", "level", "coverage", "stderr", "ci95", "n",
     "median_lower", "median_upper"}`` in a stable order.
     """
-    methods_order = ["chi2", "profile", "chi2-upper", "profile-upper", "feldman-cousins",
-                     "posterior-hdi", "posterior-eti", "posterior-upper"]
+    methods_order = [
+        "chi2",
+        "profile",
+        "chi2-upper",
+        "profile-upper",
+        "feldman-cousins",
+        "posterior-hdi",
+        "posterior-eti",
+        "posterior-upper",
+    ]
     out = []
     params = list(rows[0]["intervals"]) if rows else []
     for p in params:
@@ -251,7 +287,9 @@ def coverage_rows(rows: Sequence[Mapping], truth: Mapping[str, float],
         present = {m for r in rows for m in r["intervals"][p]}
         for method in [m for m in methods_order if m in present]:
             for lv in levels:
-                ivs = [r["intervals"][p][method][_lv(lv)] for r in rows if method in r["intervals"][p]]
+                ivs = [
+                    r["intervals"][p][method][_lv(lv)] for r in rows if method in r["intervals"][p]
+                ]
                 ivs = [iv for iv in ivs if np.all(np.isfinite(iv))]
                 if not ivs:
                     continue
@@ -259,12 +297,19 @@ def coverage_rows(rows: Sequence[Mapping], truth: Mapping[str, float],
                 covered = (arr[:, 0] <= x + tol) & (x - tol <= arr[:, 1])
                 frac = float(covered.mean())
                 lo95, hi95 = clopper_pearson(int(covered.sum()), len(arr))
-                out.append({"parameter": p, "method": method, "level": float(lv),
-                            "coverage": round(frac, 6),
-                            "stderr": round(binomial_stderr(frac, len(arr)), 6),
-                            "ci95": [round(lo95, 6), round(hi95, 6)], "n": len(arr),
-                            "median_lower": float(np.median(arr[:, 0])),
-                            "median_upper": float(np.median(arr[:, 1]))})
+                out.append(
+                    {
+                        "parameter": p,
+                        "method": method,
+                        "level": float(lv),
+                        "coverage": round(frac, 6),
+                        "stderr": round(binomial_stderr(frac, len(arr)), 6),
+                        "ci95": [round(lo95, 6), round(hi95, 6)],
+                        "n": len(arr),
+                        "median_lower": float(np.median(arr[:, 0])),
+                        "median_upper": float(np.median(arr[:, 1])),
+                    }
+                )
     return out
 
 
@@ -283,14 +328,23 @@ def _belt_tasks(ref: StudyRef, settings: CoverageSettings):
 
     study = ref.load()
     grids = {p: fc_grid(ref, p, settings) for p in study.free_parameters if is_moment(p)}
-    tasks = [Task((FC_PREFIX, i, k), fc_point_task, (ref, p, float(v), fc_toys_for(ref, p, settings)))
-             for i, p in enumerate(study.free_parameters) if p in grids
-             for k, v in enumerate(grids[p])]
+    tasks = [
+        Task((FC_PREFIX, i, k), fc_point_task, (ref, p, float(v), fc_toys_for(ref, p, settings)))
+        for i, p in enumerate(study.free_parameters)
+        if p in grids
+        for k, v in enumerate(grids[p])
+    ]
     return grids, tasks
 
 
-def run_coverage(ref: StudyRef, settings: CoverageSettings, *, seed: int, engine=None,
-                 out_dir: str | os.PathLike | None = None) -> CoverageResult:
+def run_coverage(
+    ref: StudyRef,
+    settings: CoverageSettings,
+    *,
+    seed: int,
+    engine=None,
+    out_dir: str | os.PathLike | None = None,
+) -> CoverageResult:
     """Run the coverage check: the FC belts (if any), then the toys.
 
     Parameters
@@ -315,23 +369,47 @@ def run_coverage(ref: StudyRef, settings: CoverageSettings, *, seed: int, engine
         belts: dict[str, NeymanBelt] = {}
         if settings.feldman_cousins and any(is_moment(p) for p in study.free_parameters):
             grids, tasks = _belt_tasks(ref, settings)
-            meta = {"kind": "fc-belt", "study": ref.key,
-                    "fc_toys": {p: fc_toys_for(ref, p, settings) for p in grids},
-                    "grids": {p: g.tolist() for p, g in grids.items()}}
-            rows = engine.run(tasks, seed=seed, meta=meta, description="Feldman-Cousins belt",
-                              table=None if out is None else out / "fc_belt.jsonl")
+            meta = {
+                "kind": "fc-belt",
+                "study": ref.key,
+                "fc_toys": {p: fc_toys_for(ref, p, settings) for p in grids},
+                "grids": {p: g.tolist() for p, g in grids.items()},
+            }
+            rows = engine.run(
+                tasks,
+                seed=seed,
+                meta=meta,
+                description="Feldman-Cousins belt",
+                table=None if out is None else out / "fc_belt.jsonl",
+            )
             for i, p in enumerate(study.free_parameters):
                 if p in grids:
                     samples = [np.asarray(r["t"]) for r in rows if r["key"][1] == i]
                     belts[p] = NeymanBelt.from_samples(p, grids[p], samples, settings.levels)
         belt_docs = {p: b.to_json() for p, b in belts.items()}
         sampler = None if settings.sampler is None else settings.sampler.as_dict()
-        tasks = [Task((TOY_PREFIX, i), coverage_toy_task, (ref, tuple(settings.levels), sampler, belt_docs))
-                 for i in range(settings.toys)]
-        meta = {"kind": "coverage", "study": ref.key, "truth": truth, **settings.meta(),
-                "belts": belt_docs}
-        rows = engine.run(tasks, seed=seed, meta=meta, description="coverage toys",
-                          table=None if out is None else out / "coverage_toys.jsonl")
+        tasks = [
+            Task(
+                (TOY_PREFIX, i),
+                coverage_toy_task,
+                (ref, tuple(settings.levels), sampler, belt_docs),
+            )
+            for i in range(settings.toys)
+        ]
+        meta = {
+            "kind": "coverage",
+            "study": ref.key,
+            "truth": truth,
+            **settings.meta(),
+            "belts": belt_docs,
+        }
+        rows = engine.run(
+            tasks,
+            seed=seed,
+            meta=meta,
+            description="coverage toys",
+            table=None if out is None else out / "coverage_toys.jsonl",
+        )
     finally:
         if own:
             engine.close()
@@ -351,6 +429,15 @@ def load_coverage_table(path: str | os.PathLike):
         for p, methods in r["intervals"].items():
             for m, by_level in methods.items():
                 for lv, (lo, hi) in by_level.items():
-                    records.append({"task": r["task"], "parameter": p, "method": m,
-                                    "level": float(lv), "lower": lo, "upper": hi, **diag})
+                    records.append(
+                        {
+                            "task": r["task"],
+                            "parameter": p,
+                            "method": m,
+                            "level": float(lv),
+                            "lower": lo,
+                            "upper": hi,
+                            **diag,
+                        }
+                    )
     return pd.DataFrame.from_records(records)

@@ -61,16 +61,19 @@ def critical_value(t: np.ndarray, level: float, weights: np.ndarray | None = Non
 
 
 def poisson_lr_statistic(n: np.ndarray, signal: float, background: float) -> np.ndarray:
-    """t = -2 ln[P(n | s + b) / P(n | s_hat + b)], s_hat = max(0, n - b), for counts ``n``."""
+    """T = -2 ln[P(n | s + b) / P(n | s_hat + b)], s_hat = max(0, n - b), for counts ``n``."""
     from ..stats.cost import poisson_deviance
 
     n = np.asarray(n, dtype=float)[..., None]  # one experiment per entry: deviance per entry
     lam_hat = np.maximum(0.0, n - background) + background
-    return poisson_deviance(n, np.broadcast_to(signal + background, n.shape)) - poisson_deviance(n, lam_hat)
+    return poisson_deviance(n, np.broadcast_to(signal + background, n.shape)) - poisson_deviance(
+        n, lam_hat
+    )
 
 
-def fc_poisson_interval(n_obs: int, background: float, level: float = 0.9,
-                        grid: np.ndarray | None = None) -> tuple[float, float]:
+def fc_poisson_interval(
+    n_obs: int, background: float, level: float = 0.9, grid: np.ndarray | None = None
+) -> tuple[float, float]:
     """Exact Feldman-Cousins interval for a Poisson signal with known background.
 
     The belt is built on ``grid`` (default 0 to 20 in steps of 0.005) by summing Poisson
@@ -118,19 +121,30 @@ class NeymanBelt:
     t_samples: list[np.ndarray] = field(default_factory=list, repr=False)
 
     @classmethod
-    def from_samples(cls, parameter: str, grid: Sequence[float], samples: Sequence[np.ndarray],
-                     levels: Sequence[float]) -> NeymanBelt:
+    def from_samples(
+        cls,
+        parameter: str,
+        grid: Sequence[float],
+        samples: Sequence[np.ndarray],
+        levels: Sequence[float],
+    ) -> NeymanBelt:
         """Build from toy values of t at each grid point."""
         crit = {f"{lv:g}": np.array([critical_value(t, lv) for t in samples]) for lv in levels}
-        return cls(parameter, np.asarray(grid, dtype=float), crit,
-                   min(len(t) for t in samples), [np.asarray(t) for t in samples])
+        return cls(
+            parameter,
+            np.asarray(grid, dtype=float),
+            crit,
+            min(len(t) for t in samples),
+            [np.asarray(t) for t in samples],
+        )
 
     def critical_at(self, value: float, level: float) -> float:
         """c_alpha at ``value``, linearly interpolated between grid points (flat beyond)."""
         return float(np.interp(value, self.grid, self.critical[f"{level:g}"]))
 
-    def interval(self, t_grid: np.ndarray, level: float,
-                 t_of: Callable[[float], float] | None = None) -> tuple[float, float, bool]:
+    def interval(
+        self, t_grid: np.ndarray, level: float, t_of: Callable[[float], float] | None = None
+    ) -> tuple[float, float, bool]:
         """(lower, upper, open) of the accepted region {mu : t_data(mu) <= c_alpha(mu)}.
 
         ``t_grid`` is the data's statistic at the grid points. With ``t_of`` (t_data at any
@@ -163,7 +177,9 @@ class NeymanBelt:
                 f_rej, f_acc = excess(rejected), excess(accepted)
                 if f_acc > 0.0 or f_rej <= 0.0:
                     return accepted if f_acc <= _TIE or f_rej > 0.0 else rejected
-                return float(brentq(excess, min(rejected, accepted), max(rejected, accepted), xtol=xtol))
+                return float(
+                    brentq(excess, min(rejected, accepted), max(rejected, accepted), xtol=xtol)
+                )
 
             if first > 0:
                 lower = root(float(self.grid[first - 1]), float(self.grid[first]))
@@ -199,20 +215,28 @@ class NeymanBelt:
 
     def to_json(self) -> dict:
         """JSON-serialisable form (grid, critical values, toys per point)."""
-        doc = {"parameter": self.parameter, "grid": self.grid.tolist(),
-               "critical": {k: v.tolist() for k, v in self.critical.items()},
-               "toys_per_point": self.toys_per_point,
-               "acceptance_stderr": self.acceptance_stderr()}
+        doc = {
+            "parameter": self.parameter,
+            "grid": self.grid.tolist(),
+            "critical": {k: v.tolist() for k, v in self.critical.items()},
+            "toys_per_point": self.toys_per_point,
+            "acceptance_stderr": self.acceptance_stderr(),
+        }
         if self.t_samples:
-            doc["critical_band_1sigma"] = {k: self.critical_band(float(k)).tolist() for k in self.critical}
+            doc["critical_band_1sigma"] = {
+                k: self.critical_band(float(k)).tolist() for k in self.critical
+            }
         return doc
 
     @classmethod
     def from_json(cls, doc: dict) -> NeymanBelt:
         """Inverse of :meth:`to_json`."""
-        return cls(doc["parameter"], np.asarray(doc["grid"], dtype=float),
-                   {k: np.asarray(v, dtype=float) for k, v in doc["critical"].items()},
-                   int(doc["toys_per_point"]))
+        return cls(
+            doc["parameter"],
+            np.asarray(doc["grid"], dtype=float),
+            {k: np.asarray(v, dtype=float) for k, v in doc["critical"].items()},
+            int(doc["toys_per_point"]),
+        )
 
 
 def profile_likelihood(counting, study, counts: np.ndarray, statistic: str):
@@ -222,8 +246,9 @@ def profile_likelihood(counting, study, counts: np.ndarray, statistic: str):
     """
     from ..stats.profile import ProfileFitter
 
-    return ProfileFitter(counting, study.free_parameters, observed=np.asarray(counts, dtype=float),
-                         cost=statistic)
+    return ProfileFitter(
+        counting, study.free_parameters, observed=np.asarray(counts, dtype=float), cost=statistic
+    )
 
 
 def linear_in_square(counting, study, parameter: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -255,8 +280,9 @@ def _poisson_deviance_rows(n: np.ndarray, lam: np.ndarray) -> np.ndarray:
     return 2.0 * np.sum(lam - n + log_term, axis=-1)
 
 
-def poisson_t_vectorised(counts: np.ndarray, a: np.ndarray, b: np.ndarray, value: float,
-                         iterations: int = 60) -> np.ndarray:
+def poisson_t_vectorised(
+    counts: np.ndarray, a: np.ndarray, b: np.ndarray, value: float, iterations: int = 60
+) -> np.ndarray:
     """FC statistic t(value) for many toys of the model expected = a + b mu^2, mu >= 0.
 
     ``counts`` has one toy per row. The best fit s_hat = mu_hat^2 >= 0 minimises the
@@ -310,8 +336,9 @@ def model_for_ref(ref):
     return model
 
 
-def fc_point_task(ref, parameter: str, value: float, n_toys: int, conditional: dict | None = None,
-                  *, seed) -> dict:
+def fc_point_task(
+    ref, parameter: str, value: float, n_toys: int, conditional: dict | None = None, *, seed
+) -> dict:
     """Toys at ``parameter = value``; t(value) of each.
 
     A :class:`~cenns_bayes.parallel.Task` function: returns ``{"value", "t"}``. The other
@@ -325,7 +352,11 @@ def fc_point_task(ref, parameter: str, value: float, n_toys: int, conditional: d
     study = ref.load()
     model = model_for_ref(ref)
     conditional = conditional or {}
-    truth = {**study.true_parameters(), **conditional.get("parameters", {}), parameter: float(value)}
+    truth = {
+        **study.true_parameters(),
+        **conditional.get("parameters", {}),
+        parameter: float(value),
+    }
     coefficients = linear_in_square(model, study, parameter)
     if coefficients is not None:
         a, b = coefficients
@@ -341,9 +372,17 @@ def fc_point_task(ref, parameter: str, value: float, n_toys: int, conditional: d
     return {"value": float(value), "t": [round(float(v), 10) for v in t]}
 
 
-def feldman_cousins_of_data(ref, parameter: str, levels: Sequence[float] = (0.68, 0.9), *,
-                            points: int = 25, toys: int | None = None, seed: int = 20151,
-                            max_factor: float = 2.5, engine=None) -> dict:
+def feldman_cousins_of_data(
+    ref,
+    parameter: str,
+    levels: Sequence[float] = (0.68, 0.9),
+    *,
+    points: int = 25,
+    toys: int | None = None,
+    seed: int = 20151,
+    max_factor: float = 2.5,
+    engine=None,
+) -> dict:
     """The FC intervals of ``parameter`` for the study's own data (Asimov, toy or real).
 
     Grid: ``points`` values from 0 to ``max_factor`` times the larger of the data's and the
@@ -366,8 +405,12 @@ def feldman_cousins_of_data(ref, parameter: str, levels: Sequence[float] = (0.68
     free = list(study.free_parameters)
     data_fit = ProfileFitter(model, free)
     upper = data_fit.crossing(parameter, delta_chi2_for(0.9), +1)
-    asimov = np.asarray(model.expected(study.true_parameters(), model.nominal_nuisances()), dtype=float)
-    upper_asimov = ProfileFitter(model, free, observed=asimov).crossing(parameter, delta_chi2_for(0.9), +1)
+    asimov = np.asarray(
+        model.expected(study.true_parameters(), model.nominal_nuisances()), dtype=float
+    )
+    upper_asimov = ProfileFitter(model, free, observed=asimov).crossing(
+        parameter, delta_chi2_for(0.9), +1
+    )
     grid = np.round(np.linspace(0.0, max_factor * max(upper, upper_asimov), points), 10)
     fast = linear_in_square(model, study, parameter) is not None
     n_toys = int(toys) if toys is not None else (10_000 if fast else 1000)
@@ -376,9 +419,13 @@ def feldman_cousins_of_data(ref, parameter: str, levels: Sequence[float] = (0.68
         conditional = None
         if not fast:
             res = data_fit.fit({parameter: float(v)})
-            conditional = {"parameters": {p: float(x) for p, x in res.parameters.items() if p in free},
-                           "nuisances": res.nuisances}
-        tasks.append(Task((1, 0, k), fc_point_task, (ref, parameter, float(v), n_toys, conditional)))
+            conditional = {
+                "parameters": {p: float(x) for p, x in res.parameters.items() if p in free},
+                "nuisances": res.nuisances,
+            }
+        tasks.append(
+            Task((1, 0, k), fc_point_task, (ref, parameter, float(v), n_toys, conditional))
+        )
     own = engine is None
     engine = Engine(workers=1, progress=False) if own else engine
     try:

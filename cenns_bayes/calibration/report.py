@@ -31,8 +31,15 @@ def plot_coverage(result, path: str | os.PathLike) -> Path:
         for j, lv in enumerate(sorted({r["level"] for r in rows})):
             sel = {r["method"]: r for r in rows if r["level"] == lv}
             y = [methods.index(m) + (j - 0.5) * 0.25 for m in sel]
-            ax.errorbar([sel[m]["coverage"] for m in sel], y, xerr=[sel[m]["stderr"] for m in sel],
-                        fmt="o", color=f"C{j}", label=f"{lv:g} nominal", capsize=3)
+            ax.errorbar(
+                [sel[m]["coverage"] for m in sel],
+                y,
+                xerr=[sel[m]["stderr"] for m in sel],
+                fmt="o",
+                color=f"C{j}",
+                label=f"{lv:g} nominal",
+                capsize=3,
+            )
             ax.axvline(lv, color=f"C{j}", ls="--", lw=1)
         ax.set_yticks(range(len(methods)), methods)
         ax.set_xlim(-0.02, 1.02)
@@ -55,30 +62,44 @@ def write_coverage_report(result, out_dir: str | os.PathLike) -> Path:
         f"# Coverage: {result.study}",
         "",
         f"{len(result.rows)} Poisson pseudo-experiments at {result.truth_label()}.",
-        "Posterior refits: " + ("none (frequentist only)." if s.sampler is None else
-                                f"{s.sampler.chains} chains x {s.sampler.draws} draws "
-                                f"(+{s.sampler.tune} warm-up), target_accept {s.sampler.target_accept}; "
-                                f"divergences in {sum(d > 0 for d in divs)} toys, {sum(divs)} in all."),
+        "Posterior refits: "
+        + (
+            "none (frequentist only)."
+            if s.sampler is None
+            else f"{s.sampler.chains} chains x {s.sampler.draws} draws "
+            f"(+{s.sampler.tune} warm-up), target_accept {s.sampler.target_accept}; "
+            f"divergences in {sum(d > 0 for d in divs)} toys, {sum(divs)} in all."
+        ),
         "",
         "| parameter | method | level | coverage | stderr | 95 % CI (Clopper-Pearson) | toys | median interval |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in result.summary:
-        lines.append(f"| {r['parameter']} | {r['method']} | {r['level']:g} | {r['coverage']:.3f} | "
-                     f"{format_stderr(r)} | {format_ci95(r)} | {r['n']} | "
-                     f"[{r['median_lower']:.4g}, {r['median_upper']:.4g}] |")
+        lines.append(
+            f"| {r['parameter']} | {r['method']} | {r['level']:g} | {r['coverage']:.3f} | "
+            f"{format_stderr(r)} | {format_ci95(r)} | {r['n']} | "
+            f"[{r['median_lower']:.4g}, {r['median_upper']:.4g}] |"
+        )
     for p, belt in result.belts.items():
         crit = ", ".join(f"{k}: {v[0]:.3g}" for k, v in belt.critical.items())
         mc = ", ".join(f"{k}: {v:.4f}" for k, v in belt.acceptance_stderr().items())
-        lines += ["", f"Feldman-Cousins belt of {p}: {belt.grid.size} grid points from 0 to "
-                  f"{belt.grid[-1]:.4g}, {belt.toys_per_point} toys per point; critical values of "
-                  f"t at {p} = 0: {crit} (asymptotic one-sided values 0.22 and 1.64). "
-                  f"Interval ends solve t_data = c (c interpolated between grid points). "
-                  f"Monte Carlo error of the belt's acceptance (add in quadrature to the "
-                  f"coverage's stderr): {mc}."]
-    lines += ["", "![coverage](coverage.png)", "",
-              "Raw per-toy intervals and diagnostics: `coverage_toys.jsonl` "
-              "(reload with `cenns_bayes.calibration.coverage.load_coverage_table`).", ""]
+        lines += [
+            "",
+            f"Feldman-Cousins belt of {p}: {belt.grid.size} grid points from 0 to "
+            f"{belt.grid[-1]:.4g}, {belt.toys_per_point} toys per point; critical values of "
+            f"t at {p} = 0: {crit} (asymptotic one-sided values 0.22 and 1.64). "
+            f"Interval ends solve t_data = c (c interpolated between grid points). "
+            f"Monte Carlo error of the belt's acceptance (add in quadrature to the "
+            f"coverage's stderr): {mc}.",
+        ]
+    lines += [
+        "",
+        "![coverage](coverage.png)",
+        "",
+        "Raw per-toy intervals and diagnostics: `coverage_toys.jsonl` "
+        "(reload with `cenns_bayes.calibration.coverage.load_coverage_table`).",
+        "",
+    ]
     return write_text_atomic(out / "coverage.md", "\n".join(lines))
 
 
@@ -160,18 +181,32 @@ def write_sbc_report(result, out_dir: str | os.PathLike) -> Path:
         f"{len(result.rows)} replications; ranks of the prior draw among {result.n_ranks - 1} "
         "thinned posterior draws; Pearson chi-square test of a uniform rank histogram.",
         f"Divergences in {sum(d > 0 for d in divs)} replications ({sum(divs)} in all); "
-        f"largest R-hat {max(rhat):.3f}." if rhat else "",
+        f"largest R-hat {max(rhat):.3f}."
+        if rhat
+        else "",
         "",
         "| parameter | uniformity p-value (chi-square) | ECDF inside ArviZ's 99 % simultaneous band | rank histogram |",
         "| --- | --- | --- | --- |",
     ]
     for p, pv in result.pvalues.items():
         band = result.ecdf.get(p)
-        inside = "n/a" if band is None else ("yes" if band["passes"] else
-                                             f"no (outside by {band['max_outside']:.3f})")
-        lines.append(f"| {p} | {pv:.3g} | {inside} | {' '.join(str(h) for h in result.histograms[p])} |")
-    lines += ["", "![rank histograms](sbc_ranks.png)", "", ecdf, "",
-              "Raw replications: `sbc_replications.jsonl` (`cenns_bayes.parallel.read_table`).", ""]
+        inside = (
+            "n/a"
+            if band is None
+            else ("yes" if band["passes"] else f"no (outside by {band['max_outside']:.3f})")
+        )
+        lines.append(
+            f"| {p} | {pv:.3g} | {inside} | {' '.join(str(h) for h in result.histograms[p])} |"
+        )
+    lines += [
+        "",
+        "![rank histograms](sbc_ranks.png)",
+        "",
+        ecdf,
+        "",
+        "Raw replications: `sbc_replications.jsonl` (`cenns_bayes.parallel.read_table`).",
+        "",
+    ]
     return write_text_atomic(out / "sbc.md", "\n".join(lines))
 
 
@@ -188,7 +223,9 @@ def plot_asimov(result, path: str | os.PathLike) -> Path:
         ymax = ax.get_ylim()[1]
         for k, (method, iv) in enumerate(result.frequentist[p].items()):
             lo, hi = iv["interval_90"]
-            ax.hlines(ymax * (1.02 + 0.05 * k), lo, hi, color=f"C{5 + k}", lw=3, label=f"{method} 90 %")
+            ax.hlines(
+                ymax * (1.02 + 0.05 * k), lo, hi, color=f"C{5 + k}", lw=3, label=f"{method} 90 %"
+            )
         ax.axvline(result.truth[p], color="k", ls=":", label="truth")
         ax.set_xlabel(_label(p))
         ax.legend(fontsize=7)

@@ -58,8 +58,9 @@ RANK_DRAWS = 99
 SBC_PREFIX = 2
 
 
-def draw_from_prior(model, parameters: Sequence[str], rng: np.random.Generator
-                    ) -> tuple[dict[str, float], np.ndarray]:
+def draw_from_prior(
+    model, parameters: Sequence[str], rng: np.random.Generator
+) -> tuple[dict[str, float], np.ndarray]:
     """One joint draw of the free parameters and the counts from the study's own PyMC model.
 
     ``pm.draw`` forward-samples the model the posterior is computed from: every prior
@@ -121,8 +122,9 @@ def _bins(n_replications: int, n_ranks: int) -> int:
     return 2
 
 
-def uniformity_test(ranks: Sequence[int], n_ranks: int = RANK_DRAWS + 1,
-                    bins: int | None = None) -> tuple[float, np.ndarray]:
+def uniformity_test(
+    ranks: Sequence[int], n_ranks: int = RANK_DRAWS + 1, bins: int | None = None
+) -> tuple[float, np.ndarray]:
     """Pearson chi-square test that ``ranks`` are uniform on {0, ..., n_ranks - 1}.
 
     Returns
@@ -150,18 +152,24 @@ PIT_JITTER_SEED = 20151
 ECDF_SIMULATIONS = 1000
 
 
-def fractional_ranks(ranks: Sequence[int], n_ranks: int = RANK_DRAWS + 1,
-                     seed: int = PIT_JITTER_SEED) -> np.ndarray:
+def fractional_ranks(
+    ranks: Sequence[int], n_ranks: int = RANK_DRAWS + 1, seed: int = PIT_JITTER_SEED
+) -> np.ndarray:
     """Ranks as PIT values (r + u) / n_ranks, u ~ U(0, 1): exactly uniform on (0, 1)
     for a calibrated posterior, so a continuous-uniform ECDF band applies without a
-    discreteness error (jitter reproducible through ``seed``)."""
+    discreteness error (jitter reproducible through ``seed``).
+    """
     r = np.asarray(ranks, dtype=float)
     u = np.random.default_rng(seed).uniform(size=r.size)
     return (r + u) / n_ranks
 
 
-def ecdf_band_test(ranks: Sequence[int], n_ranks: int = RANK_DRAWS + 1, alpha: float = 0.01,
-                   n_simulations: int = ECDF_SIMULATIONS) -> dict:
+def ecdf_band_test(
+    ranks: Sequence[int],
+    n_ranks: int = RANK_DRAWS + 1,
+    alpha: float = 0.01,
+    n_simulations: int = ECDF_SIMULATIONS,
+) -> dict:
     """ArviZ's simultaneous ECDF-band test of uniform ranks (Saeilynoja, Buerkner & Vehtari 2022).
 
     ``arviz_stats.ecdf_utils.ecdf_pit`` gives the ECDF of the fractional ranks and a band
@@ -177,16 +185,19 @@ def ecdf_band_test(ranks: Sequence[int], n_ranks: int = RANK_DRAWS + 1, alpha: f
     from arviz_stats.ecdf_utils import ecdf_pit
 
     pit = fractional_ranks(ranks, n_ranks)
-    _, ecdf, lower, upper = ecdf_pit(pit, 1.0 - alpha, n_simulations,
-                                     rng=np.random.default_rng(PIT_JITTER_SEED + 1))
+    _, ecdf, lower, upper = ecdf_pit(
+        pit, 1.0 - alpha, n_simulations, rng=np.random.default_rng(PIT_JITTER_SEED + 1)
+    )
     outside = float(np.max(np.maximum(lower - ecdf, ecdf - upper)))
     return {"passes": bool(outside <= 0.0), "alpha": alpha, "max_outside": max(outside, 0.0)}
 
 
 def response_refusal(study) -> str:
     """Why an SBC of a detector-response study (e.g. COHERENT CsI) is refused: one line."""
-    return (f"{study.path}: --kind sbc supports counting studies only; {study.name} has a detector "
-            "response and real data (use --kind coverage or --kind asimov)")
+    return (
+        f"{study.path}: --kind sbc supports counting studies only; {study.name} has a detector "
+        "response and real data (use --kind coverage or --kind asimov)"
+    )
 
 
 def sbc_replication_task(ref: StudyRef, sampler: dict, *, seed) -> dict:
@@ -201,8 +212,12 @@ def sbc_replication_task(ref: StudyRef, sampler: dict, *, seed) -> dict:
     params, counts = draw_from_prior(refitter.model, study.free_parameters, rng)
     fit = refitter.fit(counts, seed=int(rng.integers(2**31 - 1)))
     ranks = {p: rank_statistic(params[p], thin_draws(fit.draws[p])) for p in study.free_parameters}
-    return {"prior": params, "ranks": ranks, "counts": [int(c) for c in counts],
-            **fit.diagnostics()}
+    return {
+        "prior": params,
+        "ranks": ranks,
+        "counts": [int(c) for c in counts],
+        **fit.diagnostics(),
+    }
 
 
 @dataclass
@@ -222,7 +237,8 @@ class SBCResult:
 
     def to_json(self) -> dict:
         """``{"kind": "sbc", "replications": N, "parameters": {p: {"uniformity_pvalue": x,
-        "ecdf_band_passes": bool, "ecdf_band_alpha": 0.01}}}``."""
+        "ecdf_band_passes": bool, "ecdf_band_alpha": 0.01}}}``.
+        """
         params = {}
         for p, v in self.pvalues.items():
             params[p] = {"uniformity_pvalue": round(v, 6)}
@@ -232,8 +248,15 @@ class SBCResult:
         return {"kind": "sbc", "replications": len(self.rows), "parameters": params}
 
 
-def run_sbc(ref: StudyRef, replications: int, sampler: SamplerSettings, *, seed: int,
-            engine=None, out_dir: str | os.PathLike | None = None) -> SBCResult:
+def run_sbc(
+    ref: StudyRef,
+    replications: int,
+    sampler: SamplerSettings,
+    *,
+    seed: int,
+    engine=None,
+    out_dir: str | os.PathLike | None = None,
+) -> SBCResult:
     """Run ``replications`` SBC replications (resumable through ``out_dir/sbc_replications.jsonl``)."""
     from ..parallel import Engine, Task
 
@@ -244,12 +267,19 @@ def run_sbc(ref: StudyRef, replications: int, sampler: SamplerSettings, *, seed:
         raise ValueError(f"chains x draws must be at least {RANK_DRAWS} for the rank statistic")
     own = engine is None
     engine = Engine(workers=1, progress=False) if own else engine
-    tasks = [Task((SBC_PREFIX, i), sbc_replication_task, (ref, sampler.as_dict()))
-             for i in range(replications)]
+    tasks = [
+        Task((SBC_PREFIX, i), sbc_replication_task, (ref, sampler.as_dict()))
+        for i in range(replications)
+    ]
     meta = {"kind": "sbc", "study": ref.key, "sampler": sampler.as_dict(), "rank_draws": RANK_DRAWS}
     try:
-        rows = engine.run(tasks, seed=seed, meta=meta, description="SBC replications",
-                          table=None if out_dir is None else Path(out_dir) / "sbc_replications.jsonl")
+        rows = engine.run(
+            tasks,
+            seed=seed,
+            meta=meta,
+            description="SBC replications",
+            table=None if out_dir is None else Path(out_dir) / "sbc_replications.jsonl",
+        )
     finally:
         if own:
             engine.close()

@@ -6,9 +6,23 @@ import json
 import sys
 
 from .common import (
-    InterruptGuard, MAX_CHAINS, MAX_DRAWS, MAX_SEED, MAX_TOYS, MAX_WORKERS, UserError,
-    add_study_arguments, check_int_option, check_scheduler, output_folder, overrides_from_args,
-    plain_console, print_json, start_local_workers, study_from_args, with_provenance,
+    MAX_CHAINS,
+    MAX_DRAWS,
+    MAX_SEED,
+    MAX_TOYS,
+    MAX_WORKERS,
+    InterruptGuard,
+    UserError,
+    add_study_arguments,
+    check_int_option,
+    check_scheduler,
+    output_folder,
+    overrides_from_args,
+    plain_console,
+    print_json,
+    start_local_workers,
+    study_from_args,
+    with_provenance,
     write_text_atomic,
 )
 
@@ -18,33 +32,78 @@ KINDS = ("asimov", "coverage", "sbc")
 def add_arguments(parser) -> None:
     """Register the command's options."""
     add_study_arguments(parser)
-    parser.add_argument("--kind", required=True, choices=KINDS,
-                        help="asimov: posterior on Asimov data under several priors; coverage: "
-                        "Poisson toys at the true point; sbc: simulation-based calibration")
-    parser.add_argument("--toys", type=int, default=None, metavar="N",
-                        help="pseudo-experiments (coverage, default 500) or replications (sbc, default 1000)")
+    parser.add_argument(
+        "--kind",
+        required=True,
+        choices=KINDS,
+        help="asimov: posterior on Asimov data under several priors; coverage: "
+        "Poisson toys at the true point; sbc: simulation-based calibration",
+    )
+    parser.add_argument(
+        "--toys",
+        type=int,
+        default=None,
+        metavar="N",
+        help="pseudo-experiments (coverage, default 500) or replications (sbc, default 1000)",
+    )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="local worker processes (default: all cores; 1: in this process)")
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="run on an existing Dask cluster (tcp://host:8786)")
+    where.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local worker processes (default: all cores; 1: in this process)",
+    )
+    where.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run on an existing Dask cluster (tcp://host:8786)",
+    )
     parser.add_argument("--seed", type=int, default=20151, help="master seed (default 20151)")
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help="write the report (Markdown, PNG), summary JSON and raw table (resumable) here")
-    parser.add_argument("--draws", type=int, default=None,
-                        help="posterior draws per chain per fit (default 500; asimov 1000)")
-    parser.add_argument("--tune", type=int, default=None,
-                        help="warm-up draws per chain per fit (default 500; asimov 1000)")
-    parser.add_argument("--chains", type=int, default=None, help="chains per fit (default 2; asimov 4)")
-    parser.add_argument("--target-accept", type=float, default=None,
-                        help="NUTS target acceptance (default: the spec's)")
-    parser.add_argument("--fc-points", type=int, default=25,
-                        help="coverage: grid points of the Feldman-Cousins construction (default 25)")
-    parser.add_argument("--fc-toys", type=int, default=None,
-                        help="coverage: toys per Feldman-Cousins grid point (default 10000 when "
-                        "the toys are vectorised: one moment free, no nuisances; else 1000)")
-    parser.add_argument("--frequentist-only", action="store_true",
-                        help="coverage: skip the posterior refits")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="write the report (Markdown, PNG), summary JSON and raw table (resumable) here",
+    )
+    parser.add_argument(
+        "--draws",
+        type=int,
+        default=None,
+        help="posterior draws per chain per fit (default 500; asimov 1000)",
+    )
+    parser.add_argument(
+        "--tune",
+        type=int,
+        default=None,
+        help="warm-up draws per chain per fit (default 500; asimov 1000)",
+    )
+    parser.add_argument(
+        "--chains", type=int, default=None, help="chains per fit (default 2; asimov 4)"
+    )
+    parser.add_argument(
+        "--target-accept",
+        type=float,
+        default=None,
+        help="NUTS target acceptance (default: the spec's)",
+    )
+    parser.add_argument(
+        "--fc-points",
+        type=int,
+        default=25,
+        help="coverage: grid points of the Feldman-Cousins construction (default 25)",
+    )
+    parser.add_argument(
+        "--fc-toys",
+        type=int,
+        default=None,
+        help="coverage: toys per Feldman-Cousins grid point (default 10000 when "
+        "the toys are vectorised: one moment free, no nuisances; else 1000)",
+    )
+    parser.add_argument(
+        "--frequentist-only", action="store_true", help="coverage: skip the posterior refits"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -53,9 +112,16 @@ def _check(args) -> None:
     for name, small, large in (("draws", 500, 1000), ("tune", 500, 1000), ("chains", 2, 4)):
         if getattr(args, name) is None:
             setattr(args, name, large if big else small)
-    for name, high in (("draws", MAX_DRAWS), ("tune", MAX_DRAWS), ("chains", MAX_CHAINS),
-                       ("fc_points", 10_000), ("fc_toys", MAX_TOYS), ("toys", MAX_TOYS),
-                       ("workers", MAX_WORKERS), ("seed", MAX_SEED)):
+    for name, high in (
+        ("draws", MAX_DRAWS),
+        ("tune", MAX_DRAWS),
+        ("chains", MAX_CHAINS),
+        ("fc_points", 10_000),
+        ("fc_toys", MAX_TOYS),
+        ("toys", MAX_TOYS),
+        ("workers", MAX_WORKERS),
+        ("seed", MAX_SEED),
+    ):
         check_int_option(args, name, 0 if name == "seed" else 1, high)
     if args.target_accept is not None and not 0 < args.target_accept < 1:
         raise UserError(f"--target-accept must lie in (0, 1), got {args.target_accept}")
@@ -88,8 +154,11 @@ def run(args) -> int:
 def _run(args, ref, study) -> int:
     from ..calibration.common import SamplerSettings
     from ..parallel import Engine, TableMismatchError, TaskFailedError
+
     target = args.target_accept or study.spec.sampling.target_accept
-    sampler = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains, target_accept=target)
+    sampler = SamplerSettings(
+        draws=args.draws, tune=args.tune, chains=args.chains, target_accept=target
+    )
     if args.kind == "asimov":
         from ..calibration.asimov import run_asimov
 
@@ -108,8 +177,11 @@ def _run(args, ref, study) -> int:
             from ..calibration.coverage import CoverageSettings, run_coverage
 
             settings = CoverageSettings(
-                toys=args.toys or 500, sampler=None if args.frequentist_only else sampler,
-                fc_points=args.fc_points, fc_toys=args.fc_toys)
+                toys=args.toys or 500,
+                sampler=None if args.frequentist_only else sampler,
+                fc_points=args.fc_points,
+                fc_toys=args.fc_toys,
+            )
             result = run_coverage(ref, settings, seed=args.seed, engine=engine, out_dir=args.out)
         else:
             from ..calibration.sbc import response_refusal, run_sbc
@@ -117,22 +189,27 @@ def _run(args, ref, study) -> int:
             if study.response_detector is not None:
                 raise UserError(response_refusal(study))
 
-            result = run_sbc(ref, args.toys or 1000, sampler, seed=args.seed, engine=engine,
-                             out_dir=args.out)
+            result = run_sbc(
+                ref, args.toys or 1000, sampler, seed=args.seed, engine=engine, out_dir=args.out
+            )
     except TableMismatchError as err:
         raise UserError(str(err)) from None
     except TaskFailedError as err:
         if getattr(args, "debug", False):
             print(err.remote_traceback, file=sys.stderr)
-        raise UserError(f"{err} (finished results are kept; rerun with the same --out to resume; "
-                        "--debug shows the task's traceback)") from None
+        raise UserError(
+            f"{err} (finished results are kept; rerun with the same --out to resume; "
+            "--debug shows the task's traceback)"
+        ) from None
     finally:
         engine.close()
     doc = with_provenance(result.to_json(), study)
     if args.out:
         from ..calibration import report
 
-        writer = report.write_coverage_report if args.kind == "coverage" else report.write_sbc_report
+        writer = (
+            report.write_coverage_report if args.kind == "coverage" else report.write_sbc_report
+        )
         writer(result, args.out)
     _emit(args, doc, result)
     return 0
@@ -142,8 +219,9 @@ def _emit(args, doc: dict, result) -> None:
     if args.out:
         from pathlib import Path
 
-        write_text_atomic(Path(args.out) / f"{args.kind}.json",
-                          json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        write_text_atomic(
+            Path(args.out) / f"{args.kind}.json", json.dumps(doc, indent=2, allow_nan=False) + "\n"
+        )
     if args.json:
         print_json(doc)
         return
@@ -151,15 +229,31 @@ def _emit(args, doc: dict, result) -> None:
 
     console = plain_console()
     if args.kind == "coverage":
-        table = Table(title=f"{result.study}: coverage of {len(result.rows)} toys at {result.truth_label()}")
+        table = Table(
+            title=f"{result.study}: coverage of {len(result.rows)} toys at {result.truth_label()}"
+        )
         from ..calibration.report import format_ci95, format_stderr
 
-        for col in ("parameter", "method", "level", "coverage", "stderr", "95 % CI", "median interval"):
+        for col in (
+            "parameter",
+            "method",
+            "level",
+            "coverage",
+            "stderr",
+            "95 % CI",
+            "median interval",
+        ):
             table.add_column(col, justify="left" if col in ("parameter", "method") else "right")
         for r in result.summary:
-            table.add_row(r["parameter"], r["method"], f"{r['level']:g}", f"{r['coverage']:.3f}",
-                          format_stderr(r), format_ci95(r),
-                          f"[{r['median_lower']:.4g}, {r['median_upper']:.4g}]")
+            table.add_row(
+                r["parameter"],
+                r["method"],
+                f"{r['level']:g}",
+                f"{r['coverage']:.3f}",
+                format_stderr(r),
+                format_ci95(r),
+                f"[{r['median_lower']:.4g}, {r['median_upper']:.4g}]",
+            )
         console.print(table)
         divs = sum(r.get("divergences", 0) for r in result.rows)
         console.print(f"posterior divergences over all toys: {divs}")

@@ -8,8 +8,7 @@ import re
 import sys
 from typing import Any
 
-from ..io import OutputError, OutputFile, OutputFolder
-from ..io import atomic_path, write_text_atomic  # noqa: F401  (re-exported for commands)
+from ..io import OutputError, OutputFile, OutputFolder, atomic_path, write_text_atomic  # noqa: F401  (re-exported for commands)
 from ..provenance import provenance
 from ..specs import load_study, parse_override
 
@@ -35,7 +34,8 @@ class UserError(Exception):
 
 def clean_text(text: str, limit: int | None = MAX_LINE_CHARS) -> str:
     """``text`` made safe for a terminal: escape sequences and control characters removed
-    (newlines and tabs become spaces), cut to ``limit`` characters."""
+    (newlines and tabs become spaces), cut to ``limit`` characters.
+    """
     text = _CONTROL.sub(lambda m: " " if m.group(0) in "\n\r\t" else "", str(text))
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "\u2026"
@@ -73,7 +73,8 @@ def check_scheduler(command: str, address: str | None) -> None:
         return
     m = re.fullmatch(
         r"(?:(tcp|tls|inproc|ucx|ws|wss)://)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})/?",
-        address.strip())
+        address.strip(),
+    )
     if m is None or not 0 < int(m.group(3)) < 65536:
         raise UserError(f"--scheduler {address!r} is not an address such as tcp://host:8786")
     protocol, host, port = m.group(1) or "tcp", m.group(2).strip("[]"), int(m.group(3))
@@ -90,9 +91,12 @@ def check_scheduler(command: str, address: str | None) -> None:
         ) from None
     local = host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
     if not local and protocol != "tls":
-        warn(command, f"--scheduler {address}: tasks and the spec are sent as pickles, unencrypted "
-             "and unauthenticated; use only a cluster you trust, over TLS (tls://, see "
-             "https://distributed.dask.org/en/stable/tls.html)")
+        warn(
+            command,
+            f"--scheduler {address}: tasks and the spec are sent as pickles, unencrypted "
+            "and unauthenticated; use only a cluster you trust, over TLS (tls://, see "
+            "https://distributed.dask.org/en/stable/tls.html)",
+        )
 
 
 class InterruptGuard:
@@ -158,8 +162,9 @@ def start_local_workers(engine) -> None:
         signal.signal(signal.SIGINT, previous)
 
 
-def output_folder(args, *, whole: bool, option: str = "--out",
-                  attr: str = "out") -> OutputFolder | None:
+def output_folder(
+    args, *, whole: bool, option: str = "--out", attr: str = "out"
+) -> OutputFolder | None:
     """Check, lock and prepare the folder named by ``args.<attr>`` (None if not given).
 
     The lock is held until the returned folder is released (``with`` or ``release()``);
@@ -194,7 +199,11 @@ def add_study_arguments(parser) -> None:
     """The STUDY positional argument and repeatable ``--set NAME=VALUE``."""
     parser.add_argument("study", metavar="STUDY.toml", help="study specification file")
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="override a parameter (mu_nu_mu=5) or any spec value by dotted path "
         "(detectors.Ar40.mass_kg=1000); repeatable",
     )
@@ -219,7 +228,8 @@ def study_from_args(args):
 
 def plain_console(stderr: bool = False):
     """A rich console; when not writing to a terminal, a wide one without colour, so tables
-    are printed whole (no ``0.00…`` cells) and can be read by other programs."""
+    are printed whole (no ``0.00…`` cells) and can be read by other programs.
+    """
     from rich.console import Console
 
     console = Console(stderr=stderr)
@@ -234,8 +244,9 @@ class Progress:
     Use as ``with Progress("fit", study_name) as say: say("profile sin2_theta_w 1/3")``.
     """
 
-    def __init__(self, command: str, label: str = "", enabled: bool = True,
-                 live: bool = True) -> None:
+    def __init__(
+        self, command: str, label: str = "", enabled: bool = True, live: bool = True
+    ) -> None:
         self.command, self.label, self.enabled = command, clean_text(label, 80), enabled
         self.live = live  # False: plain lines also on a terminal (beside other progress bars)
         self._status = None
@@ -286,7 +297,9 @@ def with_provenance(doc: dict[str, Any], study: Any) -> dict[str, Any]:
 def add_hepdata_argument(parser) -> None:
     """The ``--hepdata DIR`` option: also write the results as a HEPData submission."""
     parser.add_argument(
-        "--hepdata", metavar="DIR", default=None,
+        "--hepdata",
+        metavar="DIR",
+        default=None,
         help="also write a HEPData submission (YAML tables and submission.tar.gz, validated) "
         "to DIR",
     )
@@ -302,8 +315,10 @@ def check_hepdata_target(args) -> None:
 
     out = Path(args.hepdata)
     if not is_replaceable(out):
-        raise UserError(f"--hepdata: {out}: exists and is not an earlier HEPData submission; "
-                        "give an empty or new folder")
+        raise UserError(
+            f"--hepdata: {out}: exists and is not an earlier HEPData submission; "
+            "give an empty or new folder"
+        )
     parent = out.resolve().parent
     if not parent.is_dir() or not os.access(parent, os.W_OK):
         raise UserError(f"--hepdata: {parent}: not a writable folder")
@@ -316,8 +331,11 @@ def write_hepdata(kind: str, doc: dict[str, Any], out_dir: str) -> None:
     """
     from ..export import hepdata
 
-    build = {"scan": hepdata.scan_submission, "fit": hepdata.fit_submission,
-             "study": hepdata.study_submission}[kind]
+    build = {
+        "scan": hepdata.scan_submission,
+        "fit": hepdata.fit_submission,
+        "study": hepdata.study_submission,
+    }[kind]
     try:
         hepdata.write_submission(build(doc), out_dir)
     except (hepdata.HepdataExportError, OSError) as err:

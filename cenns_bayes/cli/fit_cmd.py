@@ -9,8 +9,17 @@ from __future__ import annotations
 import math
 
 from .common import (
-    Progress, UserError, add_hepdata_argument, add_study_arguments, check_hepdata_target,
-    clean_text, overrides_from_args, plain_console, print_json, study_from_args, with_provenance,
+    Progress,
+    UserError,
+    add_hepdata_argument,
+    add_study_arguments,
+    check_hepdata_target,
+    clean_text,
+    overrides_from_args,
+    plain_console,
+    print_json,
+    study_from_args,
+    with_provenance,
     write_hepdata,
 )
 
@@ -19,14 +28,25 @@ def add_arguments(parser) -> None:
     """Register the command's options."""
     add_study_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    parser.add_argument("--method", choices=("profile", "feldman-cousins"), default="profile",
-                        help="interval method: profile likelihood (default) or, for the magnetic "
-                        "moments, also the Feldman-Cousins unified interval (toy Neyman construction)")
-    parser.add_argument("--fc-points", type=int, default=25,
-                        help="feldman-cousins: grid points (default 25)")
-    parser.add_argument("--fc-toys", type=int, default=None,
-                        help="feldman-cousins: toys per grid point (default 10000 when vectorised, else 1000)")
-    parser.add_argument("--fc-seed", type=int, default=20151, help="feldman-cousins: seed of the toys")
+    parser.add_argument(
+        "--method",
+        choices=("profile", "feldman-cousins"),
+        default="profile",
+        help="interval method: profile likelihood (default) or, for the magnetic "
+        "moments, also the Feldman-Cousins unified interval (toy Neyman construction)",
+    )
+    parser.add_argument(
+        "--fc-points", type=int, default=25, help="feldman-cousins: grid points (default 25)"
+    )
+    parser.add_argument(
+        "--fc-toys",
+        type=int,
+        default=None,
+        help="feldman-cousins: toys per grid point (default 10000 when vectorised, else 1000)",
+    )
+    parser.add_argument(
+        "--fc-seed", type=int, default=20151, help="feldman-cousins: seed of the toys"
+    )
     add_hepdata_argument(parser)
 
 
@@ -45,8 +65,10 @@ def run(args) -> int:
         from .common import MAX_TOYS, check_int_option
 
         if not moments:
-            raise UserError(f"{study.path}: --method feldman-cousins needs a free magnetic moment "
-                            f"(free: {', '.join(study.free_parameters)})")
+            raise UserError(
+                f"{study.path}: --method feldman-cousins needs a free magnetic moment "
+                f"(free: {', '.join(study.free_parameters)})"
+            )
         check_int_option(args, "fc_points", 3, 10_000)
         check_int_option(args, "fc_toys", 10, MAX_TOYS)
         check_int_option(args, "fc_seed", 0, 2**32 - 1)
@@ -62,7 +84,8 @@ def run(args) -> int:
             for p in moments:
                 say(f"Feldman-Cousins belt of {p}")
                 result["feldman_cousins"][p] = feldman_cousins_of_data(
-                    ref, p, points=args.fc_points, toys=args.fc_toys, seed=args.fc_seed)
+                    ref, p, points=args.fc_points, toys=args.fc_toys, seed=args.fc_seed
+                )
     result = with_provenance(result, study)
     if args.hepdata:
         write_hepdata("fit", result, args.hepdata)
@@ -77,40 +100,52 @@ def run(args) -> int:
     for col in ("parameter", "best fit", "68 % interval", "90 % interval"):
         table.add_column(col, justify="left" if col == "parameter" else "right")
     for name, row in result["parameters"].items():
-        table.add_row(name, _fmt(row["best"]), _interval(row["interval_68"]), _interval(row["interval_90"]))
+        table.add_row(
+            name, _fmt(row["best"]), _interval(row["interval_68"]), _interval(row["interval_90"])
+        )
     console.print(table)
     for p, fc in result.get("feldman_cousins", {}).items():
         note = " (upper end beyond the grid)" if any(fc["open"].values()) else ""
         mc = ", ".join(f"{k}: {v:.4f}" for k, v in fc["acceptance_stderr"].items())
-        console.print(f"Feldman-Cousins {p}: 68 % {_interval(fc['interval_68'])}, 90 % "
-                      f"{_interval(fc['interval_90'])}{note}; belt of {len(fc['grid'])} points to "
-                      f"{fc['grid'][-1]:.4g}, {fc['toys_per_point']} toys each (Monte Carlo error of the "
-                      f"belt's acceptance {mc})")
+        console.print(
+            f"Feldman-Cousins {p}: 68 % {_interval(fc['interval_68'])}, 90 % "
+            f"{_interval(fc['interval_90'])}{note}; belt of {len(fc['grid'])} points to "
+            f"{fc['grid'][-1]:.4g}, {fc['toys_per_point']} toys each (Monte Carlo error of the "
+            f"belt's acceptance {mc})"
+        )
     if result["derived"]:
         ev = result["derived"]["cevns_events"]
         console.print(
             f"CEvNS events in the analysis region: {ev['best']:.1f}, 68 % interval "
             f"{_interval(ev['interval_68'])}; Standard-Model expectation {ev['sm_expected']:.1f}"
         )
-        console.print(f"No-CEvNS hypothesis rejected at {result['significance_sigma']:.2f} sigma "
-                      "(sqrt of Delta(-2 ln L) at signal_strength = 0)")
+        console.print(
+            f"No-CEvNS hypothesis rejected at {result['significance_sigma']:.2f} sigma "
+            "(sqrt of Delta(-2 ln L) at signal_strength = 0)"
+        )
         xs = result["derived"].get("flux_averaged_cross_section_cm2")
         if xs is not None:
-            console.print(f"flux-averaged cross section per nucleus: {xs['best']:.3g} cm^2, 68 % interval "
-                          f"[{xs['interval_68'][0]:.3g}, {xs['interval_68'][1]:.3g}]; "
-                          f"Standard Model {xs['sm_expected']:.3g}")
+            console.print(
+                f"flux-averaged cross section per nucleus: {xs['best']:.3g} cm^2, 68 % interval "
+                f"[{xs['interval_68'][0]:.3g}, {xs['interval_68'][1]:.3g}]; "
+                f"Standard Model {xs['sm_expected']:.3g}"
+            )
     details = result["details"]
     if details["nuisances"]:
         pulls = Table(title="nuisances at the best fit")
         for col in ("nuisance", "kind", "value", "pull (sigma)"):
             pulls.add_column(col, justify="left" if col in ("nuisance", "kind") else "right")
         for row in details["nuisances"]:
-            pulls.add_row(row["name"], row["kind"], f"{row['value']:.4g}", f"{row['pull_sigma']:+.2f}")
+            pulls.add_row(
+                row["name"], row["kind"], f"{row['value']:.4g}", f"{row['pull_sigma']:+.2f}"
+            )
         console.print(pulls)
     if "components_at_best" in details:
         comp = ", ".join(f"{k} {v:.1f}" for k, v in details["components_at_best"].items())
-        console.print(f"expected at the best fit: {comp}; observed {details['observed_total']:.0f} "
-                      f"in {details['n_bins']} bins")
+        console.print(
+            f"expected at the best fit: {comp}; observed {details['observed_total']:.0f} "
+            f"in {details['n_bins']} bins"
+        )
     return 0
 
 

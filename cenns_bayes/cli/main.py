@@ -28,8 +28,13 @@ from contextlib import contextmanager
 #: Environment variable that sets the BLAS/OpenMP thread count (a number or ``default``).
 BLAS_THREADS_ENV = "CENNS_BAYES_BLAS_THREADS"
 #: Variables read by BLAS and OpenMP runtimes when they load.
-_THREAD_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                    "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+_THREAD_ENV_VARS = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 #: Sub-command name -> (module, one-line help).
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -93,8 +98,11 @@ def _pre_parse_blas_threads(argv: list[str]) -> int | None:
     try:
         return _blas_threads_setting(text)
     except ValueError:
-        print(f"cenns-bayes: error: --blas-threads / {BLAS_THREADS_ENV}: expected a positive "
-              f"integer or 'default', got {text!r}", file=sys.stderr)
+        print(
+            f"cenns-bayes: error: --blas-threads / {BLAS_THREADS_ENV}: expected a positive "
+            f"integer or 'default', got {text!r}",
+            file=sys.stderr,
+        )
         raise SystemExit(2) from None
 
 
@@ -107,12 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Frequentist and Bayesian inference on CEvNS at stopped-pion sources.",
     )
     parser.add_argument("--version", action="version", version=f"cenns-bayes {__version__}")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the traceback of an unexpected error (anywhere on the line)")
     parser.add_argument(
-        "--blas-threads", metavar="N|default", default=None,
+        "--debug",
+        action="store_true",
+        help="show the traceback of an unexpected error (anywhere on the line)",
+    )
+    parser.add_argument(
+        "--blas-threads",
+        metavar="N|default",
+        default=None,
         help=f"BLAS/OpenMP threads (default 1, or ${BLAS_THREADS_ENV}); 'default' leaves the "
-        "libraries' own choice")
+        "libraries' own choice",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

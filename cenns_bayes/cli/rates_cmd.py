@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from .common import (
-    add_study_arguments, clean_text, plain_console, print_json, study_from_args, with_provenance,
+    add_study_arguments,
+    clean_text,
+    plain_console,
+    print_json,
+    study_from_args,
+    with_provenance,
 )
 
 
@@ -22,7 +27,9 @@ def run(args) -> int:
     for det in study.detector_names:
         for flavor in study.flavors:
             ch = study.channel(det, flavor, binned=args.binned)
-            counts = ch.counts(params["sin2_theta_w"], params[ch.mu_parameter], params[ch.r2_parameter])
+            counts = ch.counts(
+                params["sin2_theta_w"], params[ch.mu_parameter], params[ch.r2_parameter]
+            )
             row = {"detector": det, "flavor": flavor, "expected": float(counts.sum())}
             if args.binned:
                 row["bin_edges_kev"] = [float(x) for x in ch.bin_edges_kev]
@@ -34,8 +41,9 @@ def run(args) -> int:
         return 0
     from rich.table import Table
 
-    table = Table(title=f"{clean_text(study.name, None)}: expected counts",
-                  caption=_caption(params))
+    table = Table(
+        title=f"{clean_text(study.name, None)}: expected counts", caption=_caption(params)
+    )
     table.add_column("detector")
     table.add_column("flavour")
     table.add_column("window (keV)")
@@ -43,8 +51,12 @@ def run(args) -> int:
     for row in rows:
         ch = study.channel(row["detector"], row["flavor"], binned=False)
         lo, hi = ch.bin_edges_kev[0], ch.bin_edges_kev[-1]
-        table.add_row(clean_text(row["detector"], None), row["flavor"], f"{lo:g}-{hi:.4g}",
-                      f"{row['expected']:.2f}")
+        table.add_row(
+            clean_text(row["detector"], None),
+            row["flavor"],
+            f"{lo:g}-{hi:.4g}",
+            f"{row['expected']:.2f}",
+        )
     plain_console().print(table)
     return 0
 

@@ -7,10 +7,16 @@ from .common import UserError, output_folder, plain_console, print_json, with_pr
 
 def add_arguments(parser) -> None:
     """Register the command's options."""
-    parser.add_argument("--form-factor", default=None, metavar="NAME",
-                        help="form factor for every detector (default: the presets' helm)")
+    parser.add_argument(
+        "--form-factor",
+        default=None,
+        metavar="NAME",
+        help="form factor for every detector (default: the presets' helm)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--plots", metavar="DIR", default=None, help="write Figs. 1-8 as PNG to DIR")
+    parser.add_argument(
+        "--plots", metavar="DIR", default=None, help="write Figs. 1-8 as PNG to DIR"
+    )
 
 
 def run(args) -> int:
@@ -38,22 +44,39 @@ def run(args) -> int:
         if folder is not None:
             folder.release()
     if args.json:
-        print_json(with_provenance({
-            "form_factor": args.form_factor or "helm",
-            "summary": summary,
-            "entries": [e.to_json() for e in entries],
-        }, None))
+        print_json(
+            with_provenance(
+                {
+                    "form_factor": args.form_factor or "helm",
+                    "summary": summary,
+                    "entries": [e.to_json() for e in entries],
+                },
+                None,
+            )
+        )
         return 0
     from rich.table import Table
 
-    table = Table(title=f"Kosmas et al. 2015 reproduced (form factor: {args.form_factor or 'helm'})")
+    table = Table(
+        title=f"Kosmas et al. 2015 reproduced (form factor: {args.form_factor or 'helm'})"
+    )
     for col in ("table", "quantity", "setup", "nuclei", "channel", "bound"):
         table.add_column(col)
     for col in ("paper", "computed", "diff %", "gap %"):
         table.add_column(col, justify="right")
     for e in entries:
-        table.add_row(e.table, e.quantity, e.setup, e.nuclei, e.channel, e.bound, f"{e.paper:g}",
-                      f"{e.computed:.4g}", f"{100 * e.relative_difference:+.2f}", f"{100 * e.gap:.2f}")
+        table.add_row(
+            e.table,
+            e.quantity,
+            e.setup,
+            e.nuclei,
+            e.channel,
+            e.bound,
+            f"{e.paper:g}",
+            f"{e.computed:.4g}",
+            f"{100 * e.relative_difference:+.2f}",
+            f"{100 * e.gap:.2f}",
+        )
     console = plain_console()
     console.print(table)
     console.print(

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from .common import (
-    InterruptGuard, Progress, UserError, add_study_arguments, check_sampler_options, clean_text,
-    output_file, plain_console, print_json, study_from_args, warn, with_provenance,
+    InterruptGuard,
+    Progress,
+    UserError,
+    add_study_arguments,
+    check_sampler_options,
+    clean_text,
+    output_file,
+    plain_console,
+    print_json,
+    study_from_args,
+    warn,
+    with_provenance,
 )
 
 
@@ -15,10 +25,18 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tune", type=int, default=None, help="warm-up draws per chain")
     parser.add_argument("--chains", type=int, default=None, help="number of chains")
     parser.add_argument("--seed", type=int, default=None, help="random seed")
-    parser.add_argument("--backend", choices=["auto", "nutpie", "pymc"], default=None,
-                        help="NUTS implementation (default: the spec's, auto = nutpie if installed)")
-    parser.add_argument("--out", metavar="FILE.nc", default=None,
-                        help="write the InferenceData to this NetCDF file (atomically)")
+    parser.add_argument(
+        "--backend",
+        choices=["auto", "nutpie", "pymc"],
+        default=None,
+        help="NUTS implementation (default: the spec's, auto = nutpie if installed)",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="FILE.nc",
+        default=None,
+        help="write the InferenceData to this NetCDF file (atomically)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -43,8 +61,15 @@ def _run(args) -> int:
 
     with InterruptGuard(), Progress("sample", study.name) as say:
         say("compiling the model and sampling the posterior (NUTS)")
-        result = sample_study(study, draws=args.draws, tune=args.tune, chains=args.chains,
-                              seed=args.seed, backend=args.backend, progressbar=not args.json)
+        result = sample_study(
+            study,
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            seed=args.seed,
+            backend=args.backend,
+            progressbar=not args.json,
+        )
     if args.out:
         write_netcdf(result.idata, args.out)
     params = study.free_parameters
@@ -53,35 +78,76 @@ def _run(args) -> int:
     warnings = sampler_warnings(diag, summary)
     for w in warnings:
         warn("sample", w)
-    keys = ("mean", "median", "sd", "hdi_68", "hdi_90", "eti_68", "eti_90", "upper_90", "r_hat", "ess_bulk")
+    keys = (
+        "mean",
+        "median",
+        "sd",
+        "hdi_68",
+        "hdi_90",
+        "eti_68",
+        "eti_90",
+        "upper_90",
+        "r_hat",
+        "ess_bulk",
+    )
     if args.json:
-        print_json(with_provenance({
-            "study": study.name,
-            "parameters": {p: {k: summary[p][k] for k in keys} for p in params},
-            "divergences": diag["divergences"],
-            "diagnostics": diag,
-            "warnings": warnings,
-            "sampler": {"backend": result.backend, "compile_seconds": result.compile_seconds,
-                        "sampling_seconds": result.sampling_seconds},
-        }, study))
+        print_json(
+            with_provenance(
+                {
+                    "study": study.name,
+                    "parameters": {p: {k: summary[p][k] for k in keys} for p in params},
+                    "divergences": diag["divergences"],
+                    "diagnostics": diag,
+                    "warnings": warnings,
+                    "sampler": {
+                        "backend": result.backend,
+                        "compile_seconds": result.compile_seconds,
+                        "sampling_seconds": result.sampling_seconds,
+                    },
+                },
+                study,
+            )
+        )
         return 0
     from rich.table import Table
 
     from ..reports.study import UNITS
 
-    table = Table(title=f"{clean_text(study.name, None)}: posterior ({result.backend}, "
-                        f"{diag['chains']} x {diag['draws']})")
-    for col in ("parameter", "unit", "mean", "median", "sd", "HDI 90 %", "ETI 90 %", "upper 90 %", "R-hat", "ESS bulk"):
+    table = Table(
+        title=f"{clean_text(study.name, None)}: posterior ({result.backend}, "
+        f"{diag['chains']} x {diag['draws']})"
+    )
+    for col in (
+        "parameter",
+        "unit",
+        "mean",
+        "median",
+        "sd",
+        "HDI 90 %",
+        "ETI 90 %",
+        "upper 90 %",
+        "R-hat",
+        "ESS bulk",
+    ):
         table.add_column(col, justify="left" if col in ("parameter", "unit") else "right")
     for p in params:
         s = summary[p]
-        table.add_row(p, UNITS.get(p, ""), f"{s['mean']:.4g}", f"{s['median']:.4g}", f"{s['sd']:.3g}",
-                      f"[{s['hdi_90'][0]:.4g}, {s['hdi_90'][1]:.4g}]",
-                      f"[{s['eti_90'][0]:.4g}, {s['eti_90'][1]:.4g}]", f"{s['upper_90']:.4g}",
-                      f"{s['r_hat']:.3f}", f"{s['ess_bulk']:.0f}")
+        table.add_row(
+            p,
+            UNITS.get(p, ""),
+            f"{s['mean']:.4g}",
+            f"{s['median']:.4g}",
+            f"{s['sd']:.3g}",
+            f"[{s['hdi_90'][0]:.4g}, {s['hdi_90'][1]:.4g}]",
+            f"[{s['eti_90'][0]:.4g}, {s['eti_90'][1]:.4g}]",
+            f"{s['upper_90']:.4g}",
+            f"{s['r_hat']:.3f}",
+            f"{s['ess_bulk']:.0f}",
+        )
     console = plain_console()
     console.print(table)
-    console.print(f"divergences: {diag['divergences']}; compile {result.compile_seconds:.1f} s, "
-                  f"sampling {result.sampling_seconds:.1f} s"
-                  + (f"; wrote {args.out}" if args.out else ""))
+    console.print(
+        f"divergences: {diag['divergences']}; compile {result.compile_seconds:.1f} s, "
+        f"sampling {result.sampling_seconds:.1f} s" + (f"; wrote {args.out}" if args.out else "")
+    )
     return 0

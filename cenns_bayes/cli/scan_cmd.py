@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
-import re
-
 from .common import (
-    MAX_SEED, MAX_TOYS, MAX_WORKERS, UserError, add_hepdata_argument, check_hepdata_target, check_int_option,
-    check_scheduler, clean_text, output_folder, overrides_from_args, plain_console, print_json,
-    start_local_workers, study_from_args, warn, with_provenance, write_hepdata, write_text_atomic,
+    MAX_SEED,
+    MAX_TOYS,
+    MAX_WORKERS,
+    UserError,
+    add_hepdata_argument,
+    check_hepdata_target,
+    check_int_option,
+    check_scheduler,
+    clean_text,
+    output_folder,
+    overrides_from_args,
+    plain_console,
+    print_json,
+    start_local_workers,
+    study_from_args,
+    warn,
+    with_provenance,
+    write_hepdata,
+    write_text_atomic,
 )
 
 #: Most points on one axis and in a whole scan (each point is at least one fit).
@@ -26,32 +41,69 @@ def add_arguments(parser) -> None:
 
     add_study_arguments(parser)
     parser.add_argument(
-        "--vary", action="append", required=True, metavar="PATH=VALUES",
+        "--vary",
+        action="append",
+        required=True,
+        metavar="PATH=VALUES",
         help="spec value to scan by dotted path, e.g. "
         "detectors.Ar40.recoil_window_kev.0=2:40:20:log; VALUES: a comma list, "
         "start:stop:count (linear) or start:stop:count:log; give twice for a 2-D map",
     )
-    parser.add_argument("--target", required=True, choices=_TARGETS,
-                        help="mu_nu_*: 90 %% upper limit; sin2_theta_w: 1 sigma half-width; "
-                        "r2_nu_*: half-width of the 90 %% interval")
-    parser.add_argument("--level", type=float, default=None,
-                        help="confidence level instead of the target's default "
-                        "(e.g. 0.9 for sin2_theta_w)")
-    parser.add_argument("--profile", action="append", default=[], choices=_TARGETS, metavar="PARAM",
-                        help="also profile this physics parameter in the chi2 fits; repeatable")
-    parser.add_argument("--method", choices=("chi2", "posterior", "both"), default="chi2",
-                        help="Asimov chi2 limits (default), posterior credible limits, or both")
-    parser.add_argument("--toys", type=int, default=0, metavar="N",
-                        help="Poisson pseudo-experiments per point for the Brazil band (default 0)")
+    parser.add_argument(
+        "--target",
+        required=True,
+        choices=_TARGETS,
+        help="mu_nu_*: 90 %% upper limit; sin2_theta_w: 1 sigma half-width; "
+        "r2_nu_*: half-width of the 90 %% interval",
+    )
+    parser.add_argument(
+        "--level",
+        type=float,
+        default=None,
+        help="confidence level instead of the target's default (e.g. 0.9 for sin2_theta_w)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        choices=_TARGETS,
+        metavar="PARAM",
+        help="also profile this physics parameter in the chi2 fits; repeatable",
+    )
+    parser.add_argument(
+        "--method",
+        choices=("chi2", "posterior", "both"),
+        default="chi2",
+        help="Asimov chi2 limits (default), posterior credible limits, or both",
+    )
+    parser.add_argument(
+        "--toys",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Poisson pseudo-experiments per point for the Brazil band (default 0)",
+    )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="local worker processes for toys and sampling "
-                       "(default: all cores; 1: in process)")
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="run toys and sampling on an existing Dask cluster (tcp://host:8786)")
+    where.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local worker processes for toys and sampling (default: all cores; 1: in process)",
+    )
+    where.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run toys and sampling on an existing Dask cluster (tcp://host:8786)",
+    )
     parser.add_argument("--seed", type=int, default=20151, help="master seed (default 20151)")
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help="write scan.json, the per-toy table (resumable) and plots to DIR")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="write scan.json, the per-toy table (resumable) and plots to DIR",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_hepdata_argument(parser)
 
@@ -68,8 +120,9 @@ def _check(args) -> list:
         count = re.fullmatch(r"[^:]*:[^:]*:\s*(\d+)\s*(?::.*)?", values)
         n = int(count.group(1)) if count else values.count(",") + 1
         if n > MAX_AXIS_POINTS:
-            raise UserError(f"--vary {clean_text(text, 80)}: {n} points; "
-                            f"at most {MAX_AXIS_POINTS} per axis")
+            raise UserError(
+                f"--vary {clean_text(text, 80)}: {n} points; at most {MAX_AXIS_POINTS} per axis"
+            )
     try:
         axes = [parse_vary(v) for v in args.vary]
     except ScanValueError as err:
@@ -92,6 +145,7 @@ def _check(args) -> list:
 def run(args) -> int:
     """Run the scan and print or write the results."""
     from ..scans import StudyScanner
+
     axes = _check(args)
     check_scheduler("scan", args.scheduler)
     check_hepdata_target(args)
@@ -116,9 +170,18 @@ def _run(args, axes, scanner) -> int:
     engine = Engine(workers=args.workers, scheduler=args.scheduler) if needs_engine else None
     try:
         start_local_workers(engine)
-        result = run_scan(scanner, axes, args.target, method=args.method, toys=args.toys,
-                          seed=args.seed, engine=engine, out_dir=args.out, profile=args.profile,
-                          level=args.level)
+        result = run_scan(
+            scanner,
+            axes,
+            args.target,
+            method=args.method,
+            toys=args.toys,
+            seed=args.seed,
+            engine=engine,
+            out_dir=args.out,
+            profile=args.profile,
+            level=args.level,
+        )
     except (PosteriorUnavailableError, ScanSetupError, TableMismatchError, ConnectionError) as err:
         raise UserError(str(err)) from None
     except TaskFailedError as err:
@@ -126,7 +189,8 @@ def _run(args, axes, scanner) -> int:
             print(err.remote_traceback, file=sys.stderr)
         raise UserError(
             f"{err} (finished results are kept; rerun with the same --out to resume; --debug shows "
-            "the task's traceback)") from None
+            "the task's traceback)"
+        ) from None
     finally:
         if engine is not None:
             engine.close()
@@ -134,8 +198,11 @@ def _run(args, axes, scanner) -> int:
     doc = with_provenance(result.to_json(), study_from_args(args))
     limits = [p.chi2_limit for p in result.points if p.chi2_limit is not None]
     if len(limits) > 1 and max(limits) == min(limits):
-        warn("scan", "the limit does not change over the scan; does the scanned value affect the "
-             "counts? (a detector's flux_per_flavor overrides its distance_m)")
+        warn(
+            "scan",
+            "the limit does not change over the scan; does the scanned value affect the "
+            "counts? (a detector's flux_per_flavor overrides its distance_m)",
+        )
     if args.out:
         from pathlib import Path
 
@@ -162,8 +229,10 @@ def _fmt(x) -> str:
 def _print_table(result) -> None:
     from rich.table import Table
 
-    table = Table(title=f"{clean_text(result.study, None)}: scan of {result.target.description}",
-                  caption="scanned: " + ", ".join(a.path for a in result.axes))
+    table = Table(
+        title=f"{clean_text(result.study, None)}: scan of {result.target.description}",
+        caption="scanned: " + ", ".join(a.path for a in result.axes),
+    )
     for a in result.axes:
         table.add_column(".".join(a.path.split(".")[-2:]), no_wrap=True)
     table.add_column("counts", justify="right")

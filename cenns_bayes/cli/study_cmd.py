@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 from .common import (
-    InterruptGuard, Progress, UserError, add_hepdata_argument, check_hepdata_target, add_study_arguments,
-    check_sampler_options, clean_text, output_folder, study_from_args, warn, write_hepdata,
+    InterruptGuard,
+    Progress,
+    UserError,
+    add_hepdata_argument,
+    add_study_arguments,
+    check_hepdata_target,
+    check_sampler_options,
+    clean_text,
+    output_folder,
+    study_from_args,
+    warn,
+    write_hepdata,
 )
 
 
 def add_arguments(parser) -> None:
     """Register the command's options."""
     add_study_arguments(parser)
-    parser.add_argument("--out", metavar="DIR", required=True,
-                        help="output folder for the report (replaced whole when the run succeeds)")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        required=True,
+        help="output folder for the report (replaced whole when the run succeeds)",
+    )
     parser.add_argument("--draws", type=int, default=None, help="draws per chain (spec default)")
     parser.add_argument("--tune", type=int, default=None, help="warm-up draws per chain")
     parser.add_argument("--chains", type=int, default=None, help="number of chains")
     parser.add_argument("--seed", type=int, default=None, help="random seed")
-    parser.add_argument("--no-pooling-comparison", action="store_true",
-                        help="skip re-sampling with the other two pooling choices")
+    parser.add_argument(
+        "--no-pooling-comparison",
+        action="store_true",
+        help="skip re-sampling with the other two pooling choices",
+    )
     add_hepdata_argument(parser)
 
 
@@ -37,9 +54,16 @@ def run(args) -> int:
         from ..reports.study import run_study
 
         with InterruptGuard(), Progress("study", name) as say:
-            summary = run_study(study, folder.work, draws=args.draws, tune=args.tune,
-                                chains=args.chains, seed=args.seed,
-                                pooling_comparison=not args.no_pooling_comparison, progress=say)
+            summary = run_study(
+                study,
+                folder.work,
+                draws=args.draws,
+                tune=args.tune,
+                chains=args.chains,
+                seed=args.seed,
+                pooling_comparison=not args.no_pooling_comparison,
+                progress=say,
+            )
         folder.commit()
     finally:
         folder.release()
@@ -48,11 +72,15 @@ def run(args) -> int:
     d = summary["diagnostics"]
     for w in summary.get("warnings", []):
         warn("study", w)
-    print(f"{name}: report in {args.out}/report.md ({summary['wall_seconds']:.0f} s; "
-          f"{d['divergences']} divergences, max R-hat {d['max_r_hat']:.3f}, "
-          f"min bulk ESS {d['min_ess_bulk']:.0f})")
+    print(
+        f"{name}: report in {args.out}/report.md ({summary['wall_seconds']:.0f} s; "
+        f"{d['divergences']} divergences, max R-hat {d['max_r_hat']:.3f}, "
+        f"min bulk ESS {d['min_ess_bulk']:.0f})"
+    )
     for p, s in summary["posterior"].items():
         f = summary["frequentist"][p].get("chi2") or summary["frequentist"][p]["profile"]
-        print(f"  {p}: posterior HDI 90 % [{s['hdi_90'][0]:.4g}, {s['hdi_90'][1]:.4g}]; "
-              f"frequentist 90 % [{f['interval_90'][0]:.4g}, {f['interval_90'][1]:.4g}]")
+        print(
+            f"  {p}: posterior HDI 90 % [{s['hdi_90'][0]:.4g}, {s['hdi_90'][1]:.4g}]; "
+            f"frequentist 90 % [{f['interval_90'][0]:.4g}, {f['interval_90'][1]:.4g}]"
+        )
     return 0

@@ -46,8 +46,14 @@ __all__ = [
 
 CSI_2021_DIRECTORY_NAME = "coherent_csi_2021"
 CSI_2021_DATA_FILES: tuple[str, ...] = (
-    "brnPE.txt", "brnTrec.txt", "dataBeamOnAC.txt", "dataBeamOnC.txt", "effCoefficients.txt",
-    "ninPE.txt", "ninTrec.txt", "scintRespCoefficients.txt",
+    "brnPE.txt",
+    "brnTrec.txt",
+    "dataBeamOnAC.txt",
+    "dataBeamOnC.txt",
+    "effCoefficients.txt",
+    "ninPE.txt",
+    "ninTrec.txt",
+    "scintRespCoefficients.txt",
 )
 _LABEL = "COHERENT CsI 2021 release"
 
@@ -103,7 +109,9 @@ def _folder(directory: str | Path | Traversable | None) -> Traversable | Path:
 
 def verify_csi_2021_checksums(directory: str | Path | Traversable | None = None) -> dict[str, str]:
     """Check every file of :data:`CSI_2021_DATA_FILES` against ``SHA256SUMS`` (one-line error)."""
-    return verify_release_checksums(_folder(directory), CSI_2021_DATA_FILES, _LABEL, ReleaseFileError)
+    return verify_release_checksums(
+        _folder(directory), CSI_2021_DATA_FILES, _LABEL, ReleaseFileError
+    )
 
 
 def _rows(folder, name: str, n_columns: int) -> NDArray[np.float64]:
@@ -113,7 +121,9 @@ def _rows(folder, name: str, n_columns: int) -> NDArray[np.float64]:
     except ValueError as err:
         raise ReleaseFileError(f"{_LABEL}: {name} is not a numeric table ({err})") from None
     if rows.shape[1] != n_columns:
-        raise ReleaseFileError(f"{_LABEL}: {name} has {rows.shape[1]} columns, expected {n_columns}")
+        raise ReleaseFileError(
+            f"{_LABEL}: {name} has {rows.shape[1]} columns, expected {n_columns}"
+        )
     rows.setflags(write=False)
     return rows
 
@@ -122,7 +132,9 @@ def _build(folder, sha256: dict[str, str]) -> CoherentCsI2021Release:
     eff = _rows(folder, "effCoefficients.txt", 4)
     scint = _rows(folder, "scintRespCoefficients.txt", 4)
     if eff.shape[0] != 3 or scint.shape[0] != 5:
-        raise ReleaseFileError(f"{_LABEL}: expected 3 efficiency and 5 scintillation coefficient sets")
+        raise ReleaseFileError(
+            f"{_LABEL}: expected 3 efficiency and 5 scintillation coefficient sets"
+        )
     # the two variations differ in the midpoint c; the lower c is the more efficient one
     low, high = (1, 2) if eff[1, 2] < eff[2, 2] else (2, 1)
     return CoherentCsI2021Release(
@@ -133,8 +145,13 @@ def _build(folder, sha256: dict[str, str]) -> CoherentCsI2021Release:
         nin_pe=_rows(folder, "ninPE.txt", 2),
         nin_time=_rows(folder, "ninTrec.txt", 2),
         efficiency={"nominal": eff[0], "plus": eff[low], "minus": eff[high]},
-        scintillation={"nominal": scint[0], "eig0_plus": scint[1], "eig0_minus": scint[2],
-                       "eig1_plus": scint[3], "eig1_minus": scint[4]},
+        scintillation={
+            "nominal": scint[0],
+            "eig0_plus": scint[1],
+            "eig0_minus": scint[2],
+            "eig1_plus": scint[3],
+            "eig1_minus": scint[4],
+        },
         sha256=dict(sha256),
     )
 
@@ -145,7 +162,9 @@ def _shipped() -> CoherentCsI2021Release:
     return _build(folder, verify_csi_2021_checksums(folder))
 
 
-def load_coherent_csi_2021(directory: str | Path | Traversable | None = None) -> CoherentCsI2021Release:
+def load_coherent_csi_2021(
+    directory: str | Path | Traversable | None = None,
+) -> CoherentCsI2021Release:
     """Load the CsI 2021 release, verifying every file's SHA-256 first.
 
     Parameters

@@ -74,13 +74,24 @@ SHAPE_SYSTEMATICS: dict[str, tuple[str, str, str | None]] = {
 }
 
 _PROJECTIONS = {"energy": "energydata1d.txt", "f90": "f90data1d.txt", "time": "timingdata1d.txt"}
-_SYST_BANDS = {"energy": "systerrors1denergy.txt", "f90": "systerrors1dpsd.txt", "time": "systerrors1dtime.txt"}
+_SYST_BANDS = {
+    "energy": "systerrors1denergy.txt",
+    "f90": "systerrors1dpsd.txt",
+    "time": "systerrors1dtime.txt",
+}
 
 #: Every shipped file of the record (the companion PDF and two scripts are not shipped).
-LAR_DATA_FILES: tuple[str, ...] = tuple(sorted(
-    [*_HISTOGRAMS.values(), *_PROJECTIONS.values(), *_SYST_BANDS.values(),
-     "CENNS10AnlAEfficiency.txt", "LArParametersAnlA.yaml"]
-))
+LAR_DATA_FILES: tuple[str, ...] = tuple(
+    sorted(
+        [
+            *_HISTOGRAMS.values(),
+            *_PROJECTIONS.values(),
+            *_SYST_BANDS.values(),
+            "CENNS10AnlAEfficiency.txt",
+            "LArParametersAnlA.yaml",
+        ]
+    )
+)
 
 _SHAPE = (12, 8, 10)
 
@@ -149,8 +160,12 @@ def _folder(directory: str | Path | Traversable | None) -> Traversable:
     return Path(directory) if isinstance(directory, (str, Path)) else directory
 
 
-def verify_release_checksums(folder: Traversable | Path, files: tuple[str, ...], label: str,
-                             error: type[ChecksumError] = ChecksumError) -> dict[str, str]:
+def verify_release_checksums(
+    folder: Traversable | Path,
+    files: tuple[str, ...],
+    label: str,
+    error: type[ChecksumError] = ChecksumError,
+) -> dict[str, str]:
     """Check ``files`` in ``folder`` against its ``SHA256SUMS``; shared by the release loaders.
 
     Raises
@@ -192,15 +207,20 @@ def verify_lar_checksums(directory: str | Path | Traversable | None = None) -> d
     ReleaseFileError
         One line naming the file: missing, unlisted or a different SHA-256.
     """
-    return verify_release_checksums(_folder(directory), LAR_DATA_FILES, "COHERENT LAr 2020 release",
-                                    ReleaseFileError)
+    return verify_release_checksums(
+        _folder(directory), LAR_DATA_FILES, "COHERENT LAr 2020 release", ReleaseFileError
+    )
 
 
-def _table(folder: Traversable, name: str, n_columns: int, skip_header: bool = False) -> NDArray[np.float64]:
+def _table(
+    folder: Traversable, name: str, n_columns: int, skip_header: bool = False
+) -> NDArray[np.float64]:
     text = folder.joinpath(name).read_text(encoding="utf-8")
     rows = np.loadtxt(io.StringIO(text), skiprows=1 if skip_header else 0, ndmin=2)
     if rows.shape[1] != n_columns:
-        raise ReleaseFileError(f"COHERENT LAr 2020 release: {name} has {rows.shape[1]} columns, expected {n_columns}")
+        raise ReleaseFileError(
+            f"COHERENT LAr 2020 release: {name} has {rows.shape[1]} columns, expected {n_columns}"
+        )
     return rows
 
 
@@ -223,7 +243,9 @@ def _build(folder: Traversable, sha256: dict[str, str]) -> CoherentLAr2020Releas
     for key, name in _HISTOGRAMS.items():
         rows = _table(folder, name, 4)
         if rows.shape[0] != int(np.prod(_SHAPE)):
-            raise ReleaseFileError(f"COHERENT LAr 2020 release: {name} has {rows.shape[0]} rows, expected 960")
+            raise ReleaseFileError(
+                f"COHERENT LAr 2020 release: {name} has {rows.shape[0]} rows, expected 960"
+            )
         these = tuple(np.unique(rows[:, k]) for k in range(3))
         if tuple(a.size for a in these) != _SHAPE:
             raise ReleaseFileError(f"COHERENT LAr 2020 release: {name} is not a 12 x 8 x 10 grid")
@@ -233,9 +255,13 @@ def _build(folder: Traversable, sha256: dict[str, str]) -> CoherentLAr2020Releas
         axes = these if axes is None else axes
     assert axes is not None
     acceptance = _table(folder, "CENNS10AnlAEfficiency.txt", 3)
-    projections = {k: _readonly(_table(folder, v, 8, skip_header=True)) for k, v in _PROJECTIONS.items()}
+    projections = {
+        k: _readonly(_table(folder, v, 8, skip_header=True)) for k, v in _PROJECTIONS.items()
+    }
     bands = {k: _readonly(_table(folder, v, 3)) for k, v in _SYST_BANDS.items()}
-    parameters = yaml.safe_load(folder.joinpath("LArParametersAnlA.yaml").read_text(encoding="utf-8"))
+    parameters = yaml.safe_load(
+        folder.joinpath("LArParametersAnlA.yaml").read_text(encoding="utf-8")
+    )
     return CoherentLAr2020Release(
         energy_edges_kevee=_readonly(_edges(axes[0])),
         f90_edges=_readonly(_edges(axes[1])),
@@ -257,7 +283,9 @@ def _shipped() -> CoherentLAr2020Release:
     return _build(folder, verify_lar_checksums(folder))
 
 
-def load_coherent_lar_2020(directory: str | Path | Traversable | None = None) -> CoherentLAr2020Release:
+def load_coherent_lar_2020(
+    directory: str | Path | Traversable | None = None,
+) -> CoherentLAr2020Release:
     """Load the LAr 2020 release, verifying every file's SHA-256 first.
 
     Parameters

@@ -233,8 +233,12 @@ def on_off_profile_deviance(
 CONTROL_SAMPLE_NAMES = ("ac-beam-on", "c-beam-off", "ac-beam-off")
 
 
-def pooled_control_counts(histograms: Mapping[str, ArrayLike], samples: Sequence[str],
-                          live_days: Mapping[str, float], on_live_days: float) -> tuple[np.ndarray, float]:
+def pooled_control_counts(
+    histograms: Mapping[str, ArrayLike],
+    samples: Sequence[str],
+    live_days: Mapping[str, float],
+    on_live_days: float,
+) -> tuple[np.ndarray, float]:
     """Sum of the control histograms and their exposure ratio tau to the coincidence beam-on window.
 
     Every control window has the length of the coincidence window, so a steady-state rate
@@ -314,7 +318,9 @@ class SmoothSteadyState:
             raise ValueError(f"pe_shape must be 'free' or 'control', not {self.pe_shape!r}")
         if self.time_lower_edges_us is None and m.ndim != 1:
             raise ValueError("without timing the control counts are one PE spectrum")
-        if self.time_lower_edges_us is not None and m.shape[1:] != np.shape(self.time_lower_edges_us):
+        if self.time_lower_edges_us is not None and m.shape[1:] != np.shape(
+            self.time_lower_edges_us
+        ):
             raise ValueError("control counts and time edges disagree in shape")
         if np.any(m.sum(axis=-1) <= 0) and self.pe_shape == "free":
             raise ValueError("a PE bin has no control counts: its free amplitude is not measured")
@@ -328,9 +334,12 @@ class SmoothSteadyState:
         pe_marginal = m.sum(axis=-1) if m.ndim == 2 else m
         self._cache["pe_spectrum"] = pe_marginal / pe_marginal.sum()
         if self.uses_early:
-            self._cache["early"] = (np.asarray(self.time_lower_edges_us) < self.early_time_us - 1e-12).astype(float)
-        self._cache["const"] = float(np.sum(xlogy(self._cache["m_flat"], self._cache["m_flat"])
-                                            - self._cache["m_flat"]))
+            self._cache["early"] = (
+                np.asarray(self.time_lower_edges_us) < self.early_time_us - 1e-12
+            ).astype(float)
+        self._cache["const"] = float(
+            np.sum(xlogy(self._cache["m_flat"], self._cache["m_flat"]) - self._cache["m_flat"])
+        )
 
     # ---------------------------------------------------------------- parameters
     @property
@@ -348,8 +357,11 @@ class SmoothSteadyState:
     @property
     def parameter_names(self) -> list[str]:
         """Names of the entries of theta."""
-        names = ([f"ln_rate_pe{i}" for i in range(self.n_amplitudes)] if self.pe_shape == "free"
-                 else ["ln_total"])
+        names = (
+            [f"ln_rate_pe{i}" for i in range(self.n_amplitudes)]
+            if self.pe_shape == "free"
+            else ["ln_total"]
+        )
         if self.uses_time:
             names.append("lambda_per_us")
         if self.uses_early:
@@ -394,7 +406,7 @@ class SmoothSteadyState:
         return 2.0 * (xp.sum(lam - m * xp.log(lam)) + self._cache["const"])
 
     def log_rate_prior(self, theta, kind: str, xp=np):
-        """ln of a prior density on theta that is ``kind`` in the amplitudes P (flat in the rest).
+        """Ln of a prior density on theta that is ``kind`` in the amplitudes P (flat in the rest).
 
         ``"uniform"``: flat in each P (density in ln P is P); ``"jeffreys"``: P^(-1/2), the
         Jeffreys prior of a Poisson mean (density in ln P is P^(1/2)).
@@ -419,12 +431,18 @@ class SmoothSteadyState:
         n_time = self.size - len(start)
         theta0 = np.array(start + [0.0] * n_time)
         if n_time:
+
             def objective(x):
                 value = self.control_neg2ll(np.concatenate([theta0[: len(start)], x]))
                 return float(value) if np.isfinite(value) else 1e30
-            res = optimize.minimize(objective, np.zeros(n_time), method="Nelder-Mead",
-                                    options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
-            theta0[len(start):] = res.x
+
+            res = optimize.minimize(
+                objective,
+                np.zeros(n_time),
+                method="Nelder-Mead",
+                options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000},
+            )
+            theta0[len(start) :] = res.x
         jac = self._jacobian(theta0)
         mu = self.tau * self.counts(theta0)
         info = (jac / mu[:, None]).T @ jac
@@ -432,7 +450,7 @@ class SmoothSteadyState:
         return theta0, sigma
 
     def _jacobian(self, theta: np.ndarray, step: float = 1e-6) -> np.ndarray:
-        """d (tau b) / d theta by central differences, (n_bins, size)."""
+        """D (tau b) / d theta by central differences, (n_bins, size)."""
         cols = []
         for k in range(theta.size):
             up, down = theta.copy(), theta.copy()

@@ -43,7 +43,9 @@ _GAMMA_A_KEVEE = 0.0749
 _GAMMA_B_PER_KEVEE = 9.56
 
 
-def electron_equivalent_kevee(recoil_kevnr: ArrayLike, coefficients: ArrayLike) -> NDArray[np.float64]:
+def electron_equivalent_kevee(
+    recoil_kevnr: ArrayLike, coefficients: ArrayLike
+) -> NDArray[np.float64]:
     """E_ee in keVee of recoils in keVnr from the release polynomial (MeV in, MeV out), clipped at 0."""
     t_mev = np.asarray(recoil_kevnr, dtype=float) * 1e-3
     a, b, c, d = np.asarray(coefficients, dtype=float)
@@ -76,7 +78,9 @@ def gamma_pe_bin_probabilities(energy_kevee: ArrayLike, edges_pe: ArrayLike) -> 
     return np.where(np.asarray(energy_kevee)[None, :] > 0, prob, 0.0)
 
 
-def timing_acceptance(time_us: ArrayLike, knee_us: float, slope_per_us: float) -> NDArray[np.float64]:
+def timing_acceptance(
+    time_us: ArrayLike, knee_us: float, slope_per_us: float
+) -> NDArray[np.float64]:
     """1 up to ``knee_us``, exp(-slope (t - knee)) beyond."""
     t = np.asarray(time_us, dtype=float)
     return np.where(t < knee_us, 1.0, np.exp(-slope_per_us * (t - knee_us)))
@@ -89,12 +93,15 @@ def _gauss_exp(t: NDArray[np.float64], t0: float, sigma: float, tau: float) -> N
     # exp(-x/tau + sigma^2/(2 tau^2)) Phi(z); for z < 0 the same as exp(-x^2 / 2 sigma^2) erfcx(-z/sqrt 2) / 2,
     # which cannot overflow when tau << sigma
     late = np.exp(np.minimum(-x / tau + 0.5 * (sigma / tau) ** 2, 700.0)) * special.ndtr(z)
-    early = np.exp(-0.5 * (x / sigma) ** 2) * 0.5 * special.erfcx(-np.minimum(z, 0.0) / np.sqrt(2.0))
+    early = (
+        np.exp(-0.5 * (x / sigma) ** 2) * 0.5 * special.erfcx(-np.minimum(z, 0.0) / np.sqrt(2.0))
+    )
     return np.where(z >= 0, late, early) / tau
 
 
-def arrival_time_density(time_us: ArrayLike, component: str, pulse_centre_us: float,
-                         pulse_width_us: float) -> NDArray[np.float64]:
+def arrival_time_density(
+    time_us: ArrayLike, component: str, pulse_centre_us: float, pulse_width_us: float
+) -> NDArray[np.float64]:
     """Arrival-time density (per µs, before acceptance) of ``"prompt"`` or ``"delayed"`` neutrinos.
 
     Prompt: pulse * pion decay. Delayed: pulse * pion decay * muon decay, i.e.
@@ -107,11 +114,20 @@ def arrival_time_density(time_us: ArrayLike, component: str, pulse_centre_us: fl
     if component != "delayed":
         raise ValueError(f"component must be 'prompt' or 'delayed', not {component!r}")
     slow = _gauss_exp(t, pulse_centre_us, pulse_width_us, MUON_LIFETIME_US)
-    return (MUON_LIFETIME_US * slow - PION_LIFETIME_US * prompt) / (MUON_LIFETIME_US - PION_LIFETIME_US)
+    return (MUON_LIFETIME_US * slow - PION_LIFETIME_US * prompt) / (
+        MUON_LIFETIME_US - PION_LIFETIME_US
+    )
 
 
-def time_bin_fractions(edges_us: ArrayLike, component: str, pulse_centre_us: float, pulse_width_us: float,
-                       knee_us: float, slope_per_us: float, step_us: float = 0.001) -> NDArray[np.float64]:
+def time_bin_fractions(
+    edges_us: ArrayLike,
+    component: str,
+    pulse_centre_us: float,
+    pulse_width_us: float,
+    knee_us: float,
+    slope_per_us: float,
+    step_us: float = 0.001,
+) -> NDArray[np.float64]:
     """Fraction of all neutrinos of ``component`` accepted in each time bin (acceptance included).
 
     Not normalised to the bins: arrivals after the last edge and the acceptance losses are lost.
@@ -126,8 +142,13 @@ def time_bin_fractions(edges_us: ArrayLike, component: str, pulse_centre_us: flo
     return np.bincount(index, weights=weight, minlength=edges.size - 1)
 
 
-def fit_pulse_to_delayed_shape(centres_us: ArrayLike, shape: ArrayLike, knee_us: float, slope_per_us: float,
-                               window_us: tuple[float, float] = (0.0, 6.0)) -> tuple[float, float, float]:
+def fit_pulse_to_delayed_shape(
+    centres_us: ArrayLike,
+    shape: ArrayLike,
+    knee_us: float,
+    slope_per_us: float,
+    window_us: tuple[float, float] = (0.0, 6.0),
+) -> tuple[float, float, float]:
     """Pulse centre and width (µs) that make the delayed density times the acceptance match ``shape``.
 
     Least squares between the normalised shapes inside ``window_us``.
@@ -148,7 +169,11 @@ def fit_pulse_to_delayed_shape(centres_us: ArrayLike, shape: ArrayLike, knee_us:
         m = arrival_time_density(t, "delayed", p[0], abs(p[1]) + 1e-4) * acc
         return m / m.sum()
 
-    res = optimize.minimize(lambda p: float(np.sum((model(p) - data) ** 2)), [0.5, 0.15], method="Nelder-Mead",
-                            options={"xatol": 1e-7, "fatol": 1e-14, "maxiter": 4000})
+    res = optimize.minimize(
+        lambda p: float(np.sum((model(p) - data) ** 2)),
+        [0.5, 0.15],
+        method="Nelder-Mead",
+        options={"xatol": 1e-7, "fatol": 1e-14, "maxiter": 4000},
+    )
     centre, width = float(res.x[0]), float(abs(res.x[1]) + 1e-4)
     return centre, width, float(np.abs(model(res.x) - data).max() / data.max())

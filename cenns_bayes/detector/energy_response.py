@@ -14,14 +14,21 @@ from scipy.special import ndtr
 __all__ = ["electron_equivalent_kevee", "energy_bin_probabilities", "trapezoid_weights"]
 
 
-def electron_equivalent_kevee(recoil_kevnr: np.ndarray, qf_a: float, qf_b_per_kevnr: float) -> np.ndarray:
+def electron_equivalent_kevee(
+    recoil_kevnr: np.ndarray, qf_a: float, qf_b_per_kevnr: float
+) -> np.ndarray:
     """Visible energy QF(T) T in keVee for recoils in keVnr (QF clipped at zero)."""
     t = np.asarray(recoil_kevnr, dtype=float)
     return np.clip(qf_a + qf_b_per_kevnr * t, 0.0, None) * t
 
 
-def energy_bin_probabilities(recoil_kevnr: np.ndarray, edges_kevee: np.ndarray, qf_a: float,
-                             qf_b_per_kevnr: float, resolution_sqrt_kevee: float) -> np.ndarray:
+def energy_bin_probabilities(
+    recoil_kevnr: np.ndarray,
+    edges_kevee: np.ndarray,
+    qf_a: float,
+    qf_b_per_kevnr: float,
+    resolution_sqrt_kevee: float,
+) -> np.ndarray:
     """Probability that a recoil of T keVnr is reconstructed in each keVee bin.
 
     Parameters

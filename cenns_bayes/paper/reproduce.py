@@ -28,8 +28,11 @@ from ..stats.profile import DELTA_CHI2, ProfileFitter
 __all__ = ["ReproducedEntry", "paper_entries", "preset_path", "reproduce", "summarise"]
 
 NUCLEI_ORDER = ("Ne20", "Ar40", "Ge76", "Xe132")
-_DELTA = {"sin2_theta_w": DELTA_CHI2["1sigma"], "mu_nu": DELTA_CHI2["90cl_1dof"],
-          "r2_nu": DELTA_CHI2["90cl_1dof"]}
+_DELTA = {
+    "sin2_theta_w": DELTA_CHI2["1sigma"],
+    "mu_nu": DELTA_CHI2["90cl_1dof"],
+    "r2_nu": DELTA_CHI2["90cl_1dof"],
+}
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,9 @@ def preset_path(setup: str) -> Path:
 def paper_entries() -> list[dict]:
     """The paper's printed values (``kosmas2015_tables.csv``) with their printed unit."""
     text = (resources.files("cenns_bayes.paper") / "kosmas2015_tables.csv").read_text()
-    rows = [r for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))]
+    rows = [
+        r for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    ]
     for r in rows:
         digits = r["paper"].split(".")[1] if "." in r["paper"] else ""
         r["printed_unit"] = 10.0 ** (-len(digits))
@@ -128,10 +133,19 @@ def reproduce(form_factor: str | None = None) -> list[ReproducedEntry]:
     out = []
     for row in paper_entries():
         value = compute_entry(studies[row["setup"]], row)
-        out.append(ReproducedEntry(
-            row["table"], row["quantity"], row["setup"], row["nuclei"], row["channel"],
-            row["bound"], float(row["paper"]), float(value), row["printed_unit"],
-        ))
+        out.append(
+            ReproducedEntry(
+                row["table"],
+                row["quantity"],
+                row["setup"],
+                row["nuclei"],
+                row["channel"],
+                row["bound"],
+                float(row["paper"]),
+                float(value),
+                row["printed_unit"],
+            )
+        )
     return out
 
 

@@ -50,9 +50,10 @@ from __future__ import annotations
 import csv
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import scipy.constants as _codata
@@ -160,9 +161,31 @@ def _load_data() -> tuple[dict[tuple[int, int], float], dict[tuple[int, int], fl
     return radii, masses
 
 
-_SYMBOLS = {8: "O", 9: "F", 10: "Ne", 11: "Na", 12: "Mg", 13: "Al", 16: "S", 17: "Cl",
-            18: "Ar", 19: "K", 20: "Ca", 30: "Zn", 31: "Ga", 32: "Ge", 33: "As", 34: "Se",
-            51: "Sb", 52: "Te", 53: "I", 54: "Xe", 55: "Cs", 56: "Ba", 57: "La"}
+_SYMBOLS = {
+    8: "O",
+    9: "F",
+    10: "Ne",
+    11: "Na",
+    12: "Mg",
+    13: "Al",
+    16: "S",
+    17: "Cl",
+    18: "Ar",
+    19: "K",
+    20: "Ca",
+    30: "Zn",
+    31: "Ga",
+    32: "Ge",
+    33: "As",
+    34: "Se",
+    51: "Sb",
+    52: "Te",
+    53: "I",
+    54: "Xe",
+    55: "Cs",
+    56: "Ba",
+    57: "La",
+}
 
 
 def nucleus_label(Z: int, A: int) -> str:
@@ -204,9 +227,7 @@ def point_proton_radius_fm(Z: int, A: int) -> float:
     """
     r_ch = charge_radius_fm(Z, A)
     N = A - Z
-    return math.sqrt(
-        r_ch**2 - PROTON_CHARGE_RADIUS_FM**2 - (N / Z) * NEUTRON_MS_CHARGE_RADIUS_FM2
-    )
+    return math.sqrt(r_ch**2 - PROTON_CHARGE_RADIUS_FM**2 - (N / Z) * NEUTRON_MS_CHARGE_RADIUS_FM2)
 
 
 def _mass_mev(Z: int, N: int) -> float:
@@ -289,7 +310,7 @@ def ho_radial_function(n: int, l: int, r_fm: np.ndarray, b_fm: float) -> np.ndar
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def radial_j0_polynomial(n: int, l: int) -> tuple[float, ...]:
     """Coefficients c_k of <n l|j0(q r)|n l> = exp(-y) sum_k c_k y^k, y = (q b)^2/4.
 
@@ -318,7 +339,9 @@ def radial_j0_polynomial(n: int, l: int) -> tuple[float, ...]:
     lag = np.array(
         [
             (-1) ** i
-            * math.exp(math.lgamma(n + alpha + 1) - math.lgamma(n - i + 1) - math.lgamma(alpha + i + 1))
+            * math.exp(
+                math.lgamma(n + alpha + 1) - math.lgamma(n - i + 1) - math.lgamma(alpha + i + 1)
+            )
             / math.factorial(i)
             for i in range(n + 1)
         ]
@@ -508,8 +531,10 @@ def _occupations(eps: np.ndarray, lam: float, gap: float) -> np.ndarray:
     return 0.5 * (1.0 - e / np.hypot(e, gap))
 
 
-def _chemical_potential(eps: np.ndarray, pair_deg: np.ndarray, n_paired: float, gap: float) -> float:
-    """lambda such that sum pair_deg v^2 = n_paired for a given gap (MeV)."""
+def _chemical_potential(
+    eps: np.ndarray, pair_deg: np.ndarray, n_paired: float, gap: float
+) -> float:
+    """Lambda such that sum pair_deg v^2 = n_paired for a given gap (MeV)."""
     lo = float(eps.min()) - 200.0 * gap - 50.0
     hi = float(eps.max()) + 200.0 * gap + 50.0
     return optimize.brentq(
@@ -598,7 +623,9 @@ def _solve_species(Z: int, N: int, species: str) -> _SpeciesSolution:
     )
 
 
-def _form_factor_polynomial(levels: tuple[SingleParticleLevel, ...], weights: np.ndarray) -> np.ndarray:
+def _form_factor_polynomial(
+    levels: tuple[SingleParticleLevel, ...], weights: np.ndarray
+) -> np.ndarray:
     """Coefficients a_k of F(q) = exp(-y) sum_k a_k y^k with a_0 = 1 exactly."""
     size = max(2 * lv.n + lv.l for lv in levels) + 1
     total = np.zeros(size)
@@ -691,7 +718,7 @@ class BCSResult:
         return _evaluate(np.asarray(self._neutron_coeffs), q_inv_fm, self.oscillator_length_fm)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def solve_bcs(Z: int, A: int) -> BCSResult:
     """Solve the BCS ground state of nucleus (Z, A) and build its form factors.
 

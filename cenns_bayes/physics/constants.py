@@ -28,9 +28,7 @@ ATOMIC_MASS_UNIT_MEV: float = _codata.physical_constants[
 #: Atomic mass constant u in kg, CODATA.
 ATOMIC_MASS_UNIT_KG: float = _codata.physical_constants["atomic mass constant"][0]
 #: hbar*c in MeV fm, CODATA.
-HBARC_MEV_FM: float = (
-    _codata.physical_constants["reduced Planck constant times c in MeV fm"][0]
-)
+HBARC_MEV_FM: float = _codata.physical_constants["reduced Planck constant times c in MeV fm"][0]
 #: (hbar*c)^2 in MeV^2 cm^2: converts a cross section in MeV^-2 to cm^2.
 HBARC2_MEV2_CM2: float = (HBARC_MEV_FM * 1e-13) ** 2
 #: Fermi coupling constant G_F/(hbar c)^3 in MeV^-2, CODATA (from muon lifetime).

@@ -92,10 +92,14 @@ def sm_prefactor_cm2_per_kev(mass_mev: float) -> float:
 
 
 def em_prefactor_cm2_per_kev() -> float:
-    """pi alpha^2 (1e-10 mu_B)^2 / m_e^2 in cm^2 MeV/keV: multiply by (1/T - 1/E) in MeV^-1."""
+    """Pi alpha^2 (1e-10 mu_B)^2 / m_e^2 in cm^2 MeV/keV: multiply by (1/T - 1/E) in MeV^-1."""
     return (
-        math.pi * c.ALPHA_EM**2 * c.MU_NU_UNIT_MU_B**2 / c.ELECTRON_MASS_MEV**2
-        * c.HBARC2_MEV2_CM2 * 1e-3
+        math.pi
+        * c.ALPHA_EM**2
+        * c.MU_NU_UNIT_MU_B**2
+        / c.ELECTRON_MASS_MEV**2
+        * c.HBARC2_MEV2_CM2
+        * 1e-3
     )
 
 
@@ -117,10 +121,9 @@ def sm_differential_cm2_per_kev(
     s2 = effective_sin2(sin2_theta_w, r2_nu)
     q = momentum_transfer_inv_fm(t_kev, m)
     f_z, f_n = form_factors
-    amplitude = (
-        proton_vector_coupling(s2) * nucleus.Z * f_z(q)
-        + neutron_vector_coupling(s2) * nucleus.N * f_n(q)
-    )
+    amplitude = proton_vector_coupling(s2) * nucleus.Z * f_z(q) + neutron_vector_coupling(
+        s2
+    ) * nucleus.N * f_n(q)
     kin = 1.0 - m * t_kev * 1e-3 / (2.0 * e**2)
     allowed = t_kev <= max_recoil_kev(e, m)
     return np.where(allowed, sm_prefactor_cm2_per_kev(m) * kin * amplitude**2, 0.0)

@@ -152,7 +152,7 @@ class SymmetrizedFermi(FormFactor):
 
     @classmethod
     def standard(cls, mass_number: int) -> SymmetrizedFermi:
-        """c = 1.23 A^(1/3) - 0.60 fm, a = 0.52 fm."""
+        """C = 1.23 A^(1/3) - 0.60 fm, a = 0.52 fm."""
         return cls(1.23 * mass_number ** (1 / 3) - 0.60, 0.52)
 
     @property
@@ -204,8 +204,10 @@ def _phenomenological(model: str, nucleus: Nucleus, neutron_skin_fm: float):
         proton = KleinNystrand.standard(nucleus.A)
     else:
         proton = SymmetrizedFermi.standard(nucleus.A)
-    neutron = proton if neutron_skin_fm == 0.0 else proton.with_rms_radius(
-        proton.rms_radius_fm + neutron_skin_fm
+    neutron = (
+        proton
+        if neutron_skin_fm == 0.0
+        else proton.with_rms_radius(proton.rms_radius_fm + neutron_skin_fm)
     )
     return proton, neutron
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import periodictable
 
@@ -115,7 +115,9 @@ class Target:
         units_per_kg = 1.0 / self.formula_mass_kg
         out: dict[str, float] = {}
         for c in self.components:
-            out[c.nucleus.name] = out.get(c.nucleus.name, 0.0) + c.atoms_per_formula_unit * units_per_kg
+            out[c.nucleus.name] = (
+                out.get(c.nucleus.name, 0.0) + c.atoms_per_formula_unit * units_per_kg
+            )
         return out
 
     @property
@@ -132,7 +134,7 @@ class Target:
 _ISOTOPE_RE = re.compile(r"^([A-Z][a-z]?)-?(\d{1,3})$")
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_nucleus(name: str) -> Nucleus:
     """Return the isotope named like ``"Ar40"`` (or ``"Ar-40"``).
 
@@ -161,7 +163,9 @@ def get_nucleus(name: str) -> Nucleus:
         element = getattr(periodictable, symbol)
         iso = element[a_str]
     except (AttributeError, KeyError):
-        raise UnknownNucleusError(f"unknown nucleus {name!r}: no isotope {symbol}-{a_str}") from None
+        raise UnknownNucleusError(
+            f"unknown nucleus {name!r}: no isotope {symbol}-{a_str}"
+        ) from None
     if iso.mass is None or iso.mass <= 0:
         raise UnknownNucleusError(f"unknown nucleus {name!r}: no measured mass")
     return Nucleus(symbol=symbol, Z=int(element.number), A=a_str, atomic_mass_u=float(iso.mass))
@@ -172,7 +176,9 @@ def _natural(symbol: str) -> tuple[TargetComponent, ...]:
     comps = []
     for iso in element:
         if iso.abundance and iso.abundance > 0:
-            comps.append(TargetComponent(get_nucleus(f"{symbol}{iso.isotope}"), iso.abundance / 100.0))
+            comps.append(
+                TargetComponent(get_nucleus(f"{symbol}{iso.isotope}"), iso.abundance / 100.0)
+            )
     total = sum(c.atoms_per_formula_unit for c in comps)
     # Tabulated abundances sum to 1 within rounding; renormalise so the mixture is exact.
     return tuple(TargetComponent(c.nucleus, c.atoms_per_formula_unit / total) for c in comps)
@@ -193,7 +199,7 @@ def target_names() -> list[str]:
     return list(_MIXTURES)
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_target(name: str) -> Target:
     """Return a detector target by name: an isotope (``"Ar40"``) or a mixture (``"CsI"``).
 

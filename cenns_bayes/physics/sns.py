@@ -98,8 +98,11 @@ class DelayedSpectrum:
         return total
 
 
-def sns_spectrum(flavor: str, prompt_energy_mev: float = PAPER_PROMPT_ENERGY_MEV,
-                 muon_mass_mev: float = MUON_MASS_MEV) -> PromptLine | DelayedSpectrum:
+def sns_spectrum(
+    flavor: str,
+    prompt_energy_mev: float = PAPER_PROMPT_ENERGY_MEV,
+    muon_mass_mev: float = MUON_MASS_MEV,
+) -> PromptLine | DelayedSpectrum:
     """Return the normalised energy spectrum of one flavour of a stopped-pion source.
 
     Parameters
@@ -121,7 +124,9 @@ def sns_spectrum(flavor: str, prompt_energy_mev: float = PAPER_PROMPT_ENERGY_MEV
     raise ValueError(f"unknown flavour {flavor!r}: expected one of {', '.join(FLAVORS)}")
 
 
-def flux_at_distance(flux_per_cm2_s: float, reference_distance_m: float, distance_m: float) -> float:
+def flux_at_distance(
+    flux_per_cm2_s: float, reference_distance_m: float, distance_m: float
+) -> float:
     """Scale a per-flavour flux from ``reference_distance_m`` to ``distance_m`` as 1/r^2."""
     if reference_distance_m <= 0 or distance_m <= 0:
         raise ValueError("distances must be positive")

@@ -19,9 +19,14 @@ LABELS = {
 }
 
 
-def plot_profile_vs_posterior(parameter: str, samples: np.ndarray, profiles: dict[str, tuple],
-                              intervals: dict[str, tuple[float, float]], path: str | Path,
-                              title: str = "") -> Path:
+def plot_profile_vs_posterior(
+    parameter: str,
+    samples: np.ndarray,
+    profiles: dict[str, tuple],
+    intervals: dict[str, tuple[float, float]],
+    path: str | Path,
+    title: str = "",
+) -> Path:
     """Overlay Delta chi^2 profiles (left axis) and the marginal posterior (right axis).
 
     Parameters

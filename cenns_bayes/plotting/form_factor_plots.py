@@ -26,8 +26,12 @@ __all__ = ["SNS_MAX_Q_INV_FM", "plot_bcs_comparison", "realistic_window_q_inv_fm
 SNS_MAX_Q_INV_FM: float = MUON_MASS_MEV / HBARC_MEV_FM
 
 #: Recoil windows of the paper's realistic set-ups (Table II), keV.
-_REALISTIC_WINDOW_KEV = {"Ne20": (30.0, 160.0), "Ar40": (20.0, 120.0), "Ge76": (10.0, 78.0),
-                         "Xe132": (8.0, 46.0)}
+_REALISTIC_WINDOW_KEV = {
+    "Ne20": (30.0, 160.0),
+    "Ar40": (20.0, 120.0),
+    "Ge76": (10.0, 78.0),
+    "Xe132": (8.0, 46.0),
+}
 _LABEL = {"Ne20": r"$^{20}$Ne", "Ar40": r"$^{40}$Ar", "Ge76": r"$^{76}$Ge", "Xe132": r"$^{132}$Xe"}
 
 
@@ -99,12 +103,17 @@ def plot_bcs_comparison(
         ax.set_ylabel(r"form factor $F(q)$ (dimensionless)")
         ax.set_title(_LABEL.get(name, name), fontsize=12)
         ax.grid(alpha=0.25)
-        ax.text(0.03, 0.04,
-                f"BCS: $r_p$ = {res.proton_rms_fm:.3f} fm, $r_n$ = {res.neutron_rms_fm:.3f} fm\n"
-                f"skin $r_n - r_p$ = {res.neutron_skin_fm:.3f} fm\n"
-                f"Helm rms {helm.rms_radius_fm:.3f} fm, K–N rms {kn.rms_radius_fm:.3f} fm",
-                transform=ax.transAxes, fontsize=8.5, va="bottom",
-                bbox={"facecolor": "white", "edgecolor": "0.7", "alpha": 0.9})
+        ax.text(
+            0.03,
+            0.04,
+            f"BCS: $r_p$ = {res.proton_rms_fm:.3f} fm, $r_n$ = {res.neutron_rms_fm:.3f} fm\n"
+            f"skin $r_n - r_p$ = {res.neutron_skin_fm:.3f} fm\n"
+            f"Helm rms {helm.rms_radius_fm:.3f} fm, K–N rms {kn.rms_radius_fm:.3f} fm",
+            transform=ax.transAxes,
+            fontsize=8.5,
+            va="bottom",
+            bbox={"facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
+        )
         inset = ax.inset_axes([0.55, 0.5, 0.42, 0.42])
         ref = helm(q_in)
         inset.axvspan(w_lo, w_hi, color="0.85", lw=0)
@@ -121,10 +130,14 @@ def plot_bcs_comparison(
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles += [Patch(color="0.85", label="realistic recoil window (Table II)"),
-                Line2D([], [], color="0.4", lw=0.9, ls=":",
-                       label=r"SNS maximum $q = m_\mu/\hbar c$")]
+    handles += [
+        Patch(color="0.85", label="realistic recoil window (Table II)"),
+        Line2D([], [], color="0.4", lw=0.9, ls=":", label=r"SNS maximum $q = m_\mu/\hbar c$"),
+    ]
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
-    fig.suptitle("BCS point-nucleon form factors (Eq. 5) against Helm and Klein–Nystrand; "
-                 "inset: ratio to Helm", fontsize=11)
+    fig.suptitle(
+        "BCS point-nucleon form factors (Eq. 5) against Helm and Klein–Nystrand; "
+        "inset: ratio to Helm",
+        fontsize=11,
+    )
     return save_png_atomic(fig, target, dpi=dpi)

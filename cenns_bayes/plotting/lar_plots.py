@@ -9,11 +9,27 @@ import numpy as np
 from ..io import save_figure_atomic
 from .backend import pyplot
 
-_COLOURS = {"steady_state": "0.75", "prompt_neutrons": "C3", "delayed_neutrons": "C5",
-            "cevns_numu": "C0", "cevns_numubar": "C1", "cevns_nue": "C2"}
-_NAMES = {"steady_state": "steady state", "prompt_neutrons": "prompt BRN", "delayed_neutrons": "delayed BRN",
-          "cevns_numu": r"CEvNS $\nu_\mu$", "cevns_numubar": r"CEvNS $\bar\nu_\mu$", "cevns_nue": r"CEvNS $\nu_e$"}
-_AXES = (("energy", 0, "reconstructed energy (keVee)"), ("f90", 1, "F90"), ("time", 2, r"arrival time ($\mu$s)"))
+_COLOURS = {
+    "steady_state": "0.75",
+    "prompt_neutrons": "C3",
+    "delayed_neutrons": "C5",
+    "cevns_numu": "C0",
+    "cevns_numubar": "C1",
+    "cevns_nue": "C2",
+}
+_NAMES = {
+    "steady_state": "steady state",
+    "prompt_neutrons": "prompt BRN",
+    "delayed_neutrons": "delayed BRN",
+    "cevns_numu": r"CEvNS $\nu_\mu$",
+    "cevns_numubar": r"CEvNS $\bar\nu_\mu$",
+    "cevns_nue": r"CEvNS $\nu_e$",
+}
+_AXES = (
+    ("energy", 0, "reconstructed energy (keVee)"),
+    ("f90", 1, "F90"),
+    ("time", 2, r"arrival time ($\mu$s)"),
+)
 
 
 def _project(values: np.ndarray, axis: int) -> np.ndarray:
@@ -21,8 +37,9 @@ def _project(values: np.ndarray, axis: int) -> np.ndarray:
     return cube.sum(axis=tuple(k for k in range(3) if k != axis))
 
 
-def plot_lar_projections(model, components: dict[str, np.ndarray], release, path: str | Path,
-                         title: str = "") -> Path:
+def plot_lar_projections(
+    model, components: dict[str, np.ndarray], release, path: str | Path, title: str = ""
+) -> Path:
     """Three rows of energy / F90 / time panels.
 
     Row 1: observed counts over the stacked best-fit components. Row 2: (data - fit)/sqrt(fit).
@@ -32,9 +49,23 @@ def plot_lar_projections(model, components: dict[str, np.ndarray], release, path
     """
     plt = pyplot()
     fig, axes = plt.subplots(3, 3, figsize=(13.5, 8.4), gridspec_kw={"height_ratios": [3, 1, 3]})
-    edges = {"energy": release.energy_edges_kevee, "f90": release.f90_edges, "time": release.time_edges_us}
-    order = [k for k in ("steady_state", "delayed_neutrons", "prompt_neutrons", "cevns_nue", "cevns_numubar",
-                         "cevns_numu") if k in components]
+    edges = {
+        "energy": release.energy_edges_kevee,
+        "f90": release.f90_edges,
+        "time": release.time_edges_us,
+    }
+    order = [
+        k
+        for k in (
+            "steady_state",
+            "delayed_neutrons",
+            "prompt_neutrons",
+            "cevns_nue",
+            "cevns_numubar",
+            "cevns_numu",
+        )
+        if k in components
+    ]
     observed = np.asarray(model.observed, float)
     for col, (name, axis, xlabel) in enumerate(_AXES):
         e = np.asarray(edges[name], float)
@@ -44,10 +75,20 @@ def plot_lar_projections(model, components: dict[str, np.ndarray], release, path
         bottom = np.zeros_like(obs)
         for key in order:
             comp = _project(components[key], axis)
-            ax.bar(lo, comp, width=width, bottom=bottom, align="edge", color=_COLOURS.get(key, "C4"),
-                   label=_NAMES.get(key, key), alpha=0.85)
+            ax.bar(
+                lo,
+                comp,
+                width=width,
+                bottom=bottom,
+                align="edge",
+                color=_COLOURS.get(key, "C4"),
+                label=_NAMES.get(key, key),
+                alpha=0.85,
+            )
             bottom = bottom + comp
-        ax.errorbar(centres, obs, yerr=np.sqrt(np.maximum(obs, 1.0)), fmt="o", color="k", ms=3, label="data")
+        ax.errorbar(
+            centres, obs, yerr=np.sqrt(np.maximum(obs, 1.0)), fmt="o", color="k", ms=3, label="data"
+        )
         ax.set_ylabel("events per bin")
         rax.axhline(0, color="0.5", lw=0.8)
         rax.plot(centres, (obs - bottom) / np.sqrt(np.maximum(bottom, 1e-9)), "o", color="k", ms=3)
@@ -56,15 +97,45 @@ def plot_lar_projections(model, components: dict[str, np.ndarray], release, path
         ss = _project(components.get("steady_state", np.zeros_like(observed)), axis)
         beam = bottom - ss
         pub = np.asarray(release.projections[name], float)
-        sax.step(e, np.append(beam, beam[-1]), where="post", color="C0", label="this fit: CEvNS + BRN")
-        sax.errorbar(centres - 0.12 * width, obs - ss, yerr=np.sqrt(np.maximum(obs, 1.0)), fmt="o", color="k",
-                     ms=3, label="data $-$ fitted steady state")
-        sax.errorbar(centres + 0.12 * width, pub[:, 1], yerr=pub[:, 2], fmt="s", mfc="none", color="C3", ms=3,
-                     label="release: SS-subtracted data")
-        sax.step(e, np.append(pub[:, 5], pub[-1, 5]), where="post", color="C3", ls="--",
-                 label="release: CEvNS + BRN")
-        sax.fill_between(e, np.append(pub[:, 6], pub[-1, 6]), np.append(pub[:, 7], pub[-1, 7]), step="post",
-                         color="C3", alpha=0.15, label="release: systematic band")
+        sax.step(
+            e, np.append(beam, beam[-1]), where="post", color="C0", label="this fit: CEvNS + BRN"
+        )
+        sax.errorbar(
+            centres - 0.12 * width,
+            obs - ss,
+            yerr=np.sqrt(np.maximum(obs, 1.0)),
+            fmt="o",
+            color="k",
+            ms=3,
+            label="data $-$ fitted steady state",
+        )
+        sax.errorbar(
+            centres + 0.12 * width,
+            pub[:, 1],
+            yerr=pub[:, 2],
+            fmt="s",
+            mfc="none",
+            color="C3",
+            ms=3,
+            label="release: SS-subtracted data",
+        )
+        sax.step(
+            e,
+            np.append(pub[:, 5], pub[-1, 5]),
+            where="post",
+            color="C3",
+            ls="--",
+            label="release: CEvNS + BRN",
+        )
+        sax.fill_between(
+            e,
+            np.append(pub[:, 6], pub[-1, 6]),
+            np.append(pub[:, 7], pub[-1, 7]),
+            step="post",
+            color="C3",
+            alpha=0.15,
+            label="release: systematic band",
+        )
         sax.axhline(0, color="0.5", lw=0.6)
         sax.set_xlabel(xlabel)
         sax.set_ylabel("events per bin")

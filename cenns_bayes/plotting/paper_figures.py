@@ -60,8 +60,13 @@ FIGURE_NAMES: tuple[str, ...] = (
 SETUPS: tuple[str, str] = ("realistic", "optimistic")
 _LABEL = {"Ne20": r"$^{20}$Ne", "Ar40": r"$^{40}$Ar", "Ge76": r"$^{76}$Ge", "Xe132": r"$^{132}$Xe"}
 _COLOUR = {"Ne20": "#1f77b4", "Ar40": "#d62728", "Ge76": "#2ca02c", "Xe132": "#9467bd"}
-_FF_NAME = {"helm": "Helm", "klein-nystrand": "Klein–Nystrand", "symmetrized-fermi":
-            "symmetrized Fermi", "unity": "F = 1", "bcs": "BCS"}
+_FF_NAME = {
+    "helm": "Helm",
+    "klein-nystrand": "Klein–Nystrand",
+    "symmetrized-fermi": "symmetrized Fermi",
+    "unity": "F = 1",
+    "bcs": "BCS",
+}
 _CHANNEL_TEXT = {
     ("numu",): r"prompt $\nu_\mu$",
     ("numubar",): r"delayed $\bar\nu_\mu$",
@@ -86,8 +91,9 @@ def save_png_atomic(fig: Figure, target: str | os.PathLike, dpi: int = _DPI) -> 
     return save_figure_atomic(fig, target, dpi=dpi)
 
 
-def _new_figure(nrows: int, ncols: int, width_in: float,
-                height_in: float) -> tuple[Figure, np.ndarray]:
+def _new_figure(
+    nrows: int, ncols: int, width_in: float, height_in: float
+) -> tuple[Figure, np.ndarray]:
     from matplotlib.figure import Figure  # lazily: Agg canvas, no pyplot state
 
     fig = Figure(figsize=(width_in, height_in), layout="constrained")
@@ -97,15 +103,22 @@ def _new_figure(nrows: int, ncols: int, width_in: float,
 
 # -- statistics ----------------------------------------------------------------------
 #: Broad search windows for the plotting ranges (the curves are monotone on each side).
-_SEARCH = {"sin2_theta_w": (0.10, 0.40), "mu_nu_mu": (0.0, 100.0), "mu_nu_e": (0.0, 100.0),
-           "r2_nu_mu": (-5.0, 5.0)}
+_SEARCH = {
+    "sin2_theta_w": (0.10, 0.40),
+    "mu_nu_mu": (0.0, 100.0),
+    "mu_nu_e": (0.0, 100.0),
+    "r2_nu_mu": (-5.0, 5.0),
+}
 
 
-def _likelihood(study: Study, nuclei: str, channels: Sequence[str],
-                free: Sequence[str]) -> ProfileFitter:
+def _likelihood(
+    study: Study, nuclei: str, channels: Sequence[str], free: Sequence[str]
+) -> ProfileFitter:
     model = study.rate_model([nuclei], list(channels), binned=False)
     truth = study.true_parameters()
-    return ProfileFitter(CountingModel(model, model.counts(truth), fixed=truth), list(free), cost="chi2")
+    return ProfileFitter(
+        CountingModel(model, model.counts(truth), fixed=truth), list(free), cost="chi2"
+    )
 
 
 def _dchi2(like: ProfileFitter, values: dict[str, np.ndarray]) -> np.ndarray:
@@ -117,14 +130,16 @@ def _dchi2(like: ProfileFitter, values: dict[str, np.ndarray]) -> np.ndarray:
     return like.neg2ll_grid(values) - like.neg2ll_grid({})
 
 
-def _curve(study: Study, nuclei: str, channels: Sequence[str], parameter: str,
-           grid: np.ndarray) -> np.ndarray:
+def _curve(
+    study: Study, nuclei: str, channels: Sequence[str], parameter: str, grid: np.ndarray
+) -> np.ndarray:
     """Delta chi^2 along ``parameter`` on ``grid``, the other parameters at their true values."""
     return _dchi2(_likelihood(study, nuclei, channels, [parameter]), {parameter: grid})
 
 
-def _range(studies: Sequence[Study], channels: Sequence[str], parameter: str,
-           top: float) -> tuple[float, float]:
+def _range(
+    studies: Sequence[Study], channels: Sequence[str], parameter: str, top: float
+) -> tuple[float, float]:
     """x-range over which the weakest curve of a panel rises to Delta chi^2 = ``top``."""
     grid = np.linspace(*_SEARCH[parameter], 40001)
     lo, hi = np.inf, -np.inf
@@ -165,31 +180,54 @@ def _style_legend(fig: Figure, form_factor: str, threshold_text: str, marks: boo
 
     handles = [Line2D([], [], color=_COLOUR[n], lw=2, label=_LABEL[n]) for n in NUCLEI_ORDER]
     handles += [
-        Line2D([], [], color="k", lw=1.6,
-               label=f"solid: {_FF_NAME.get(form_factor, form_factor)} form factor"),
+        Line2D(
+            [],
+            [],
+            color="k",
+            lw=1.6,
+            label=f"solid: {_FF_NAME.get(form_factor, form_factor)} form factor",
+        ),
         Line2D([], [], color="k", lw=1.6, ls="--", label="dashed: F = 1 (zero momentum transfer)"),
         Line2D([], [], color="0.4", lw=1, ls=":", label=threshold_text),
     ]
     if marks:
-        handles.append(Line2D([], [], color="k", marker="x", ls="none", ms=7, mew=2,
-                              label="paper's printed value"))
+        handles.append(
+            Line2D(
+                [], [], color="k", marker="x", ls="none", ms=7, mew=2, label="paper's printed value"
+            )
+        )
     fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=9, frameon=False)
 
 
-def _profile_panel(ax: Axes, pair: dict[str, Study], channels: Sequence[str], parameter: str,
-                   threshold: float, top: float, marks: dict[str, list[float]]) -> None:
+def _profile_panel(
+    ax: Axes,
+    pair: dict[str, Study],
+    channels: Sequence[str],
+    parameter: str,
+    threshold: float,
+    top: float,
+    marks: dict[str, list[float]],
+) -> None:
     lo, hi = _range([pair["chosen"], pair["unity"]], channels, parameter, top)
     pad = 0.04 * (hi - lo)
-    grid = np.linspace(max(lo - pad, 0.0) if parameter.startswith("mu_nu") else lo - pad,
-                       hi + pad, 600)
+    grid = np.linspace(
+        max(lo - pad, 0.0) if parameter.startswith("mu_nu") else lo - pad, hi + pad, 600
+    )
     for nuc in NUCLEI_ORDER:
-        ax.plot(grid, _curve(pair["chosen"], nuc, channels, parameter, grid),
-                color=_COLOUR[nuc], lw=1.8)
-        ax.plot(grid, _curve(pair["unity"], nuc, channels, parameter, grid),
-                color=_COLOUR[nuc], lw=1.3, ls="--")
+        ax.plot(
+            grid, _curve(pair["chosen"], nuc, channels, parameter, grid), color=_COLOUR[nuc], lw=1.8
+        )
+        ax.plot(
+            grid,
+            _curve(pair["unity"], nuc, channels, parameter, grid),
+            color=_COLOUR[nuc],
+            lw=1.3,
+            ls="--",
+        )
         for x in marks.get(nuc, []):
-            ax.plot([x], [threshold], marker="x", ms=7, mew=2, color=_COLOUR[nuc], ls="none",
-                    zorder=5)
+            ax.plot(
+                [x], [threshold], marker="x", ms=7, mew=2, color=_COLOUR[nuc], ls="none", zorder=5
+            )
     ax.axhline(threshold, color="0.4", lw=1, ls=":")
     ax.set_xlim(grid[0], grid[-1])
     ax.set_ylim(0.0, top)
@@ -200,9 +238,19 @@ def _profile_panel(ax: Axes, pair: dict[str, Study], channels: Sequence[str], pa
         ax.ticklabel_format(axis="x", useOffset=False)
 
 
-def _profile_figure(studies: dict[str, dict[str, Study]], form_factor: str, *, parameter: str,
-                    panels: Sequence[Sequence[str]], threshold: float, top: float, table: str,
-                    quantity: str, threshold_text: str, suptitle: str) -> Figure:
+def _profile_figure(
+    studies: dict[str, dict[str, Study]],
+    form_factor: str,
+    *,
+    parameter: str,
+    panels: Sequence[Sequence[str]],
+    threshold: float,
+    top: float,
+    table: str,
+    quantity: str,
+    threshold_text: str,
+    suptitle: str,
+) -> Figure:
     """Rows realistic / optimistic, one column per channel set in ``panels``.
 
     A single channel set (the combined figures) is drawn as one row, realistic left.
@@ -228,9 +276,17 @@ def _profile_figure(studies: dict[str, dict[str, Study]], form_factor: str, *, p
     return fig
 
 
-def _contour_panel(ax: Axes, pair: dict[str, Study], channels: Sequence[str],
-                   px: str, x_range: tuple[float, float], py: str, y_range: tuple[float, float],
-                   level: float, n: int = 320) -> None:
+def _contour_panel(
+    ax: Axes,
+    pair: dict[str, Study],
+    channels: Sequence[str],
+    px: str,
+    x_range: tuple[float, float],
+    py: str,
+    y_range: tuple[float, float],
+    level: float,
+    n: int = 320,
+) -> None:
     """Delta chi^2 = ``level`` contours of every nucleus; solid-curve regions lightly shaded."""
     x = np.linspace(*x_range, n)
     y = np.linspace(*y_range, n)
@@ -240,8 +296,9 @@ def _contour_panel(ax: Axes, pair: dict[str, Study], channels: Sequence[str],
             dchi2 = _scan_2d(like, px, x, py, y)
             if key == "chosen":  # shade the allowed region of the solid curve lightly
                 ax.contourf(x, y, dchi2, levels=[-1.0, level], colors=[_COLOUR[nuc]], alpha=0.08)
-            ax.contour(x, y, dchi2, levels=[level], colors=[_COLOUR[nuc]], linestyles=ls,
-                       linewidths=lw)
+            ax.contour(
+                x, y, dchi2, levels=[level], colors=[_COLOUR[nuc]], linestyles=ls, linewidths=lw
+            )
     ax.set_xlim(*x_range)
     ax.set_ylim(*y_range)
     ax.set_xlabel(_AXIS[px])
@@ -252,8 +309,9 @@ def _contour_panel(ax: Axes, pair: dict[str, Study], channels: Sequence[str],
         ax.axvline(SIN2_THETA_W_PAPER, color="0.5", lw=0.8, ls=":")
 
 
-def _band_extent(pair: dict[str, Study], channels: Sequence[str], mu_max: float,
-                 level: float) -> tuple[float, float]:
+def _band_extent(
+    pair: dict[str, Study], channels: Sequence[str], mu_max: float, level: float
+) -> tuple[float, float]:
     """sin^2 range of the allowed (sin^2, mu_nu_mu) region for mu in [0, mu_max], all nuclei."""
     s = np.linspace(0.05, 0.45, 4001)  # 1e-4 steps: finer than the optimistic bands (~1e-3)
     mu = np.linspace(0.0, mu_max, 81)
@@ -278,13 +336,24 @@ def _fig5(studies: dict[str, dict[str, Study]], form_factor: str) -> Figure:
             mu_max = 1.6 * mu_1d
             s_lo, s_hi = _band_extent(pair, channels, mu_max, level)
             pad = 0.05 * (s_hi - s_lo)
-            _contour_panel(axes[i, j], pair, channels, "sin2_theta_w", (s_lo - pad, s_hi + pad),
-                           "mu_nu_mu", (0.0, mu_max), level)
+            _contour_panel(
+                axes[i, j],
+                pair,
+                channels,
+                "sin2_theta_w",
+                (s_lo - pad, s_hi + pad),
+                "mu_nu_mu",
+                (0.0, mu_max),
+                level,
+            )
             if channels == _DELAYED:
                 axes[i, j].set_ylabel(_MU_NUMUBAR_AXIS)
             axes[i, j].set_title(f"{setup}: {_CHANNEL_TEXT[channels]}", fontsize=11)
-    fig.suptitle(r"Fig. 5: 90 % C.L. regions ($\Delta\chi^2 = 4.61$, two parameters) in "
-                 r"($\sin^2\theta_W$, $\mu_\nu$)", fontsize=12)
+    fig.suptitle(
+        r"Fig. 5: 90 % C.L. regions ($\Delta\chi^2 = 4.61$, two parameters) in "
+        r"($\sin^2\theta_W$, $\mu_\nu$)",
+        fontsize=12,
+    )
     _style_legend(fig, form_factor, r"dotted vertical: $\sin^2\theta_W = 0.23120$", marks=False)
     return fig
 
@@ -301,8 +370,11 @@ def _fig6(studies: dict[str, dict[str, Study]], form_factor: str) -> Figure:
         _contour_panel(ax, pair, channels, "mu_nu_mu", (0.0, x_max), "mu_nu_e", (0.0, y_max), level)
         ax.set_xlabel(_MU_NUMUBAR_AXIS)
         ax.set_title(rf"{setup}: delayed $\bar\nu_\mu$ and $\nu_e$", fontsize=11)
-    fig.suptitle(r"Fig. 6: 90 % C.L. regions ($\Delta\chi^2 = 4.61$, two parameters) in "
-                 r"($\mu_{\bar\nu_\mu}$, $\mu_{\nu_e}$), $\sin^2\theta_W$ fixed", fontsize=12)
+    fig.suptitle(
+        r"Fig. 6: 90 % C.L. regions ($\Delta\chi^2 = 4.61$, two parameters) in "
+        r"($\mu_{\bar\nu_\mu}$, $\mu_{\nu_e}$), $\sin^2\theta_W$ fixed",
+        fontsize=12,
+    )
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=_COLOUR[n], lw=2, label=_LABEL[n]) for n in NUCLEI_ORDER]
@@ -341,32 +413,85 @@ def write_paper_figures(outdir: str | os.PathLike, form_factor: str | None = Non
     t90 = r"$\Delta\chi^2 = 2.71$ (90 % C.L., Tables V, VI)"
     single = (_PROMPT, _DELAYED)
     figures = [
-        _profile_figure(studies, form_factor, parameter="sin2_theta_w", panels=single,
-                        threshold=one, top=4.0, table="III", quantity="sin2_theta_w",
-                        threshold_text=t1,
-                        suptitle=r"Fig. 1: $\Delta\chi^2$ profile in $\sin^2\theta_W$"),
-        _profile_figure(studies, form_factor, parameter="sin2_theta_w",
-                        panels=(("numu", "numubar", "nue"),), threshold=one, top=4.0, table="IV",
-                        quantity="sin2_theta_w", threshold_text=t1,
-                        suptitle=r"Fig. 2: $\sin^2\theta_W$, prompt and delayed combined"),
-        _profile_figure(studies, form_factor, parameter="mu_nu_mu", panels=single, threshold=two,
-                        top=6.0, table="V", quantity="mu_nu", threshold_text=t90,
-                        suptitle=r"Fig. 3: $\Delta\chi^2$ profile in the magnetic moment "
-                                 r"$\mu_{\nu_\mu}$ "
-                                 r"($\mu_{\bar\nu_\mu}$ for delayed)"),
-        _profile_figure(studies, form_factor, parameter="mu_nu_mu", panels=(("numu", "numubar"),),
-                        threshold=two, top=6.0, table="V", quantity="mu_nu", threshold_text=t90,
-                        suptitle=r"Fig. 4: $\mu_{\nu_\mu}$, prompt and delayed combined"),
+        _profile_figure(
+            studies,
+            form_factor,
+            parameter="sin2_theta_w",
+            panels=single,
+            threshold=one,
+            top=4.0,
+            table="III",
+            quantity="sin2_theta_w",
+            threshold_text=t1,
+            suptitle=r"Fig. 1: $\Delta\chi^2$ profile in $\sin^2\theta_W$",
+        ),
+        _profile_figure(
+            studies,
+            form_factor,
+            parameter="sin2_theta_w",
+            panels=(("numu", "numubar", "nue"),),
+            threshold=one,
+            top=4.0,
+            table="IV",
+            quantity="sin2_theta_w",
+            threshold_text=t1,
+            suptitle=r"Fig. 2: $\sin^2\theta_W$, prompt and delayed combined",
+        ),
+        _profile_figure(
+            studies,
+            form_factor,
+            parameter="mu_nu_mu",
+            panels=single,
+            threshold=two,
+            top=6.0,
+            table="V",
+            quantity="mu_nu",
+            threshold_text=t90,
+            suptitle=r"Fig. 3: $\Delta\chi^2$ profile in the magnetic moment "
+            r"$\mu_{\nu_\mu}$ "
+            r"($\mu_{\bar\nu_\mu}$ for delayed)",
+        ),
+        _profile_figure(
+            studies,
+            form_factor,
+            parameter="mu_nu_mu",
+            panels=(("numu", "numubar"),),
+            threshold=two,
+            top=6.0,
+            table="V",
+            quantity="mu_nu",
+            threshold_text=t90,
+            suptitle=r"Fig. 4: $\mu_{\nu_\mu}$, prompt and delayed combined",
+        ),
         _fig5(studies, form_factor),
         _fig6(studies, form_factor),
-        _profile_figure(studies, form_factor, parameter="r2_nu_mu", panels=single, threshold=two,
-                        top=6.0, table="VI", quantity="r2_nu", threshold_text=t90,
-                        suptitle=r"Fig. 7: $\Delta\chi^2$ profile in the charge radius "
-                                 r"$\langle r^2_{\nu_\mu}\rangle$"),
-        _profile_figure(studies, form_factor, parameter="r2_nu_mu", panels=(("numu", "numubar"),),
-                        threshold=two, top=6.0, table="VI", quantity="r2_nu", threshold_text=t90,
-                        suptitle=r"Fig. 8: $\langle r^2_{\nu_\mu}\rangle$, "
-                                 r"prompt and delayed combined"),
+        _profile_figure(
+            studies,
+            form_factor,
+            parameter="r2_nu_mu",
+            panels=single,
+            threshold=two,
+            top=6.0,
+            table="VI",
+            quantity="r2_nu",
+            threshold_text=t90,
+            suptitle=r"Fig. 7: $\Delta\chi^2$ profile in the charge radius "
+            r"$\langle r^2_{\nu_\mu}\rangle$",
+        ),
+        _profile_figure(
+            studies,
+            form_factor,
+            parameter="r2_nu_mu",
+            panels=(("numu", "numubar"),),
+            threshold=two,
+            top=6.0,
+            table="VI",
+            quantity="r2_nu",
+            threshold_text=t90,
+            suptitle=r"Fig. 8: $\langle r^2_{\nu_\mu}\rangle$, "
+            r"prompt and delayed combined",
+        ),
     ]
-    return [save_png_atomic(fig, outdir / name)
-            for fig, name in zip(figures, FIGURE_NAMES, strict=True)]
+    return [
+        save_png_atomic(fig, outdir / name) for fig, name in zip(figures, FIGURE_NAMES, strict=True)
+    ]

@@ -31,9 +31,13 @@ _GREEN, _YELLOW = "#00c000", "#ffdd00"
 
 def _label(path: str) -> str:
     names = {
-        "mass_kg": "mass (kg)", "distance_m": "distance (m)", "exposure_s": "exposure (s)",
-        "flux_per_flavor": "flux per flavour (cm$^{-2}$ s$^{-1}$)", "efficiency": "efficiency",
-        "recoil_window_kev.0": "threshold (keV)", "recoil_window_kev.1": "upper recoil edge (keV)",
+        "mass_kg": "mass (kg)",
+        "distance_m": "distance (m)",
+        "exposure_s": "exposure (s)",
+        "flux_per_flavor": "flux per flavour (cm$^{-2}$ s$^{-1}$)",
+        "efficiency": "efficiency",
+        "recoil_window_kev.0": "threshold (keV)",
+        "recoil_window_kev.1": "upper recoil edge (keV)",
     }
     for key, text in names.items():
         if path.endswith(key):
@@ -46,9 +50,13 @@ def _ylabel(result: ScanResult) -> str:
     t = result.target
     units = {"1e-10 mu_B": r" ($10^{-10}\,\mu_B$)", "1e-32 cm^2": r" ($10^{-32}$ cm$^2$)"}
     unit = units.get(t.unit, "")
-    sym = {"mu_nu_mu": r"$\mu_{\nu_\mu}$", "mu_nu_e": r"$\mu_{\nu_e}$",
-           "sin2_theta_w": r"$\sin^2\theta_W$", "r2_nu_mu": r"$\langle r^2_{\nu_\mu}\rangle$",
-           "r2_nu_e": r"$\langle r^2_{\nu_e}\rangle$"}[t.parameter]
+    sym = {
+        "mu_nu_mu": r"$\mu_{\nu_\mu}$",
+        "mu_nu_e": r"$\mu_{\nu_e}$",
+        "sin2_theta_w": r"$\sin^2\theta_W$",
+        "r2_nu_mu": r"$\langle r^2_{\nu_\mu}\rangle$",
+        "r2_nu_e": r"$\langle r^2_{\nu_e}\rangle$",
+    }[t.parameter]
     what = f"{sym} upper limit" if t.kind == "upper" else f"{sym} half-width"
     return f"{what}, {100 * t.level:.3g} % CL{unit}"
 
@@ -109,15 +117,24 @@ def plot_scan_1d(result: ScanResult, goal: float | None = None) -> Figure:
         ax.set_xticks(x, [str(v) for v in axis.values])
     band = {k: result.grid(f"band.{k}") for k in ("minus2", "minus1", "median", "plus1", "plus2")}
     if np.isfinite(band["median"]).any():
-        ax.fill_between(x, band["minus2"], band["plus2"], color=_YELLOW, lw=0,
-                        label=r"toys $\pm 2\sigma$")
-        ax.fill_between(x, band["minus1"], band["plus1"], color=_GREEN, lw=0,
-                        label=r"toys $\pm 1\sigma$")
+        ax.fill_between(
+            x, band["minus2"], band["plus2"], color=_YELLOW, lw=0, label=r"toys $\pm 2\sigma$"
+        )
+        ax.fill_between(
+            x, band["minus1"], band["plus1"], color=_GREEN, lw=0, label=r"toys $\pm 1\sigma$"
+        )
         ax.plot(x, band["median"], color="k", ls="--", lw=1.2, label="toys: median")
     chi2 = result.grid("chi2_limit")
     if np.isfinite(chi2).any():
-        ax.plot(x, chi2, color="k", lw=1.8, marker="o" if x.size <= 12 else None, ms=4,
-                label=rf"Asimov $\chi^2$ ({result.settings.statistic})")
+        ax.plot(
+            x,
+            chi2,
+            color="k",
+            lw=1.8,
+            marker="o" if x.size <= 12 else None,
+            ms=4,
+            label=rf"Asimov $\chi^2$ ({result.settings.statistic})",
+        )
     post = result.grid("posterior_limit")
     if np.isfinite(post).any():
         ax.plot(x, post, color="tab:blue", lw=1.8, marker="s", ms=4, label="posterior (Asimov)")
@@ -138,8 +155,9 @@ def plot_scan_1d(result: ScanResult, goal: float | None = None) -> Figure:
     return fig
 
 
-def plot_scan_2d(result: ScanResult, quantity: str = "chi2_limit",
-                 levels: Sequence[float] | None = None) -> Figure:
+def plot_scan_2d(
+    result: ScanResult, quantity: str = "chi2_limit", levels: Sequence[float] | None = None
+) -> Figure:
     """Colour map of a two-axis scan with labelled contour lines of equal sensitivity.
 
     Parameters
@@ -177,14 +195,18 @@ def plot_scan_2d(result: ScanResult, quantity: str = "chi2_limit",
         ax.set_yscale("log")
     ax.set_xlabel(_label(ax0.path))
     ax.set_ylabel(_label(ax1.path))
-    name = {"chi2_limit": r"Asimov $\chi^2$", "posterior_limit": "posterior",
-            "band.median": "median of toys"}.get(quantity, quantity)
+    name = {
+        "chi2_limit": r"Asimov $\chi^2$",
+        "posterior_limit": "posterior",
+        "band.median": "median of toys",
+    }.get(quantity, quantity)
     ax.set_title(f"{result.study}: {name}", fontsize=11)
     return fig
 
 
-def write_scan_plots(result: ScanResult, out_dir: str | Path,
-                     goal: float | None = None) -> list[Path]:
+def write_scan_plots(
+    result: ScanResult, out_dir: str | Path, goal: float | None = None
+) -> list[Path]:
     """Write the scan's figures as PNG into ``out_dir``; returns their paths.
 
     1-D: ``scan.png``. 2-D: ``scan_map_chi2.png`` and, when computed,
@@ -197,8 +219,11 @@ def write_scan_plots(result: ScanResult, out_dir: str | Path,
     if len(result.axes) == 1:
         figures.append(("scan.png", plot_scan_1d(result, goal)))
     elif all(a.numeric for a in result.axes):
-        for quantity, name in (("chi2_limit", "chi2"), ("posterior_limit", "posterior"),
-                               ("band.median", "toys_median")):
+        for quantity, name in (
+            ("chi2_limit", "chi2"),
+            ("posterior_limit", "posterior"),
+            ("band.median", "toys_median"),
+        ):
             if np.isfinite(result.grid(quantity)).any():
                 figures.append((f"scan_map_{name}.png", plot_scan_2d(result, quantity)))
     paths = []

@@ -227,7 +227,9 @@ def _efficiency(setup: DetectorSetup, recoil_kev: np.ndarray) -> np.ndarray:
     return np.full_like(recoil_kev, float(setup.efficiency))
 
 
-def differential_coefficients(setup: DetectorSetup, flavor: str, recoil_kev: np.ndarray) -> np.ndarray:
+def differential_coefficients(
+    setup: DetectorSetup, flavor: str, recoil_kev: np.ndarray
+) -> np.ndarray:
     """Differential coefficients dI/dT on a recoil grid, counts/keV, shape (4, n).
 
     Rows are (pp, pn, nn, mag) as in :class:`ChannelCoefficients`, summed over the
@@ -241,7 +243,9 @@ def differential_coefficients(setup: DetectorSetup, flavor: str, recoil_kev: np.
     return total * _efficiency(setup, t)
 
 
-def channel_coefficients(setup: DetectorSetup, flavor: str, n_nodes: int = 64) -> ChannelCoefficients:
+def channel_coefficients(
+    setup: DetectorSetup, flavor: str, n_nodes: int = 64
+) -> ChannelCoefficients:
     """Integrate the coefficients of one detector x flavour channel over each recoil bin.
 
     Each isotope is integrated up to its own kinematic end point, so the integrand is
@@ -286,9 +290,7 @@ class RateModel:
     @cached_property
     def labels(self) -> list[tuple[str, str, int]]:
         """(detector, flavour, bin index) for each column of :meth:`counts`."""
-        return [
-            (ch.detector, ch.flavor, i) for ch in self.channels for i in range(ch.i_pp.size)
-        ]
+        return [(ch.detector, ch.flavor, i) for ch in self.channels for i in range(ch.i_pp.size)]
 
     @cached_property
     def mu_index(self) -> np.ndarray:
@@ -321,8 +323,9 @@ class RateModel:
     #: doubles, 3.5 MB) stay in cache and no temporary grows with the number of points.
     BLOCK_POINTS = 1 << 16
 
-    def counts(self, parameters: Mapping[str, float | np.ndarray],
-               out: np.ndarray | None = None) -> np.ndarray:
+    def counts(
+        self, parameters: Mapping[str, float | np.ndarray], out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Expected counts in every column for ``parameters`` (missing ones take their SM value).
 
         Parameters
@@ -347,7 +350,10 @@ class RateModel:
         """
         p = {
             "sin2_theta_w": const.SIN2_THETA_W_PAPER,
-            "mu_nu_mu": 0.0, "mu_nu_e": 0.0, "r2_nu_mu": 0.0, "r2_nu_e": 0.0,
+            "mu_nu_mu": 0.0,
+            "mu_nu_e": 0.0,
+            "r2_nu_mu": 0.0,
+            "r2_nu_e": 0.0,
             "signal_strength": 1.0,
         }
         unknown = set(parameters) - set(p)
@@ -361,8 +367,17 @@ class RateModel:
             # one point: fits call this in their inner loop, so skip the array machinery
             strength, s2, r2_mu, r2_e, mu_mu, mu_e = (float(v) for v in raw)
             s_mu, s_e = s2 + k * r2_mu, s2 + k * r2_e
-            features = np.array([strength, strength * s_mu, strength * s_mu * s_mu, strength * s_e,
-                                 strength * s_e * s_e, mu_mu * mu_mu, mu_e * mu_e])
+            features = np.array(
+                [
+                    strength,
+                    strength * s_mu,
+                    strength * s_mu * s_mu,
+                    strength * s_e,
+                    strength * s_e * s_e,
+                    mu_mu * mu_mu,
+                    mu_e * mu_e,
+                ]
+            )
             return features @ self._weights
         values = [np.asarray(v, dtype=float) for v in raw]
         shape = np.broadcast_shapes(*(v.shape for v in values))
@@ -372,8 +387,10 @@ class RateModel:
         if out is None:
             out = np.empty((*shape, n_cols))
         elif out.shape != (*shape, n_cols) or out.dtype != np.float64 or not out.flags.c_contiguous:
-            raise ValueError(f"out must be a C-contiguous float64 array of shape "
-                             f"{(*shape, n_cols)}, got {out.dtype} {out.shape}")
+            raise ValueError(
+                f"out must be a C-contiguous float64 array of shape "
+                f"{(*shape, n_cols)}, got {out.dtype} {out.shape}"
+            )
         out2 = out.reshape(n_points, n_cols)
         w = self._weights
         block = min(self.BLOCK_POINTS, max(n_points, 1))
@@ -383,7 +400,8 @@ class RateModel:
             m = stop - start
             f = feats[:, :m]
             strength, s2, r2_mu, r2_e, mu_mu, mu_e = (
-                v if v.ndim == 0 else v[start:stop] for v in flat)
+                v if v.ndim == 0 else v[start:stop] for v in flat
+            )
             np.multiply(k, r2_mu, out=f[1])
             f[1] += s2  # s_mu
             np.multiply(k, r2_e, out=f[3])

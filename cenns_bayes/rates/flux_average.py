@@ -25,9 +25,13 @@ from .coefficients import DetectorSetup, channel_coefficients
 __all__ = ["flux_averaged_cross_section_cm2"]
 
 
-def flux_averaged_cross_section_cm2(setup: DetectorSetup, flavors: Sequence[str],
-                                    sin2_theta_w: float = SIN2_THETA_W_PAPER,
-                                    lower_recoil_kev: float = 1e-4, n_nodes: int = 96) -> float:
+def flux_averaged_cross_section_cm2(
+    setup: DetectorSetup,
+    flavors: Sequence[str],
+    sin2_theta_w: float = SIN2_THETA_W_PAPER,
+    lower_recoil_kev: float = 1e-4,
+    n_nodes: int = 96,
+) -> float:
     """Standard-Model CEvNS cross section averaged over the flux of ``flavors``, per nucleus, cm^2.
 
     Parameters
@@ -52,14 +56,21 @@ def flux_averaged_cross_section_cm2(setup: DetectorSetup, flavors: Sequence[str]
     """
     if not flavors:
         raise ValueError("no flavour to average over")
-    full = replace(setup, efficiency=1.0, recoil_window_kev=(lower_recoil_kev, None), bin_edges_kev=None)
+    full = replace(
+        setup, efficiency=1.0, recoil_window_kev=(lower_recoil_kev, None), bin_edges_kev=None
+    )
     gp = float(proton_vector_coupling(sin2_theta_w))
     gn = float(neutron_vector_coupling(sin2_theta_w))
     counts = 0.0
     for flavor in flavors:
         c = channel_coefficients(full, flavor, n_nodes)
-        counts += float(gp * gp * c.i_pp.sum() + 2.0 * gp * gn * c.i_pn.sum() + gn * gn * c.i_nn.sum())
+        counts += float(
+            gp * gp * c.i_pp.sum() + 2.0 * gp * gn * c.i_pn.sum() + gn * gn * c.i_nn.sum()
+        )
     target = setup.target
-    n_nuclei = setup.mass_kg * sum(comp.atoms_per_formula_unit for comp in target.components) \
+    n_nuclei = (
+        setup.mass_kg
+        * sum(comp.atoms_per_formula_unit for comp in target.components)
         / target.formula_mass_kg
+    )
     return counts / (n_nuclei * setup.fluence_per_cm2 * len(flavors))

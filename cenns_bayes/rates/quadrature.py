@@ -59,7 +59,11 @@ def direct_counts(
         def dsigma(t_kev: float, e_mev: float, nuc=nuc, ffs=ffs) -> float:
             sm = sm_differential_cm2_per_kev(t_kev, e_mev, nuc, ffs, sin2_theta_w, r2_nu)
             em = em_differential_cm2_per_kev(t_kev, e_mev, nuc, ffs[0], mu_nu)
-            eff = setup.efficiency(np.array([t_kev]))[0] if callable(setup.efficiency) else setup.efficiency
+            eff = (
+                setup.efficiency(np.array([t_kev]))[0]
+                if callable(setup.efficiency)
+                else setup.efficiency
+            )
             return float(sm + em) * eff
 
         if isinstance(spectrum, PromptLine):
@@ -77,8 +81,11 @@ def direct_counts(
             def inner(t_kev: float) -> float:
                 e_lo = float(min_neutrino_energy_mev(t_kev, nuc.mass_mev))
                 return integrate.quad(
-                    lambda e: float(spectrum.density(e)) * dsigma(t_kev, e), e_lo, e_max,
-                    epsrel=epsrel, limit=200,
+                    lambda e: float(spectrum.density(e)) * dsigma(t_kev, e),
+                    e_lo,
+                    e_max,
+                    epsrel=epsrel,
+                    limit=200,
                 )[0]
 
             val, _ = integrate.quad(inner, lo, t_hi, epsrel=epsrel, limit=200)

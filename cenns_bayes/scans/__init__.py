@@ -24,8 +24,8 @@ from .run import (
     ScanResult,
     ScanSetupError,
     StudyScanner,
-    crossing_value,
     band_from_limits,
+    crossing_value,
     run_scan,
 )
 from .values import ScanAxis, ScanValueError, parse_values, parse_vary

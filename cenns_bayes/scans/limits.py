@@ -90,13 +90,21 @@ class TargetSpec:
         """One-line description of the figure of merit."""
         what = "upper limit" if self.kind == "upper" else "half-width of the interval"
         unit = f", {self.unit}" if self.unit else ""
-        return (f"{self.parameter}: {what} at {100 * self.level:.4g} % CL "
-                f"(Delta chi^2 = {self.delta:.4g}){unit}")
+        return (
+            f"{self.parameter}: {what} at {100 * self.level:.4g} % CL "
+            f"(Delta chi^2 = {self.delta:.4g}){unit}"
+        )
 
     def to_json(self) -> dict:
         """JSON-ready description."""
-        return {"parameter": self.parameter, "kind": self.kind, "level": self.level,
-                "delta_chi2": self.delta, "unit": self.unit, "description": self.description}
+        return {
+            "parameter": self.parameter,
+            "kind": self.kind,
+            "level": self.level,
+            "delta_chi2": self.delta,
+            "unit": self.unit,
+            "description": self.description,
+        }
 
 
 def target_spec(parameter: str, level: float | None = None) -> TargetSpec:
@@ -157,16 +165,26 @@ class LimitResult:
     extra: dict = field(default_factory=dict)
 
 
-def expected_limit(model: RateModel, truth: Mapping[str, float], target: TargetSpec,
-                   settings: FitSettings = FitSettings()) -> LimitResult:
+def expected_limit(
+    model: RateModel,
+    truth: Mapping[str, float],
+    target: TargetSpec,
+    settings: FitSettings = FitSettings(),
+) -> LimitResult:
     """The Asimov (expected) limit: data = expectation at ``truth``, the study's statistic."""
     truth = dict(truth)
     return fit_limit(model, model.counts(truth), truth, target, settings, settings.statistic)
 
 
-def fit_limit(model: RateModel, observed: np.ndarray, truth: Mapping[str, float],
-              target: TargetSpec, settings: FitSettings = FitSettings(),
-              statistic: str = "poisson", auxiliary: Mapping[str, Any] | None = None) -> LimitResult:
+def fit_limit(
+    model: RateModel,
+    observed: np.ndarray,
+    truth: Mapping[str, float],
+    target: TargetSpec,
+    settings: FitSettings = FitSettings(),
+    statistic: str = "poisson",
+    auxiliary: Mapping[str, Any] | None = None,
+) -> LimitResult:
     """Fit ``observed`` counts and return the limit or interval of the target.
 
     The target and ``settings.profile`` are free (other parameters fixed at ``truth``);
@@ -175,8 +193,14 @@ def fit_limit(model: RateModel, observed: np.ndarray, truth: Mapping[str, float]
     ``auxiliary`` (a toy's auxiliary measurements; default nominal). The chi^2 leaves out
     empty bins.
     """
-    counting = CountingModel(model, np.asarray(observed, dtype=float), settings.flux_sigma,
-                             settings.detector_sigma, fixed=dict(truth), auxiliary=dict(auxiliary or {}))
+    counting = CountingModel(
+        model,
+        np.asarray(observed, dtype=float),
+        settings.flux_sigma,
+        settings.detector_sigma,
+        fixed=dict(truth),
+        auxiliary=dict(auxiliary or {}),
+    )
     free = [target.parameter, *[q for q in settings.profile if q != target.parameter]]
     fitter = ProfileFitter(counting, free, cost=statistic)
     p = target.parameter
@@ -187,9 +211,17 @@ def fit_limit(model: RateModel, observed: np.ndarray, truth: Mapping[str, float]
     return LimitResult(float(figure), float(lower), float(upper), float(best))
 
 
-def toy_limit_task(model: RateModel, truth: Mapping[str, float], target: TargetSpec,
-                   settings: FitSettings, detector_names: Sequence[str], point: int, toy: int,
-                   *, seed: np.random.SeedSequence) -> dict:
+def toy_limit_task(
+    model: RateModel,
+    truth: Mapping[str, float],
+    target: TargetSpec,
+    settings: FitSettings,
+    detector_names: Sequence[str],
+    point: int,
+    toy: int,
+    *,
+    seed: np.random.SeedSequence,
+) -> dict:
     """One pseudo-experiment under ``truth``, fitted with the Poisson likelihood ratio.
 
     Drawn by the model's ``sample``: Poisson counts at the truth (normalisations at their
@@ -205,15 +237,33 @@ def toy_limit_task(model: RateModel, truth: Mapping[str, float], target: TargetS
         (None, or why the fit failed).
     """
     rng = np.random.default_rng(seed)
-    counting = CountingModel(model, model.counts(dict(truth)), settings.flux_sigma,
-                             settings.detector_sigma, fixed=dict(truth))
+    counting = CountingModel(
+        model,
+        model.counts(dict(truth)),
+        settings.flux_sigma,
+        settings.detector_sigma,
+        fixed=dict(truth),
+    )
     observed, auxiliary = counting.sample(dict(truth), rng)
     row = {"point": point, "toy": toy, "n_observed": int(observed.sum())}
     try:
-        res = fit_limit(model, observed, truth, target, settings, statistic="poisson",
-                        auxiliary=auxiliary)
+        res = fit_limit(
+            model, observed, truth, target, settings, statistic="poisson", auxiliary=auxiliary
+        )
     except (RuntimeError, ValueError) as err:
-        return {**row, "limit": None, "lower": None, "upper": None, "best_fit": None,
-                "error": str(err)}
-    return {**row, "limit": res.figure, "lower": res.lower, "upper": res.upper,
-            "best_fit": res.best_fit, "error": None}
+        return {
+            **row,
+            "limit": None,
+            "lower": None,
+            "upper": None,
+            "best_fit": None,
+            "error": str(err),
+        }
+    return {
+        **row,
+        "limit": res.figure,
+        "lower": res.lower,
+        "upper": res.upper,
+        "best_fit": res.best_fit,
+        "error": None,
+    }

@@ -59,8 +59,11 @@ __all__ = [
 
 #: Quantiles of the Brazil band: Phi(k) for k = -2, -1, 0, 1, 2.
 BAND_QUANTILES: dict[str, float] = {
-    "minus2": float(stats.norm.cdf(-2)), "minus1": float(stats.norm.cdf(-1)), "median": 0.5,
-    "plus1": float(stats.norm.cdf(1)), "plus2": float(stats.norm.cdf(2)),
+    "minus2": float(stats.norm.cdf(-2)),
+    "minus1": float(stats.norm.cdf(-1)),
+    "median": 0.5,
+    "plus1": float(stats.norm.cdf(1)),
+    "plus2": float(stats.norm.cdf(2)),
 }
 
 
@@ -85,8 +88,12 @@ class StudyScanner:
         Fixed overrides applied at every point (``--set``).
     """
 
-    def __init__(self, raw: Mapping[str, Any], path: str = "<string>",
-                 overrides: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        raw: Mapping[str, Any],
+        path: str = "<string>",
+        overrides: Mapping[str, Any] | None = None,
+    ) -> None:
         self.raw = copy.deepcopy(dict(raw))
         self.path = str(path)
         self.overrides = dict(overrides or {})
@@ -94,8 +101,9 @@ class StudyScanner:
         self.integrations = 0  # number of channel integrals computed (for tests/benchmarks)
 
     @classmethod
-    def from_file(cls, path: str | Path,
-                  overrides: Mapping[str, Any] | None = None) -> StudyScanner:
+    def from_file(
+        cls, path: str | Path, overrides: Mapping[str, Any] | None = None
+    ) -> StudyScanner:
         """Read a study file."""
         p = Path(path)
         try:
@@ -128,10 +136,16 @@ class StudyScanner:
             if not binned:
                 setup = dataclasses.replace(setup, bin_edges_kev=None)
             unit = dataclasses.replace(
-                setup, mass_kg=1.0, fluence_per_cm2=1.0,
-                efficiency=setup.efficiency if callable(setup.efficiency) else 1.0)
-            factor = setup.mass_kg * setup.fluence_per_cm2 * (
-                1.0 if callable(setup.efficiency) else float(setup.efficiency))
+                setup,
+                mass_kg=1.0,
+                fluence_per_cm2=1.0,
+                efficiency=setup.efficiency if callable(setup.efficiency) else 1.0,
+            )
+            factor = (
+                setup.mass_kg
+                * setup.fluence_per_cm2
+                * (1.0 if callable(setup.efficiency) else float(setup.efficiency))
+            )
             for flavor in study.flavors:
                 key = (unit, flavor)
                 ch = self._cache.get(key)
@@ -139,17 +153,29 @@ class StudyScanner:
                     ch = channel_coefficients(unit, flavor)
                     self._cache[key] = ch
                     self.integrations += 1
-                channels.append(ChannelCoefficients(
-                    ch.detector, ch.flavor, ch.bin_edges_kev, ch.i_pp * factor, ch.i_pn * factor,
-                    ch.i_nn * factor, ch.i_mag * factor))
+                channels.append(
+                    ChannelCoefficients(
+                        ch.detector,
+                        ch.flavor,
+                        ch.bin_edges_kev,
+                        ch.i_pp * factor,
+                        ch.i_pn * factor,
+                        ch.i_nn * factor,
+                        ch.i_mag * factor,
+                    )
+                )
         return RateModel(channels)
 
 
 def fit_settings(study: Study, profile: Sequence[str] = ()) -> FitSettings:
     """The :class:`FitSettings` of a study (its statistic and normalisation nuisances)."""
     nuis = study.spec.nuisances
-    return FitSettings(statistic=study.spec.analysis.statistic, flux_sigma=nuis.flux_sigma,
-                       detector_sigma=nuis.detector_sigma, profile=tuple(profile))
+    return FitSettings(
+        statistic=study.spec.analysis.statistic,
+        flux_sigma=nuis.flux_sigma,
+        detector_sigma=nuis.detector_sigma,
+        profile=tuple(profile),
+    )
 
 
 @dataclass
@@ -186,8 +212,14 @@ class ScanPoint:
     def to_json(self) -> dict:
         """JSON-ready dict with the keys of computed quantities only."""
         out: dict[str, Any] = {"values": dict(self.values)}
-        for name in ("expected_counts", "chi2_limit", "chi2_interval", "posterior_limit",
-                     "posterior_interval", "band"):
+        for name in (
+            "expected_counts",
+            "chi2_limit",
+            "chi2_interval",
+            "posterior_limit",
+            "posterior_interval",
+            "band",
+        ):
             v = getattr(self, name)
             if v is not None:
                 out[name] = list(v) if isinstance(v, tuple) else v
@@ -225,8 +257,11 @@ class ScanResult:
         """A quantity on the scan grid, shape (len(axis 0),) or (len(axis 0), len(axis 1))."""
         vals = []
         for p in self.points:
-            v = getattr(p, quantity) if not quantity.startswith("band.") else (
-                (p.band or {}).get(quantity.split(".", 1)[1]))
+            v = (
+                getattr(p, quantity)
+                if not quantity.startswith("band.")
+                else ((p.band or {}).get(quantity.split(".", 1)[1]))
+            )
             vals.append(np.nan if v is None else float(v))
         return np.array(vals).reshape([len(a.values) for a in self.axes])
 
@@ -296,8 +331,15 @@ def posterior_backend() -> Callable[..., Any]:
     return fn
 
 
-def posterior_point_task(raw: Mapping[str, Any], path: str, overrides: Mapping[str, Any],
-                         target: TargetSpec, point: int, *, seed: np.random.SeedSequence) -> dict:
+def posterior_point_task(
+    raw: Mapping[str, Any],
+    path: str,
+    overrides: Mapping[str, Any],
+    target: TargetSpec,
+    point: int,
+    *,
+    seed: np.random.SeedSequence,
+) -> dict:
     """Sample the posterior on Asimov data at one scan point and return the credible figure.
 
     mu_nu: the ``level`` quantile of the marginal posterior (one-sided upper credible
@@ -317,13 +359,19 @@ def posterior_point_task(raw: Mapping[str, Any], path: str, overrides: Mapping[s
         upper = float(np.quantile(draws, target.level))
         return {"point": point, "posterior_limit": upper, "lower": 0.0, "upper": upper}
     lo, hi = np.quantile(draws, [0.5 - target.level / 2, 0.5 + target.level / 2])
-    return {"point": point, "posterior_limit": float(0.5 * (hi - lo)),
-            "lower": float(lo), "upper": float(hi)}
+    return {
+        "point": point,
+        "posterior_limit": float(0.5 * (hi - lo)),
+        "lower": float(lo),
+        "upper": float(hi),
+    }
 
 
 def _grid(axes: Sequence[ScanAxis]) -> list[dict[str, Any]]:
-    return [dict(zip([a.path for a in axes], combo, strict=True))
-            for combo in itertools.product(*[a.values for a in axes])]
+    return [
+        dict(zip([a.path for a in axes], combo, strict=True))
+        for combo in itertools.product(*[a.values for a in axes])
+    ]
 
 
 def run_scan(
@@ -398,12 +446,16 @@ def run_scan(
             at = ", ".join(f"{k} = {v}" for k, v in values.items())
             raise type(err)(err.path, err.key, f"{err.problem} (at scan point {at})") from None
     if spec.parameter != "sin2_theta_w" and not any(
-            spec.parameter in parameter_for_flavor(f) for f in studies[0].flavors):
-        raise ScanSetupError(f"no analysed flavour depends on {spec.parameter} "
-                             f"(analysis.flavors = {studies[0].flavors})")
+        spec.parameter in parameter_for_flavor(f) for f in studies[0].flavors
+    ):
+        raise ScanSetupError(
+            f"no analysed flavour depends on {spec.parameter} "
+            f"(analysis.flavors = {studies[0].flavors})"
+        )
     if method != "chi2" and spec.parameter not in studies[0].free_parameters:
         raise ScanSetupError(
-            f"posterior scans need a prior on {spec.parameter} in the study's [priors] table")
+            f"posterior scans need a prior on {spec.parameter} in the study's [priors] table"
+        )
     if method != "chi2":
         posterior_backend()
     settings = fit_settings(studies[0], profile)
@@ -424,31 +476,59 @@ def run_scan(
     own_engine = engine is None
     engine = Engine(workers=1, progress=False) if engine is None else engine
     try:
-        meta = {"kind": "scan", "study": scanner.fingerprint, "target": spec.to_json(),
-                "axes": [a.to_json() for a in axes], "profile": list(profile)}
+        meta = {
+            "kind": "scan",
+            "study": scanner.fingerprint,
+            "target": spec.to_json(),
+            "axes": [a.to_json() for a in axes],
+            "profile": list(profile),
+        }
         if toys > 0:
             tasks = [
-                Task((p.index, k), toy_limit_task,
-                     (models[p.index], studies[p.index].true_parameters(), spec,
-                      fit_settings(studies[p.index], profile), studies[p.index].detector_names,
-                      p.index, k))
-                for p in points for k in range(toys)
+                Task(
+                    (p.index, k),
+                    toy_limit_task,
+                    (
+                        models[p.index],
+                        studies[p.index].true_parameters(),
+                        spec,
+                        fit_settings(studies[p.index], profile),
+                        studies[p.index].detector_names,
+                        p.index,
+                        k,
+                    ),
+                )
+                for p in points
+                for k in range(toys)
             ]
-            rows = engine.run(tasks, seed=seed, table=None if out is None else out / "toys.jsonl",
-                              meta={**meta, "task": "toys"}, description=f"toys ({spec.parameter})")
+            rows = engine.run(
+                tasks,
+                seed=seed,
+                table=None if out is None else out / "toys.jsonl",
+                meta={**meta, "task": "toys"},
+                description=f"toys ({spec.parameter})",
+            )
             by_point: dict[int, list] = {}
             for r in rows:
                 by_point.setdefault(int(r["point"]), []).append(r["limit"])
             for p in points:
                 p.band = band_from_limits(by_point.get(p.index, []))
         if method in ("posterior", "both"):
-            tasks = [Task((p.index,), posterior_point_task,
-                          (scanner.raw, scanner.path, {**scanner.overrides, **p.values}, spec,
-                           p.index))
-                     for p in points]
-            rows = engine.run(tasks, seed=seed,
-                              table=None if out is None else out / "posterior.jsonl",
-                              meta={**meta, "task": "posterior"}, description="posterior")
+            tasks = [
+                Task(
+                    (p.index,),
+                    posterior_point_task,
+                    (scanner.raw, scanner.path, {**scanner.overrides, **p.values}, spec, p.index),
+                )
+                for p in points
+            ]
+            rows = engine.run(
+                tasks,
+                seed=seed,
+                table=None if out is None else out / "posterior.jsonl",
+                meta={**meta, "task": "posterior"},
+                description="posterior",
+            )
             for r in rows:
                 p = points[int(r["point"])]
                 p.posterior_limit = r["posterior_limit"]

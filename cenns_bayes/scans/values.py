@@ -86,7 +86,8 @@ def parse_values(text: str) -> tuple[tuple[float | str, ...], bool]:
         log = len(parts) == 4
         if log and parts[3] != "log":
             raise ScanValueError(
-                f"{text!r}: the fourth field of a range can only be 'log', got {parts[3]!r}")
+                f"{text!r}: the fourth field of a range can only be 'log', got {parts[3]!r}"
+            )
         start = _number(parts[0], "start", text)
         stop = _number(parts[1], "stop", text)
         if not re.fullmatch(r"\d+", parts[2]) or int(parts[2]) < 2:
@@ -120,8 +121,9 @@ def parse_values(text: str) -> tuple[tuple[float | str, ...], bool]:
     if len(kinds) > 1:
         raise ScanValueError(f"{text!r}: mixes numbers and words")
     nums = [v for v in values if isinstance(v, float)]
-    log = (len(nums) == len(values) and len(nums) > 1 and min(nums) > 0
-           and max(nums) / min(nums) >= 20)
+    log = (
+        len(nums) == len(values) and len(nums) > 1 and min(nums) > 0 and max(nums) / min(nums) >= 20
+    )
     return tuple(values), log
 
 

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from ..physics.cross_sections import max_recoil_kev
 from ..physics.form_factors import FORM_FACTOR_MODELS
 from ..physics.nuclei import UnknownNucleusError, get_target
 from ..physics.sns import flux_at_distance, sns_spectrum
-from ..physics.cross_sections import max_recoil_kev
 from ..rates.coefficients import (
     PARAMETER_NAMES,
     ChannelCoefficients,
@@ -38,7 +38,12 @@ from . import schema
 from .errors import SpecPhysicsError, SpecStructureError
 
 __all__ = [
-    "Study", "apply_overrides", "load_study", "parse_study", "parse_override", "read_regular_file",
+    "Study",
+    "apply_overrides",
+    "load_study",
+    "parse_study",
+    "parse_override",
+    "read_regular_file",
 ]
 
 #: Largest spec file read, bytes (the shipped ones are below 10 kB).
@@ -75,8 +80,9 @@ def _walk_types(tp) -> Iterable:
 _KNOWN_KEYS = sorted(_all_field_names(schema.StudySpec))
 
 
-def _key_homes(model: type[BaseModel], prefix: str = "",
-               out: dict | None = None) -> dict[str, list[str]]:
+def _key_homes(
+    model: type[BaseModel], prefix: str = "", out: dict | None = None
+) -> dict[str, list[str]]:
     """Every key of the schema -> the tables it belongs in (``"detectors.response"``)."""
     out = {} if out is None else out
     for name, f in model.model_fields.items():
@@ -161,7 +167,8 @@ def _structure_error(path: str, err: ValidationError, raw: Any = None) -> SpecSt
             where = " or ".join(f"in [{h}]" if h else "at the top level" for h in homes[:3])
             where = where or "at the top level"
             return SpecStructureError(
-                path, key, f"key not allowed {_table_name(loc[:-1])}; it belongs {where}")
+                path, key, f"key not allowed {_table_name(loc[:-1])}; it belongs {where}"
+            )
         return SpecStructureError(path, key, f"unknown key{_suggest(bad, _KNOWN_KEYS)}")
     if kind == "missing":
         return SpecStructureError(path, key, "required key is missing")
@@ -171,15 +178,15 @@ def _structure_error(path: str, err: ValidationError, raw: Any = None) -> SpecSt
         msg = "must be a finite number"
     if kind == "union_tag_invalid":
         dist = found.get("dist") if isinstance(found, dict) else found
-        msg = (
-            f"unknown prior distribution {_shown(dist)}: expected one of "
-            + ", ".join(_PRIOR_TAGS)
+        msg = f"unknown prior distribution {_shown(dist)}: expected one of " + ", ".join(
+            _PRIOR_TAGS
         )
         return SpecStructureError(path, key, msg)
     if kind == "literal_error" and key.startswith("priors") and len(loc) == 2:
         hint = _suggest(str(loc[-1]), _PARAMETER_NAMES)
         return SpecStructureError(
-            path, key,
+            path,
+            key,
             f"no parameter {_shown(loc[-1])}{hint}: priors can be given for "
             f"{', '.join(_PARAMETER_NAMES)}",
         )
@@ -237,7 +244,8 @@ def apply_overrides(raw: dict, overrides: Mapping[str, Any], path: str = "<strin
             parts = ["parameters", parts[0]]
         if any(not part for part in parts) or len(parts) > MAX_NESTING:
             raise SpecStructureError(
-                path, name, "not a dotted key path such as detectors.Ar40.mass_kg")
+                path, name, "not a dotted key path such as detectors.Ar40.mass_kg"
+            )
         node: Any = out
         for part in parts[:-1]:
             if isinstance(node, list):
@@ -290,13 +298,16 @@ def parse_study(
             raise SpecStructureError(path_s, "", f"not valid TOML: {_clip(str(err))}") from None
         except RecursionError:
             raise SpecStructureError(
-                path_s, "", "not valid TOML: tables or arrays nested too deeply") from None
+                path_s, "", "not valid TOML: tables or arrays nested too deeply"
+            ) from None
     else:
         text = repr(raw)
     if _depth(raw) > MAX_NESTING:
         raise SpecStructureError(
-            path_s, "", f"tables or arrays nested deeper than {MAX_NESTING} levels: "
-            "not a study spec")
+            path_s,
+            "",
+            f"tables or arrays nested deeper than {MAX_NESTING} levels: not a study spec",
+        )
     if overrides:
         raw = apply_overrides(raw, overrides, path_s)
         text += repr(sorted(overrides.items()))
@@ -305,7 +316,9 @@ def parse_study(
     except ValidationError as err:
         raise _structure_error(path_s, err, raw) from None
     base = Path(path).parent if path_s != "<string>" else Path.cwd()
-    study = Study(spec=spec, path=path_s, sha256=hashlib.sha256(text.encode()).hexdigest(), base_dir=base)
+    study = Study(
+        spec=spec, path=path_s, sha256=hashlib.sha256(text.encode()).hexdigest(), base_dir=base
+    )
     _check_physics(study)
     return study
 
@@ -325,7 +338,8 @@ def load_study(path: str | Path, overrides: Mapping[str, Any] | None = None) -> 
         raise SpecStructureError(str(p), "", "no such file") from None
     except OSError as err:
         raise SpecStructureError(
-            str(p), "", f"cannot read: {_clip(err.strerror or str(err))}") from None
+            str(p), "", f"cannot read: {_clip(err.strerror or str(err))}"
+        ) from None
     except ValueError as err:
         raise SpecStructureError(str(p), "", str(err)) from None
     try:
@@ -387,24 +401,30 @@ def _check_physics(study: Study) -> None:
             near = difflib.get_close_matches(det.form_factor, list(FORM_FACTOR_MODELS), n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise SpecPhysicsError(
-                path, f"{key}.form_factor",
+                path,
+                f"{key}.form_factor",
                 f"unknown form factor {det.form_factor!r}{hint}: expected one of "
                 f"{', '.join(FORM_FACTOR_MODELS)}",
             )
         if det.form_factor in ("bcs", "unity") and spec.nuisances.neutron_radius_sigma_fm > 0:
             raise SpecPhysicsError(
-                path, "nuisances.neutron_radius_sigma_fm",
+                path,
+                "nuisances.neutron_radius_sigma_fm",
                 f"detector {det.name!r} uses form factor {det.form_factor!r}, whose neutron radius "
                 "cannot be varied; use helm, klein-nystrand or symmetrized-fermi",
             )
         if det.form_factor == "bcs":
             from ..physics.bcs import SUPPORTED_NUCLEI
 
-            missing = [c.nucleus.name for c in target.components
-                       if (c.nucleus.Z, c.nucleus.A) not in SUPPORTED_NUCLEI]
+            missing = [
+                c.nucleus.name
+                for c in target.components
+                if (c.nucleus.Z, c.nucleus.A) not in SUPPORTED_NUCLEI
+            ]
             if missing:
                 raise SpecPhysicsError(
-                    path, f"{key}.form_factor",
+                    path,
+                    f"{key}.form_factor",
                     f"no shipped BCS nuclear data for {', '.join(missing)} (in {det.nucleus}); "
                     "use helm, klein-nystrand or symmetrized-fermi, or a supported isotope",
                 )
@@ -413,7 +433,8 @@ def _check_physics(study: Study) -> None:
         t_max = float(max_recoil_kev(e_max, target.min_nucleus_mass_mev))
         if lo >= t_max:
             raise SpecPhysicsError(
-                path, f"{key}.recoil_window_kev",
+                path,
+                f"{key}.recoil_window_kev",
                 f"lower edge {lo} keV lies above the largest recoil any analysed flavour can give "
                 f"{det.nucleus} ({t_max:.1f} keV): no counts possible",
             )
@@ -421,9 +442,13 @@ def _check_physics(study: Study) -> None:
             edges = det.recoil_bins
             hi = det.recoil_window_kev[1]
             if any(b <= a for a, b in zip(edges[:-1], edges[1:], strict=False)) or len(edges) < 2:
-                raise SpecPhysicsError(path, f"{key}.recoil_bins", "bin edges must increase (two or more)")
+                raise SpecPhysicsError(
+                    path, f"{key}.recoil_bins", "bin edges must increase (two or more)"
+                )
             if edges[0] < lo or (hi != "max" and edges[-1] > hi):
-                raise SpecPhysicsError(path, f"{key}.recoil_bins", "bin edges must lie inside recoil_window_kev")
+                raise SpecPhysicsError(
+                    path, f"{key}.recoil_bins", "bin edges must lie inside recoil_window_kev"
+                )
     for name, prior in spec.priors.items():
         _check_prior(path, name, prior, flavors)
     _check_response(study)
@@ -431,7 +456,9 @@ def _check_physics(study: Study) -> None:
 
     check_energy_response(study)
     if spec.analysis.binned and not any(d.recoil_bins for d in spec.detectors):
-        raise SpecPhysicsError(path, "analysis.binned", "binned analysis needs recoil_bins on a detector")
+        raise SpecPhysicsError(
+            path, "analysis.binned", "binned analysis needs recoil_bins on a detector"
+        )
     if spec.data.kind == "observed":
         study.observed_counts()  # raises SpecPhysicsError with the key on mismatch
 
@@ -454,14 +481,16 @@ def _check_response(study: Study) -> None:
         raise SpecPhysicsError(path, needs[0], "needs a detector with a [detectors.response] table")
     if len(with_response) > 1:
         raise SpecPhysicsError(
-            path, f"detectors[{with_response[1]}].response",
+            path,
+            f"detectors[{with_response[1]}].response",
             "only one detector may have a response (fit the others as separate studies)",
         )
     if spec.backgrounds.detector is not None:
         names = [spec.detectors[i].name for i in with_response]
         if spec.backgrounds.detector not in names:
             raise SpecPhysicsError(
-                path, "backgrounds.detector",
+                path,
+                "backgrounds.detector",
                 f"no detector with a response named {spec.backgrounds.detector!r}; have {names}",
             )
     if not with_response:
@@ -471,15 +500,19 @@ def _check_response(study: Study) -> None:
     resp = det.response
     key = f"detectors[{i}].response"
     if spec.analysis.binned:
-        raise SpecPhysicsError(path, "analysis.binned", "a response study is binned in PE and time; remove 'binned'")
+        raise SpecPhysicsError(
+            path, "analysis.binned", "a response study is binned in PE and time; remove 'binned'"
+        )
     if det.efficiency != 1.0:
         raise SpecPhysicsError(
-            path, f"detectors[{i}].efficiency",
+            path,
+            f"detectors[{i}].efficiency",
             "with a response, give the efficiency in [detectors.response.efficiency]",
         )
     if det.form_factor in ("bcs", "unity") and "neutron_skin_fm" in spec.priors:
         raise SpecPhysicsError(
-            path, "priors.neutron_skin_fm",
+            path,
+            "priors.neutron_skin_fm",
             f"form factor {det.form_factor!r} has no adjustable neutron radius; use helm, "
             "klein-nystrand or symmetrized-fermi",
         )
@@ -488,11 +521,14 @@ def _check_response(study: Study) -> None:
     for value, name in ((lo, "pe_range"), (hi, "pe_range")):
         if not np.any(np.isclose(pe_edges, value)):
             raise SpecPhysicsError(
-                path, f"analysis.{name}",
+                path,
+                f"analysis.{name}",
                 f"{value} PE is not a bin edge (edges every {resp.pe_bin_width} PE up to {resp.pe_max})",
             )
     if hi <= lo:
-        raise SpecPhysicsError(path, "analysis.pe_range", "upper edge must lie above the lower edge")
+        raise SpecPhysicsError(
+            path, "analysis.pe_range", "upper edge must lie above the lower edge"
+        )
     if resp.timing == "explicit":
         t_edges = np.asarray(resp.time_edges_us, dtype=float)
         for pdf_key in ("time_pdf_prompt", "time_pdf_delayed"):
@@ -505,22 +541,35 @@ def _check_response(study: Study) -> None:
     for value in (t_lo, t_hi):
         if not np.any(np.isclose(t_edges, value)):
             raise SpecPhysicsError(
-                path, "analysis.time_range_us", f"{value} us is not a time-bin edge of {t_edges.tolist()}"
+                path,
+                "analysis.time_range_us",
+                f"{value} us is not a time-bin edge of {t_edges.tolist()}",
             )
     if t_hi <= t_lo:
-        raise SpecPhysicsError(path, "analysis.time_range_us", "upper edge must lie above the lower edge")
-    release_keys = []
-    if spec.data.kind == "coherent-csi-2017" or spec.backgrounds.prompt_neutrons or spec.backgrounds.steady_state:
-        release_keys.append("release")
-    if release_keys and (resp.pe_max != 50 or resp.pe_bin_width != 2 or resp.timing != "coherent-csi-2017"):
         raise SpecPhysicsError(
-            path, key,
+            path, "analysis.time_range_us", "upper edge must lie above the lower edge"
+        )
+    release_keys = []
+    if (
+        spec.data.kind == "coherent-csi-2017"
+        or spec.backgrounds.prompt_neutrons
+        or spec.backgrounds.steady_state
+    ):
+        release_keys.append("release")
+    if release_keys and (
+        resp.pe_max != 50 or resp.pe_bin_width != 2 or resp.timing != "coherent-csi-2017"
+    ):
+        raise SpecPhysicsError(
+            path,
+            key,
             "the coherent-csi-2017 data and backgrounds need the release binning: pe_max = 50, "
             "pe_bin_width = 2, timing = 'coherent-csi-2017'",
         )
     if spec.backgrounds.steady_state is not None and spec.data.kind == "observed":
         raise SpecPhysicsError(
-            path, "backgrounds.steady_state", "the anticoincidence measurement goes with coherent-csi-2017 or asimov data"
+            path,
+            "backgrounds.steady_state",
+            "the anticoincidence measurement goes with coherent-csi-2017 or asimov data",
         )
 
 
@@ -528,25 +577,38 @@ def _check_prior(path: str, name: str, prior, flavors: list[str]) -> None:
     key = f"priors.{name}"
     acting = (
         {f for f in flavors if name in parameter_for_flavor(f)}
-        if name not in _ALL_FLAVOUR_PARAMETERS else set(flavors)
+        if name not in _ALL_FLAVOUR_PARAMETERS
+        else set(flavors)
     )
     if not acting:
-        raise SpecPhysicsError(path, key, f"no analysed flavour depends on {name} (flavours: {flavors})")
+        raise SpecPhysicsError(
+            path, key, f"no analysed flavour depends on {name} (flavours: {flavors})"
+        )
     if name == "signal_strength":
         if prior.dist == "normal":
-            raise SpecPhysicsError(path, key, "a normal prior allows signal_strength < 0; use uniform or truncated-normal")
+            raise SpecPhysicsError(
+                path,
+                key,
+                "a normal prior allows signal_strength < 0; use uniform or truncated-normal",
+            )
         if prior.dist in ("uniform", "truncated-normal") and prior.lower < 0:
             raise SpecPhysicsError(
-                path, f"{key}.lower", f"signal_strength >= 0 is physical; found lower = {prior.lower}"
+                path,
+                f"{key}.lower",
+                f"signal_strength >= 0 is physical; found lower = {prior.lower}",
             )
     if name.startswith("mu_nu"):
         if prior.dist == "normal":
             raise SpecPhysicsError(
-                path, key, "a normal prior allows mu_nu < 0; use half-normal, truncated-normal, "
+                path,
+                key,
+                "a normal prior allows mu_nu < 0; use half-normal, truncated-normal, "
                 "uniform or log-uniform with lower >= 0",
             )
         if prior.dist in ("uniform", "truncated-normal") and prior.lower < 0:
-            raise SpecPhysicsError(path, f"{key}.lower", f"mu_nu >= 0 is physical; found lower = {prior.lower}")
+            raise SpecPhysicsError(
+                path, f"{key}.lower", f"mu_nu >= 0 is physical; found lower = {prior.lower}"
+            )
     elif getattr(prior, "on", "value") == "square":
         raise SpecPhysicsError(path, f"{key}.on", "'square' priors are for magnetic moments only")
     if name == "sin2_theta_w":
@@ -555,7 +617,9 @@ def _check_prior(path: str, name: str, prior, flavors: list[str]) -> None:
         ):
             raise SpecPhysicsError(path, key, "sin2_theta_w prior must lie inside (0, 1)")
         if prior.dist in ("half-normal",):
-            raise SpecPhysicsError(path, key, "use uniform, normal or truncated-normal for sin2_theta_w")
+            raise SpecPhysicsError(
+                path, key, "use uniform, normal or truncated-normal for sin2_theta_w"
+            )
 
 
 @dataclass
@@ -627,7 +691,9 @@ class Study:
         if det.flux_per_flavor is None and src.kind == "sns-beam":
             from ..detector.beam import neutrino_fluence_per_cm2
 
-            return neutrino_fluence_per_cm2(src.neutrinos_per_proton, self.protons_on_target, det.distance_m)
+            return neutrino_fluence_per_cm2(
+                src.neutrinos_per_proton, self.protons_on_target, det.distance_m
+            )
         return self.flux_per_cm2_s(detector) * self.spec.study.exposure_s
 
     @property
@@ -660,7 +726,8 @@ class Study:
             recoil_window_kev=(lo, None if hi == "max" else hi),
             form_factor=det.form_factor,
             neutron_skin_fm=(
-                det.neutron_skin_fm if self.spec.parameters.neutron_skin_fm is None
+                det.neutron_skin_fm
+                if self.spec.parameters.neutron_skin_fm is None
                 else self.spec.parameters.neutron_skin_fm
             ),
             prompt_energy_mev=self.spec.source.prompt_energy_mev,
@@ -672,7 +739,9 @@ class Study:
             setup = DetectorSetup(**{**setup.__dict__, "bin_edges_kev": edges})
         return setup
 
-    def channel(self, detector: str, flavor: str, binned: bool | None = None) -> ChannelCoefficients:
+    def channel(
+        self, detector: str, flavor: str, binned: bool | None = None
+    ) -> ChannelCoefficients:
         """Coefficients of one channel (cached; unbinned unless ``binned``)."""
         binned = self.spec.analysis.binned if binned is None else binned
         key = (detector, flavor, bool(binned))
@@ -683,8 +752,9 @@ class Study:
             self._coefficients[key] = channel_coefficients(setup, flavor)
         return self._coefficients[key]
 
-    def channel_with_skin_shift(self, detector: str, flavor: str, shift_fm: float,
-                                binned: bool | None = None) -> ChannelCoefficients:
+    def channel_with_skin_shift(
+        self, detector: str, flavor: str, shift_fm: float, binned: bool | None = None
+    ) -> ChannelCoefficients:
         """Coefficients of a channel with the neutron rms radius moved by ``shift_fm`` (cached)."""
         binned = self.spec.analysis.binned if binned is None else binned
         key = (detector, flavor, bool(binned), float(shift_fm))
@@ -694,7 +764,8 @@ class Study:
             if not binned:
                 changes["bin_edges_kev"] = None
             self._coefficients[key] = channel_coefficients(
-                DetectorSetup(**{**setup.__dict__, **changes}), flavor)
+                DetectorSetup(**{**setup.__dict__, **changes}), flavor
+            )
         return self._coefficients[key]
 
     def rate_model(
@@ -724,12 +795,15 @@ class Study:
         if data.kind == "asimov":
             # Parameters that change the coefficients themselves (a neutron skin) are
             # already built into ``model``; the polynomial takes the rest.
-            return model.counts({k: v for k, v in self.true_parameters().items()
-                                 if k in PARAMETER_NAMES})
+            return model.counts(
+                {k: v for k, v in self.true_parameters().items() if k in PARAMETER_NAMES}
+            )
         table: dict[tuple[str, str], list[int]] = {}
         if data.channels:
             for ch in data.channels:
-                table[(ch.detector, ch.flavor)] = ch.counts if isinstance(ch.counts, list) else [ch.counts]
+                table[(ch.detector, ch.flavor)] = (
+                    ch.counts if isinstance(ch.counts, list) else [ch.counts]
+                )
         else:
             table = self._read_counts_file(data.file)
         out = []
@@ -737,18 +811,27 @@ class Study:
             got = table.get((ch.detector, ch.flavor))
             if got is None:
                 raise SpecPhysicsError(
-                    self.path, "data", f"no observed counts for detector {ch.detector!r}, flavour {ch.flavor!r}"
+                    self.path,
+                    "data",
+                    f"no observed counts for detector {ch.detector!r}, flavour {ch.flavor!r}",
                 )
             if len(got) != ch.i_pp.size:
                 raise SpecPhysicsError(
-                    self.path, "data",
+                    self.path,
+                    "data",
                     f"{ch.detector}/{ch.flavor}: {len(got)} count(s) given, {ch.i_pp.size} bin(s) expected",
                 )
             out.extend(got)
         known = {(c.detector, c.flavor) for c in model.channels}
         extra = set(table) - known
-        if extra and model.channels and len(model.channels) == len(self.detector_names) * len(self.flavors):
-            raise SpecPhysicsError(self.path, "data", f"counts for unknown channel(s) {sorted(extra)}")
+        if (
+            extra
+            and model.channels
+            and len(model.channels) == len(self.detector_names) * len(self.flavors)
+        ):
+            raise SpecPhysicsError(
+                self.path, "data", f"counts for unknown channel(s) {sorted(extra)}"
+            )
         return np.asarray(out, dtype=float)
 
     def _read_counts_file(self, name: str) -> dict[tuple[str, str], list[int]]:
@@ -793,10 +876,14 @@ class Study:
                     raise fail(f"line {n}: {len(row)} field(s), expected {len(header)}")
                 detector, flavor = row[col["detector"]].strip(), row[col["flavor"]].strip()
                 if flavor not in flavors:
-                    raise fail(f"line {n}: flavor {_shown(flavor)} is not one of "
-                               f"{', '.join(sorted(flavors))}")
-                cells = {"bin": row[col["bin"]].strip() if "bin" in col else "0",
-                         "counts": row[col["counts"]].strip()}
+                    raise fail(
+                        f"line {n}: flavor {_shown(flavor)} is not one of "
+                        f"{', '.join(sorted(flavors))}"
+                    )
+                cells = {
+                    "bin": row[col["bin"]].strip() if "bin" in col else "0",
+                    "counts": row[col["counts"]].strip(),
+                }
                 values = {}
                 for key, cell in cells.items():
                     cell = cell or ("0" if key == "bin" else "")
@@ -817,6 +904,7 @@ class Study:
             raise fail("no counts in the file")
         for (detector, flavor), bins in table.items():
             if sorted(bins) != list(range(len(bins))):
-                raise fail(f"bins of {detector}/{flavor} must run 0, 1, 2, ... "
-                           f"(found {sorted(bins)[:5]})")
+                raise fail(
+                    f"bins of {detector}/{flavor} must run 0, 1, 2, ... (found {sorted(bins)[:5]})"
+                )
         return {k: [v[i] for i in sorted(v)] for k, v in table.items()}

@@ -36,7 +36,12 @@ PriorPositive = Annotated[float, Field(ge=1e-8, le=1e4)]
 ShortText = Annotated[str, Field(max_length=200)]
 Flavor = Literal["numu", "numubar", "nue"]
 ParameterName = Literal[
-    "sin2_theta_w", "mu_nu_mu", "mu_nu_e", "r2_nu_mu", "r2_nu_e", "signal_strength",
+    "sin2_theta_w",
+    "mu_nu_mu",
+    "mu_nu_e",
+    "r2_nu_mu",
+    "r2_nu_e",
+    "signal_strength",
     "neutron_skin_fm",
 ]
 #: Name of a shipped data release that can provide time PDFs, backgrounds and data.
@@ -51,7 +56,8 @@ def _has_bool(tp) -> bool:
 
 class _BoolGiven:
     """Stands in for ``true``/``false`` given where a number or text is expected, so that
-    validation fails at that key (pydantic's lax mode would read true as 1)."""
+    validation fails at that key (pydantic's lax mode would read true as 1).
+    """
 
     def __init__(self, value: bool) -> None:
         self.value = value
@@ -114,9 +120,11 @@ class SourceSection(_Strict):
         29.9, description="energy of the prompt line, MeV (pion decay at rest: 29.79)"
     )
     protons_on_target: Annotated[float, Field(gt=0, le=1e26)] | None = Field(
-        None, description="sns-beam: protons on target")
+        None, description="sns-beam: protons on target"
+    )
     exposure_gwh: Annotated[float, Field(gt=0, le=1e6)] | None = Field(
-        None, description="sns-beam: beam energy on target, GW h")
+        None, description="sns-beam: beam energy on target, GW h"
+    )
     proton_energy_gev: Annotated[float, Field(ge=0.1, le=100.0)] | None = Field(
         None, description="sns-beam: average proton kinetic energy, GeV (with exposure_gwh)"
     )
@@ -127,13 +135,22 @@ class SourceSection(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _beam_prompt_energy(cls, data):
-        if isinstance(data, dict) and data.get("kind") == "sns-beam" and "prompt_energy_mev" not in data:
+        if (
+            isinstance(data, dict)
+            and data.get("kind") == "sns-beam"
+            and "prompt_energy_mev" not in data
+        ):
             data = {**data, "prompt_energy_mev": PION_DAR_NU_ENERGY_MEV}
         return data
 
     @model_validator(mode="after")
     def _beam_keys(self):
-        beam_keys = ("protons_on_target", "exposure_gwh", "proton_energy_gev", "neutrinos_per_proton")
+        beam_keys = (
+            "protons_on_target",
+            "exposure_gwh",
+            "proton_energy_gev",
+            "neutrinos_per_proton",
+        )
         if self.kind == "sns":
             given = [k for k in beam_keys if getattr(self, k) is not None]
             if given:
@@ -143,7 +160,9 @@ class SourceSection(_Strict):
             raise ValueError("kind = 'sns-beam' needs neutrinos_per_proton")
         pot = self.protons_on_target is not None
         energy = self.exposure_gwh is not None and self.proton_energy_gev is not None
-        if pot == energy or (not pot and (self.exposure_gwh is None) != (self.proton_energy_gev is None)):
+        if pot == energy or (
+            not pot and (self.exposure_gwh is None) != (self.proton_energy_gev is None)
+        ):
             raise ValueError(
                 "kind = 'sns-beam' needs protons_on_target, or exposure_gwh and proton_energy_gev "
                 "(one of the two forms)"
@@ -170,10 +189,14 @@ class QuenchingSection(_Strict):
     def _consistent(self):
         if self.model == "constant":
             if self.value is None or self.coefficients is not None:
-                raise ValueError("a constant quenching factor takes 'value' (and no 'coefficients')")
+                raise ValueError(
+                    "a constant quenching factor takes 'value' (and no 'coefficients')"
+                )
         else:
             if not self.coefficients or self.value is not None:
-                raise ValueError("a polynomial quenching factor takes 'coefficients' (and no 'value')")
+                raise ValueError(
+                    "a polynomial quenching factor takes 'coefficients' (and no 'value')"
+                )
             if self.sigma is not None:
                 raise ValueError("give the polynomial's uncertainty as 'relative_sigma'")
         if self.sigma is not None and self.relative_sigma is not None:
@@ -220,7 +243,9 @@ class ResponseSection(_Strict):
     smearing: Literal["poisson"] = "poisson"
     quenching: QuenchingSection
     efficiency: EfficiencySection = EfficiencySection(model="none")
-    pe_max: Annotated[int, Field(ge=2, le=1000)] = Field(50, description="upper edge of the PE histogram")
+    pe_max: Annotated[int, Field(ge=2, le=1000)] = Field(
+        50, description="upper edge of the PE histogram"
+    )
     pe_bin_width: Annotated[int, Field(ge=1, le=100)] = 2
     timing: ReleaseName | Literal["explicit"] = Field(
         "coherent-csi-2017",
@@ -231,7 +256,9 @@ class ResponseSection(_Strict):
     time_pdf_delayed: list[Probability] | None = Field(None, max_length=1000)
     recoil_grid_points: Annotated[int, Field(ge=200, le=100000)] = 4001
     template_sigmas: list[Annotated[float, Field(gt=0, le=10)]] = Field(
-        default_factory=lambda: [1.0, 2.0], min_length=1, max_length=10,
+        default_factory=lambda: [1.0, 2.0],
+        min_length=1,
+        max_length=10,
         description="nuisance values (in sigma, both signs) at which shape templates are computed",
     )
 
@@ -276,24 +303,36 @@ class EnergyResponseSection(_Strict):
 
     release: Literal["coherent-lar-2020", "coherent-csi-2021"] = "coherent-lar-2020"
     quenching: LArQuenching | None = Field(
-        None, description="coherent-lar-2020: QF(T) = a + b T (required); coherent-csi-2021 reads its "
-        "scintillation response from the release")
+        None,
+        description="coherent-lar-2020: QF(T) = a + b T (required); coherent-csi-2021 reads its "
+        "scintillation response from the release",
+    )
     light_yield_pe_per_kevee: Annotated[float, Field(gt=0, le=1e3)] = Field(
-        13.35, description="coherent-csi-2021: PE per keVee")
+        13.35, description="coherent-csi-2021: PE per keVee"
+    )
     pe_bin_width: Annotated[float, Field(ge=0.5, le=60)] = Field(
-        4.0, description="coherent-csi-2021: analysis PE bin width (0-60 PE), 0.5 to 60")
+        4.0, description="coherent-csi-2021: analysis PE bin width (0-60 PE), 0.5 to 60"
+    )
     time_bin_width_us: Annotated[float, Field(ge=0.01, le=6)] = Field(
-        0.5, description="coherent-csi-2021: analysis time bin width (0-6 us), 0.01 to 6 us")
-    timing_acceptance: tuple[Annotated[float, Field(ge=0, le=6)], Annotated[float, Field(ge=0, le=1e3)]] = Field(
-        (0.52, 0.0494), description="coherent-csi-2021: acceptance 1 up to t0 us, exp(-k (t - t0)) beyond: (t0, k)")
+        0.5, description="coherent-csi-2021: analysis time bin width (0-6 us), 0.01 to 6 us"
+    )
+    timing_acceptance: tuple[
+        Annotated[float, Field(ge=0, le=6)], Annotated[float, Field(ge=0, le=1e3)]
+    ] = Field(
+        (0.52, 0.0494),
+        description="coherent-csi-2021: acceptance 1 up to t0 us, exp(-k (t - t0)) beyond: (t0, k)",
+    )
     resolution_sqrt_kevee: Annotated[float, Field(gt=1e-3, le=10)] = Field(
-        0.58, description="sigma/E = value / sqrt(E / keVee), in (0.001, 10]")
+        0.58, description="sigma/E = value / sqrt(E / keVee), in (0.001, 10]"
+    )
     recoil_grid_points: Annotated[int, Field(ge=200, le=100000)] = 3001
     template_sigmas: list[Annotated[float, Field(gt=0, le=10)]] = Field(
         default_factory=lambda: [1.0, 2.0],
         description="QF nuisance values (in sigma, both signs) at which templates are computed",
     )
-    shape_systematics: bool = Field(True, description="the release's 8 shape-systematic templates as nuisances")
+    shape_systematics: bool = Field(
+        True, description="the release's 8 shape-systematic templates as nuisances"
+    )
 
     @model_validator(mode="after")
     def _release_fields(self):
@@ -301,12 +340,18 @@ class EnergyResponseSection(_Strict):
             raise ValueError("the coherent-lar-2020 response needs 'quenching'")
         if self.release == "coherent-csi-2021":
             if self.quenching is not None:
-                raise ValueError("the coherent-csi-2021 response takes its quenching from the release, not 'quenching'")
-            for name, width, span in (("pe_bin_width", self.pe_bin_width, 60.0),
-                                      ("time_bin_width_us", self.time_bin_width_us, 6.0)):
+                raise ValueError(
+                    "the coherent-csi-2021 response takes its quenching from the release, not 'quenching'"
+                )
+            for name, width, span in (
+                ("pe_bin_width", self.pe_bin_width, 60.0),
+                ("time_bin_width_us", self.time_bin_width_us, 6.0),
+            ):
                 n = span / width
                 if abs(n - round(n)) > 1e-9:
-                    raise ValueError(f"{name} = {width} does not divide the analysis range 0-{span:g}")
+                    raise ValueError(
+                        f"{name} = {width} does not divide the analysis range 0-{span:g}"
+                    )
         return self
 
 
@@ -328,7 +373,8 @@ class DetectorSection(_Strict):
         None, description="number of equal bins in the window, or explicit edges in keV"
     )
     response: ResponseSection | None = Field(
-        None, description="detector response: counts in PE x arrival-time bins instead of recoil bins"
+        None,
+        description="detector response: counts in PE x arrival-time bins instead of recoil bins",
     )
     energy_response: EnergyResponseSection | None = Field(
         None, description="release response: counts in keVee x F90 x time bins (coherent-lar-2020)"
@@ -348,15 +394,19 @@ class AnalysisSection(_Strict):
 
     flavors: list[Flavor] = Field(default_factory=lambda: list(FLAVORS), min_length=1, max_length=3)
     statistic: Literal["chi2", "poisson"] = Field(
-        "chi2", description="chi2: Eqs. (10)-(12), sigma^2 = N_obs; poisson: -2 ln of the Poisson ratio"
+        "chi2",
+        description="chi2: Eqs. (10)-(12), sigma^2 = N_obs; poisson: -2 ln of the Poisson ratio",
     )
     binned: bool = Field(False, description="use the detectors' recoil_bins in the likelihood")
     pe_range: tuple[PhotoElectrons, PhotoElectrons] = Field(
-        (6.0, 30.0), description="response studies: region in PE")
+        (6.0, 30.0), description="response studies: region in PE"
+    )
     time_range_us: tuple[TimeMicroseconds, TimeMicroseconds] = Field(
         (0.0, 12.0), description="response studies: region in arrival time, us"
     )
-    use_timing: bool = Field(True, description="response studies: bins in time (false: summed over time)")
+    use_timing: bool = Field(
+        True, description="response studies: bins in time (false: summed over time)"
+    )
 
     @field_validator("flavors")
     @classmethod
@@ -455,21 +505,33 @@ class ObservedChannel(_Strict):
 
     detector: ShortText
     flavor: Flavor
-    counts: Annotated[int, Field(ge=0, le=10**9)] | Annotated[
-        list[Annotated[int, Field(ge=0, le=10**9)]], Field(min_length=1, max_length=10_000)]
+    counts: (
+        Annotated[int, Field(ge=0, le=10**9)]
+        | Annotated[
+            list[Annotated[int, Field(ge=0, le=10**9)]], Field(min_length=1, max_length=10_000)
+        ]
+    )
 
 
 class DataSection(_Strict):
     """``[data]``: what is observed."""
 
-    kind: Literal["asimov", "observed", "coherent-csi-2017", "coherent-lar-2020", "coherent-csi-2021"] = "asimov"
+    kind: Literal[
+        "asimov", "observed", "coherent-csi-2017", "coherent-lar-2020", "coherent-csi-2021"
+    ] = "asimov"
     channels: list[ObservedChannel] | None = None
     file: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
-        None, description="CSV, relative to the spec's folder: detector,flavor,bin,counts")
+        None, description="CSV, relative to the spec's folder: detector,flavor,bin,counts"
+    )
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.kind in ("asimov", "coherent-csi-2017", "coherent-lar-2020", "coherent-csi-2021") and (self.channels or self.file):
+        if self.kind in (
+            "asimov",
+            "coherent-csi-2017",
+            "coherent-lar-2020",
+            "coherent-csi-2021",
+        ) and (self.channels or self.file):
             raise ValueError(f"{self.kind} data take no 'channels' or 'file'")
         if self.kind == "observed" and not (self.channels or self.file):
             raise ValueError("observed data need 'channels' or 'file'")
@@ -491,11 +553,14 @@ class NuisanceSection(_Strict):
         "partial", description="how per-detector normalisations are combined across detectors"
     )
     neutron_radius_sigma_fm: Annotated[float, Field(ge=0, le=1.0)] = Field(
-        0.0, description="counting studies: 1-sigma uncertainty of each nucleus's neutron rms "
-        "radius, fm (the proton radius is measured); one nuisance per target nucleus; 0 = fixed"
+        0.0,
+        description="counting studies: 1-sigma uncertainty of each nucleus's neutron rms "
+        "radius, fm (the proton radius is measured); one nuisance per target nucleus; 0 = fixed",
     )
     quenching: bool = Field(True, description="response studies: QF uncertainty as a nuisance")
-    efficiency: bool = Field(True, description="response studies: efficiency parameters as nuisances")
+    efficiency: bool = Field(
+        True, description="response studies: efficiency parameters as nuisances"
+    )
 
 
 class PromptNeutronBackground(_Strict):
@@ -532,43 +597,67 @@ class SteadyStateBackground(_Strict):
 
     measurement: Literal["coherent-csi-2017-anticoincidence"] = "coherent-csi-2017-anticoincidence"
     model: Literal["smooth", "per-bin"] | None = Field(
-        None, description="steady-state model: smooth few-parameter shape, or one rate per bin")
-    treatment: Literal["measured", "exact", "flat-measured", "flat-exact", "factorised-exact"] = "measured"
+        None, description="steady-state model: smooth few-parameter shape, or one rate per bin"
+    )
+    treatment: Literal["measured", "exact", "flat-measured", "flat-exact", "factorised-exact"] = (
+        "measured"
+    )
     control_samples: Annotated[list[ControlSample], Field(min_length=1)] | None = Field(
-        None, description="control histograms of the release that measure the steady state "
-        "(default: all three with 'model', the AC beam-on one with the older 'treatment')")
-    beam_on_live_days: Annotated[float, Field(gt=0, le=1e5)] = Field(308.1, description="beam-on live time, days")
-    beam_off_live_days: Annotated[float, Field(gt=0, le=1e5)] = Field(153.5, description="beam-off live time, days")
+        None,
+        description="control histograms of the release that measure the steady state "
+        "(default: all three with 'model', the AC beam-on one with the older 'treatment')",
+    )
+    beam_on_live_days: Annotated[float, Field(gt=0, le=1e5)] = Field(
+        308.1, description="beam-on live time, days"
+    )
+    beam_off_live_days: Annotated[float, Field(gt=0, le=1e5)] = Field(
+        153.5, description="beam-off live time, days"
+    )
     tau: Annotated[float, Field(gt=0, le=1e3)] | None = Field(
-        None, description="control / coincidence exposure ratio (default: from the live times)")
+        None, description="control / coincidence exposure ratio (default: from the live times)"
+    )
     pe_shape: Literal["free", "control"] = Field(
-        "free", description="smooth model: a free amplitude per PE bin, or the control PE spectrum x one amplitude")
+        "free",
+        description="smooth model: a free amplitude per PE bin, or the control PE spectrum x one amplitude",
+    )
     early_time_us: Annotated[float, Field(ge=0)] = Field(
-        1.0, description="smooth model: arrival times below this get their own amplitude (0: none)")
+        1.0, description="smooth model: arrival times below this get their own amplitude (0: none)"
+    )
     rate_prior: Literal["jeffreys", "uniform"] = Field(
-        "jeffreys", description="Bayesian prior of the background rates / amplitudes")
+        "jeffreys", description="Bayesian prior of the background rates / amplitudes"
+    )
 
     @model_validator(mode="after")
     def _model_or_treatment(self):
         if self.model is not None and "treatment" in self.model_fields_set:
             raise ValueError("give either 'model' or the older 'treatment', not both")
-        if self.control_samples is not None and len(set(self.control_samples)) != len(self.control_samples):
+        if self.control_samples is not None and len(set(self.control_samples)) != len(
+            self.control_samples
+        ):
             raise ValueError(f"control_samples lists a sample twice: {self.control_samples}")
         return self
 
     def samples(self) -> list[str]:
         """The control samples used: as given, else all three with ``model`` and the AC
-        beam-on one with the older ``treatment`` (older specs keep their meaning)."""
+        beam-on one with the older ``treatment`` (older specs keep their meaning).
+        """
         if self.control_samples is not None:
             return list(self.control_samples)
-        return ["ac-beam-on", "c-beam-off", "ac-beam-off"] if self.model is not None else ["ac-beam-on"]
+        return (
+            ["ac-beam-on", "c-beam-off", "ac-beam-off"]
+            if self.model is not None
+            else ["ac-beam-on"]
+        )
 
     def exposure_ratio(self) -> float:
         """tau: live time of the control samples over the beam-on (coincidence) live time."""
         if self.tau is not None:
             return float(self.tau)
-        days = {"ac-beam-on": self.beam_on_live_days, "c-beam-off": self.beam_off_live_days,
-                "ac-beam-off": self.beam_off_live_days}
+        days = {
+            "ac-beam-on": self.beam_on_live_days,
+            "c-beam-off": self.beam_off_live_days,
+            "ac-beam-off": self.beam_off_live_days,
+        }
         return sum(days[s] for s in self.samples()) / self.beam_on_live_days
 
     def effective_model(self) -> str:
@@ -598,14 +687,16 @@ class ReleaseTemplateBackgrounds(_Strict):
     delayed_neutrons: TemplateNormalisation | None = None
     steady_state: TemplateNormalisation | None = None
     neutrino_induced_neutrons: TemplateNormalisation | None = Field(
-        None, description="coherent-csi-2021: neutrino-induced neutrons (NIN)")
+        None, description="coherent-csi-2021: neutrino-induced neutrons (NIN)"
+    )
 
 
 class BackgroundsSection(_Strict):
     """``[backgrounds]``: backgrounds of the detector with a response."""
 
     detector: ShortText | None = Field(
-        None, description="detector they belong to (default: the one with a response)")
+        None, description="detector they belong to (default: the one with a response)"
+    )
     prompt_neutrons: PromptNeutronBackground | None = None
     steady_state: SteadyStateBackground | None = None
     release_templates: ReleaseTemplateBackgrounds | None = None

@@ -84,7 +84,9 @@ _DEFAULTS: dict[str, float] = {
 _FLOOR = 1e-9
 
 
-def interpolation_coefficients(nodes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def interpolation_coefficients(
+    nodes: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Polynomial through template differences at nodes, and its end slopes.
 
     Parameters
@@ -110,10 +112,12 @@ def interpolation_coefficients(nodes: np.ndarray, values: np.ndarray) -> tuple[n
     coeffs = np.linalg.solve(vander, flat).reshape(values.shape)
     coeffs[0] = 0.0
     k = np.arange(1, nodes.size)
-    slopes = np.stack([
-        np.tensordot(k * nodes.min() ** (k - 1), coeffs[1:], axes=1),
-        np.tensordot(k * nodes.max() ** (k - 1), coeffs[1:], axes=1),
-    ])
+    slopes = np.stack(
+        [
+            np.tensordot(k * nodes.min() ** (k - 1), coeffs[1:], axes=1),
+            np.tensordot(k * nodes.max() ** (k - 1), coeffs[1:], axes=1),
+        ]
+    )
     return coeffs, slopes
 
 
@@ -246,8 +250,13 @@ class ResponseModel(ModelBase):
             s_eff = s2 + const.CHARGE_RADIUS_SHIFT * self._value(params, r2_name)
             gp = _P0 + _P1 * s_eff
             mu = self._value(params, mu_name)
-            total = total + (gp * gp) * rows[i, 0] + (2.0 * _GN * gp) * rows[i, 1] \
-                + (_GN * _GN) * rows[i, 2] + (mu * mu) * rows[i, 3]
+            total = (
+                total
+                + (gp * gp) * rows[i, 0]
+                + (2.0 * _GN * gp) * rows[i, 1]
+                + (_GN * _GN) * rows[i, 2]
+                + (mu * mu) * rows[i, 3]
+            )
         scale = self._value(params, "signal_strength")
         for name in ("flux_norm", "detector_norm"):
             if name in self._nuisance_names:
@@ -262,7 +271,9 @@ class ResponseModel(ModelBase):
         for term in self.shape_terms:
             if term.coeffs_neutrons is not None:
                 value = nuisances[term.name] if term.name in nuisances else 0.0
-                template = template + term.evaluate(value, term.coeffs_neutrons, term.slopes_neutrons, xp)
+                template = template + term.evaluate(
+                    value, term.coeffs_neutrons, term.slopes_neutrons, xp
+                )
         if "neutron_norm" in self._nuisance_names:
             template = template * nuisances["neutron_norm"]
         return template
@@ -301,23 +312,43 @@ class ResponseModel(ModelBase):
                 out[n.name] = float(value[0]) if n.size == 1 else value
         return out
 
-    def components(self, params: Mapping[str, Any], nuisances: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    def components(
+        self, params: Mapping[str, Any], nuisances: Mapping[str, Any]
+    ) -> dict[str, np.ndarray]:
         """NumPy expectation per component: CEvNS per flavour, prompt neutrons, steady state."""
         out = {}
         for i, flavor in enumerate(self.flavors):
-            only = ResponseModel(**{**self.__dict__, "rows": self.rows[i : i + 1], "flavors": [flavor],
-                                    "shape_terms": [_slice_term(t, i) for t in self.shape_terms]})
+            only = ResponseModel(
+                **{
+                    **self.__dict__,
+                    "rows": self.rows[i : i + 1],
+                    "flavors": [flavor],
+                    "shape_terms": [_slice_term(t, i) for t in self.shape_terms],
+                }
+            )
             out[f"cevns_{flavor}"] = np.asarray(only.signal(params, nuisances), dtype=float)
         n_bins = self.observed.size
-        out["prompt_neutrons"] = np.broadcast_to(np.asarray(self.neutron_counts(nuisances), float), (n_bins,)).copy()
-        out["steady_state"] = np.broadcast_to(np.asarray(self.steady_state_counts(nuisances), float), (n_bins,)).copy()
+        out["prompt_neutrons"] = np.broadcast_to(
+            np.asarray(self.neutron_counts(nuisances), float), (n_bins,)
+        ).copy()
+        out["steady_state"] = np.broadcast_to(
+            np.asarray(self.steady_state_counts(nuisances), float), (n_bins,)
+        ).copy()
         return out
 
 
 def _slice_term(term: ShapeTerm, i: int) -> ShapeTerm:
-    return ShapeTerm(term.name, term.source, term.origin, term.coeffs_rows[:, i : i + 1],
-                     term.slopes_rows[:, i : i + 1], term.coeffs_neutrons, term.slopes_neutrons,
-                     term.lower, term.upper)
+    return ShapeTerm(
+        term.name,
+        term.source,
+        term.origin,
+        term.coeffs_rows[:, i : i + 1],
+        term.slopes_rows[:, i : i + 1],
+        term.coeffs_neutrons,
+        term.slopes_neutrons,
+        term.lower,
+        term.upper,
+    )
 
 
 # ---------------------------------------------------------------------- building
@@ -362,13 +393,17 @@ def _binning(study, response, release) -> _Binning:
     pe_edges = np.arange(0, response.pe_max + 1, response.pe_bin_width, dtype=float)
     if response.timing == "explicit":
         t_edges = np.asarray(response.time_edges_us, dtype=float)
-        pdfs = {"prompt": np.asarray(response.time_pdf_prompt, float),
-                "delayed": np.asarray(response.time_pdf_delayed, float)}
+        pdfs = {
+            "prompt": np.asarray(response.time_pdf_prompt, float),
+            "delayed": np.asarray(response.time_pdf_delayed, float),
+        }
     else:
         t_edges = np.asarray(release.time_edges_us, dtype=float)
-        pdfs = {"prompt": np.asarray(release.time_pdf_prompt_neutrinos, float),
-                "delayed": np.asarray(release.time_pdf_delayed_neutrinos, float),
-                "neutrons": np.asarray(release.time_pdf_prompt_neutrons, float)}
+        pdfs = {
+            "prompt": np.asarray(release.time_pdf_prompt_neutrinos, float),
+            "delayed": np.asarray(release.time_pdf_delayed_neutrinos, float),
+            "neutrons": np.asarray(release.time_pdf_prompt_neutrons, float),
+        }
     a = study.spec.analysis
     pe_slice = slice(_edge(pe_edges, a.pe_range[0]), _edge(pe_edges, a.pe_range[1]))
     t_slice = slice(_edge(t_edges, a.time_range_us[0]), _edge(t_edges, a.time_range_us[1]))
@@ -420,7 +455,9 @@ def _one_pe_rows(setup, flavors, grid, quenching, response, qf_scale: float) -> 
         rebin_factor=1,
     )
     matrix = det_response.response_matrix(grid).matrix_before_efficiency  # (n_one_pe, n_T)
-    spectra = np.stack([differential_coefficients(setup, f, grid) for f in flavors])  # (n_f, 4, n_T)
+    spectra = np.stack(
+        [differential_coefficients(setup, f, grid) for f in flavors]
+    )  # (n_f, 4, n_T)
     return spectra @ matrix.T
 
 
@@ -445,7 +482,9 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
     binning = _binning(study, response, release)
     setup = study.setup(name)
     grid = _recoil_grid(setup, flavors, response.recoil_grid_points)
-    nodes = np.array(sorted({0.0, *response.template_sigmas, *(-s for s in response.template_sigmas)}))
+    nodes = np.array(
+        sorted({0.0, *response.template_sigmas, *(-s for s in response.template_sigmas)})
+    )
     n_one_pe = response.pe_max
     centres = np.arange(n_one_pe, dtype=float) + 0.5
     width = response.pe_bin_width
@@ -470,41 +509,87 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
     terms: list[ShapeTerm] = []
     ns = spec.nuisances
     if ns.flux_sigma > 0:
-        nuisances.append(NuisanceSpec("flux_norm", "lognormal", ns.flux_sigma,
-                                      description="neutrino flux normalisation (neutrinos per proton)"))
+        nuisances.append(
+            NuisanceSpec(
+                "flux_norm",
+                "lognormal",
+                ns.flux_sigma,
+                description="neutrino flux normalisation (neutrinos per proton)",
+            )
+        )
     if ns.detector_sigma > 0:
-        nuisances.append(NuisanceSpec("detector_norm", "lognormal", ns.detector_sigma,
-                                      description="detector normalisation (mass, other efficiencies)"))
+        nuisances.append(
+            NuisanceSpec(
+                "detector_norm",
+                "lognormal",
+                ns.detector_sigma,
+                description="detector normalisation (mass, other efficiencies)",
+            )
+        )
     qf_rel = response.quenching.relative_width()
     if ns.quenching and qf_rel > 0:
-        values = np.stack([project_rows(_one_pe_rows(setup, flavors, grid, response.quenching, response,
-                                                     1.0 + z * qf_rel), eff0) for z in nodes])
+        values = np.stack(
+            [
+                project_rows(
+                    _one_pe_rows(
+                        setup, flavors, grid, response.quenching, response, 1.0 + z * qf_rel
+                    ),
+                    eff0,
+                )
+                for z in nodes
+            ]
+        )
         c, s = interpolation_coefficients(nodes, values)
         terms.append(ShapeTerm("qf_shift", "nuisance", 0.0, c, s, None, None, nodes[0], nodes[-1]))
-        nuisances.append(NuisanceSpec("qf_shift", "normal", 1.0, 0.0,
-                                      description=f"QF scale 1 + {qf_rel:.4f} z (z in sigma)"))
+        nuisances.append(
+            NuisanceSpec(
+                "qf_shift",
+                "normal",
+                1.0,
+                0.0,
+                description=f"QF scale 1 + {qf_rel:.4f} z (z in sigma)",
+            )
+        )
     if ns.efficiency and response.efficiency.model != "none":
         for pname in ("a", "k_per_pe", "x0_pe"):
             p = getattr(response.efficiency, pname)
             if p.error_hi == 0 and p.error_lo == 0:
                 continue
             effs = [_efficiency_values(response.efficiency, {pname: z}, centres) for z in nodes]
-            c, s = interpolation_coefficients(nodes, np.stack([project_rows(base_one_pe, e) for e in effs]))
+            c, s = interpolation_coefficients(
+                nodes, np.stack([project_rows(base_one_pe, e) for e in effs])
+            )
             cn = sn = None
             if with_neutrons:
-                cn, sn = interpolation_coefficients(nodes, np.stack([project_neutrons(e) for e in effs]))
+                cn, sn = interpolation_coefficients(
+                    nodes, np.stack([project_neutrons(e) for e in effs])
+                )
             nname = f"efficiency_{pname}"
             terms.append(ShapeTerm(nname, "nuisance", 0.0, c, s, cn, sn, nodes[0], nodes[-1]))
-            nuisances.append(NuisanceSpec(nname, "normal", 1.0, 0.0,
-                                          description=f"efficiency {pname} shift in sigma "
-                                          f"(+{p.error_hi} / -{p.error_lo})"))
+            nuisances.append(
+                NuisanceSpec(
+                    nname,
+                    "normal",
+                    1.0,
+                    0.0,
+                    description=f"efficiency {pname} shift in sigma "
+                    f"(+{p.error_hi} / -{p.error_lo})",
+                )
+            )
     if with_neutrons and spec.backgrounds.prompt_neutrons.normalisation_sigma > 0:
-        nuisances.append(NuisanceSpec("neutron_norm", "lognormal",
-                                      spec.backgrounds.prompt_neutrons.normalisation_sigma,
-                                      description="prompt-neutron normalisation"))
-    notes: dict[str, Any] = {"recoil_grid_points": int(grid.size),
-                             "recoil_grid_kev": (float(grid[0]), float(grid[-1])),
-                             "template_nodes_sigma": nodes.tolist()}
+        nuisances.append(
+            NuisanceSpec(
+                "neutron_norm",
+                "lognormal",
+                spec.backgrounds.prompt_neutrons.normalisation_sigma,
+                description="prompt-neutron normalisation",
+            )
+        )
+    notes: dict[str, Any] = {
+        "recoil_grid_points": int(grid.size),
+        "recoil_grid_kev": (float(grid[0]), float(grid[-1])),
+        "template_nodes_sigma": nodes.tolist(),
+    }
     if "neutron_skin_fm" in free:
         terms.append(_skin_term(study, name, flavors, grid, response, project_rows, eff0, notes))
 
@@ -520,29 +605,51 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
         treatment = ss.effective_model()
         if treatment == "smooth":
             cut = control[binning.pe_slice, binning.time_slice]
-            t_lo = binning.time_edges_us[binning.time_slice.start:binning.time_slice.stop]
+            t_lo = binning.time_edges_us[binning.time_slice.start : binning.time_slice.stop]
             try:
-                smooth = SmoothSteadyState(cut if binning.use_timing else cut.sum(axis=1), tau,
-                                           t_lo if binning.use_timing else None,
-                                           early_time_us=ss.early_time_us, pe_shape=ss.pe_shape)
+                smooth = SmoothSteadyState(
+                    cut if binning.use_timing else cut.sum(axis=1),
+                    tau,
+                    t_lo if binning.use_timing else None,
+                    early_time_us=ss.early_time_us,
+                    pe_shape=ss.pe_shape,
+                )
             except ValueError as err:  # e.g. a PE bin without control counts: a spec problem
                 from ..specs.errors import SpecPhysicsError
 
                 raise SpecPhysicsError(study.path, "backgrounds.steady_state", str(err)) from None
             centre, sigma = smooth.fit_control()
-            nuisances.append(NuisanceSpec(
-                "steady_state_smooth", "auxiliary", sigma, centre, size=smooth.size,
-                description="smooth steady-state background (" + ", ".join(smooth.parameter_names)
-                + f"), constrained by the control samples {ss.samples()} (tau = {tau:.4f})",
-                auxiliary=smooth, prior=ss.rate_prior))
-            notes["steady_state_smooth_control_fit"] = dict(zip(smooth.parameter_names,
-                                                                 centre.tolist(), strict=True))
+            nuisances.append(
+                NuisanceSpec(
+                    "steady_state_smooth",
+                    "auxiliary",
+                    sigma,
+                    centre,
+                    size=smooth.size,
+                    description="smooth steady-state background ("
+                    + ", ".join(smooth.parameter_names)
+                    + f"), constrained by the control samples {ss.samples()} (tau = {tau:.4f})",
+                    auxiliary=smooth,
+                    prior=ss.rate_prior,
+                )
+            )
+            notes["steady_state_smooth_control_fit"] = dict(
+                zip(smooth.parameter_names, centre.tolist(), strict=True)
+            )
             steady = smooth.counts(centre)
         elif treatment == "measured":
-            nuisances.append(NuisanceSpec("steady_state", "poisson", tau, steady.copy(), size=steady.size,
-                                          description="steady-state background per bin (events), "
-                                          f"measured by the control samples {ss.samples()}",
-                                          prior=ss.rate_prior))
+            nuisances.append(
+                NuisanceSpec(
+                    "steady_state",
+                    "poisson",
+                    tau,
+                    steady.copy(),
+                    size=steady.size,
+                    description="steady-state background per bin (events), "
+                    f"measured by the control samples {ss.samples()}",
+                    prior=ss.rate_prior,
+                )
+            )
             additive["steady_state"] = tau
         elif treatment.startswith("flat"):
             # (n_bins, n_pe): bin i belongs to PE bin p with weight 1 / n_time (flat in time)
@@ -554,10 +661,18 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
             spread = np.repeat(eye, n_t, axis=0) / n_t if binning.use_timing else eye
             if treatment == "flat-measured":
                 steady_spread = spread
-                nuisances.append(NuisanceSpec("steady_state", "poisson", tau, per_pe, size=n_pe,
-                                              description="steady-state background per PE bin over the "
-                                              "region's time span (events), flat in time",
-                                              prior=ss.rate_prior))
+                nuisances.append(
+                    NuisanceSpec(
+                        "steady_state",
+                        "poisson",
+                        tau,
+                        per_pe,
+                        size=n_pe,
+                        description="steady-state background per PE bin over the "
+                        "region's time span (events), flat in time",
+                        prior=ss.rate_prior,
+                    )
+                )
                 steady = spread @ per_pe
             else:
                 steady = spread @ per_pe / tau
@@ -567,8 +682,11 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
             steady = (factorised.ravel() if binning.use_timing else factorised.sum(axis=1)) / tau
         else:
             steady = steady / tau
-        notes["steady_state_control"] = {"samples": ss.samples(), "tau": tau,
-                                         "counts_in_region": float(binning.region(control).sum())}
+        notes["steady_state_control"] = {
+            "samples": ss.samples(),
+            "tau": tau,
+            "counts_in_region": float(binning.region(control).sum()),
+        }
 
     parameter_names = [p for p in (*_DEFAULTS, "neutron_skin_fm") if p in free or p in _DEFAULTS]
     fixed = {k: v for k, v in study.true_parameters().items() if k in parameter_names}
@@ -592,18 +710,33 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
     if spec.data.kind == "coherent-csi-2017":
         model.observed = binning.region(np.asarray(release.coincidence_beam_on, dtype=float))
     else:  # asimov: the expectation at [parameters] with nominal nuisances
-        model.observed = np.asarray(model.expected(study.true_parameters(), model.nominal_nuisances()), float)
-    notes["sm_cevns_in_region"] = float(np.sum(model.signal(dict(_DEFAULTS), model.nominal_nuisances())))
+        model.observed = np.asarray(
+            model.expected(study.true_parameters(), model.nominal_nuisances()), float
+        )
+    notes["sm_cevns_in_region"] = float(
+        np.sum(model.signal(dict(_DEFAULTS), model.nominal_nuisances()))
+    )
     return model
 
 
 def _pooled_control(ss, release) -> tuple[np.ndarray, float]:
     """The release's control histograms named in the spec, summed, and their tau (full 25 x 24 grid)."""
-    histograms = dict(zip(CONTROL_SAMPLE_NAMES, (release.anticoincidence_beam_on,
-                                                 release.coincidence_beam_off,
-                                                 release.anticoincidence_beam_off), strict=True))
-    live = {"ac-beam-on": ss.beam_on_live_days, "c-beam-off": ss.beam_off_live_days,
-            "ac-beam-off": ss.beam_off_live_days}
+    histograms = dict(
+        zip(
+            CONTROL_SAMPLE_NAMES,
+            (
+                release.anticoincidence_beam_on,
+                release.coincidence_beam_off,
+                release.anticoincidence_beam_off,
+            ),
+            strict=True,
+        )
+    )
+    live = {
+        "ac-beam-on": ss.beam_on_live_days,
+        "c-beam-off": ss.beam_off_live_days,
+        "ac-beam-off": ss.beam_off_live_days,
+    }
     counts, _ = pooled_control_counts(histograms, ss.samples(), live, ss.beam_on_live_days)
     return counts, ss.exposure_ratio()
 
@@ -621,26 +754,47 @@ def _skin_term(study, name, flavors, grid, response, project_rows, eff0, notes) 
     values = []
     for skin in skins:
         setup = DetectorSetup(**{**base.__dict__, "neutron_skin_fm": float(skin)})
-        values.append(project_rows(_one_pe_rows(setup, flavors, grid, response.quenching, response, 1.0), eff0))
+        values.append(
+            project_rows(
+                _one_pe_rows(setup, flavors, grid, response.quenching, response, 1.0), eff0
+            )
+        )
     values = np.stack(values)
     setup0 = DetectorSetup(**{**base.__dict__, "neutron_skin_fm": float(origin)})
-    at_origin = project_rows(_one_pe_rows(setup0, flavors, grid, response.quenching, response, 1.0), eff0)
+    at_origin = project_rows(
+        _one_pe_rows(setup0, flavors, grid, response.quenching, response, 1.0), eff0
+    )
     x = skins - origin
     degree = 4
     vander = x[:, None] ** np.arange(1, degree + 1)[None, :]
     flat = (values - at_origin).reshape(skins.size, -1)
     sol, *_ = np.linalg.lstsq(vander, flat, rcond=None)
-    coeffs = np.concatenate([np.zeros((1, flat.shape[1])), sol]).reshape(degree + 1, *at_origin.shape)
+    coeffs = np.concatenate([np.zeros((1, flat.shape[1])), sol]).reshape(
+        degree + 1, *at_origin.shape
+    )
     fitted = at_origin + np.tensordot(x[:, None] ** np.arange(degree + 1)[None, :], coeffs, axes=1)
     scale = np.maximum(np.abs(values).max(), 1e-300)
     notes["neutron_skin_fit_max_residual_rel"] = float(np.abs(fitted - values).max() / scale)
     notes["neutron_skin_grid_fm"] = (float(lo), float(hi))
     k = np.arange(1, degree + 1)
-    slopes = np.stack([np.tensordot(k * x.min() ** (k - 1), coeffs[1:], axes=1),
-                       np.tensordot(k * x.max() ** (k - 1), coeffs[1:], axes=1)])
+    slopes = np.stack(
+        [
+            np.tensordot(k * x.min() ** (k - 1), coeffs[1:], axes=1),
+            np.tensordot(k * x.max() ** (k - 1), coeffs[1:], axes=1),
+        ]
+    )
     # The skin shifts the nominal rows (origin): rows(origin) must equal the model's nominal rows.
-    return ShapeTerm("neutron_skin_fm", "parameter", float(origin), coeffs, slopes, None, None,
-                     float(x.min()), float(x.max()))
+    return ShapeTerm(
+        "neutron_skin_fm",
+        "parameter",
+        float(origin),
+        coeffs,
+        slopes,
+        None,
+        None,
+        float(x.min()),
+        float(x.max()),
+    )
 
 
 def model_for_study(study):
@@ -651,8 +805,10 @@ def model_for_study(study):
     :class:`ResponseModel`; an ordinary counting
     study (recoil windows or bins) gives a :class:`~cenns_bayes.stats.counting.CountingModel`.
     """
-    if any(d.energy_response is not None and d.energy_response.release == "coherent-csi-2021"
-           for d in study.spec.detectors):
+    if any(
+        d.energy_response is not None and d.energy_response.release == "coherent-csi-2021"
+        for d in study.spec.detectors
+    ):
         from .csi2021 import build_csi_2021_model
 
         return build_csi_2021_model(study)

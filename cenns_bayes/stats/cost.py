@@ -27,8 +27,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["COSTS", "chi2", "chi2_gradient", "cost", "cost_gradient", "poisson_deviance",
-           "poisson_deviance_gradient"]
+__all__ = [
+    "COSTS",
+    "chi2",
+    "chi2_gradient",
+    "cost",
+    "cost_gradient",
+    "poisson_deviance",
+    "poisson_deviance_gradient",
+]
 
 COSTS = ("poisson", "chi2")
 
@@ -47,7 +54,7 @@ def poisson_deviance(observed, expected) -> np.ndarray:
 
 
 def poisson_deviance_gradient(observed, expected) -> np.ndarray:
-    """d D / d mu_i = 2 (1 - n_i / mu_i), per bin."""
+    """D D / d mu_i = 2 (1 - n_i / mu_i), per bin."""
     n = np.asarray(observed, dtype=float)
     mu = np.asarray(expected, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -55,7 +62,7 @@ def poisson_deviance_gradient(observed, expected) -> np.ndarray:
 
 
 def chi2(observed, expected) -> np.ndarray:
-    """sum (n - mu)^2 / n over the last axis, bins with n = 0 left out (the paper's Eq. 10)."""
+    """Sum (n - mu)^2 / n over the last axis, bins with n = 0 left out (the paper's Eq. 10)."""
     n = np.asarray(observed, dtype=float)
     mu = np.asarray(expected, dtype=float)
     keep = n > 0
@@ -63,7 +70,7 @@ def chi2(observed, expected) -> np.ndarray:
 
 
 def chi2_gradient(observed, expected) -> np.ndarray:
-    """d chi2 / d mu_i = -2 (n_i - mu_i) / n_i (0 for empty bins)."""
+    """D chi2 / d mu_i = -2 (n_i - mu_i) / n_i (0 for empty bins)."""
     n = np.asarray(observed, dtype=float)
     mu = np.asarray(expected, dtype=float)
     keep = n > 0
@@ -77,7 +84,9 @@ def _lookup(name: str):
     try:
         return _TABLE[name]
     except KeyError:
-        raise ValueError(f"unknown statistic {name!r}: expected one of {', '.join(COSTS)}") from None
+        raise ValueError(
+            f"unknown statistic {name!r}: expected one of {', '.join(COSTS)}"
+        ) from None
 
 
 def cost(name: str, observed, expected) -> np.ndarray:

@@ -45,7 +45,10 @@ def evaluate_polynomial(rate_model: RateModel, params: Mapping[str, Any], xp=np,
     """
     p = {**_DEFAULTS, **params}
     if xp is np:  # a grid of parameter values: one leading axis per grid axis, columns last
-        p = {k: (np.asarray(v, dtype=float)[..., None] if np.ndim(v) > 0 else v) for k, v in p.items()}
+        p = {
+            k: (np.asarray(v, dtype=float)[..., None] if np.ndim(v) > 0 else v)
+            for k, v in p.items()
+        }
     for flavour in ("mu", "e"):
         if f"mu_nu_{flavour}_squared" not in p:
             p[f"mu_nu_{flavour}_squared"] = p[f"mu_nu_{flavour}"] ** 2
@@ -65,7 +68,9 @@ def evaluate_polynomial(rate_model: RateModel, params: Mapping[str, Any], xp=np,
 
 def _per_column(value, index):
     """A per-group nuisance spread over columns; a scalar (one group given as a float) as is."""
-    scalar = isinstance(value, (float, int, np.number)) or (isinstance(value, np.ndarray) and value.ndim == 0)
+    scalar = isinstance(value, (float, int, np.number)) or (
+        isinstance(value, np.ndarray) and value.ndim == 0
+    )
     return value if scalar else value[index]
 
 
@@ -112,26 +117,47 @@ class CountingModel(ModelBase):
         self.detector_index = np.array([self.detector_names.index(d) for d in dets])
         self.nuisances = []
         if self.flux_sigma > 0:
-            self.nuisances.append(NuisanceSpec(
-                "flux_norm", "lognormal", self.flux_sigma,
-                description="neutrino flux normalisation shared by all detectors (ratio)"))
+            self.nuisances.append(
+                NuisanceSpec(
+                    "flux_norm",
+                    "lognormal",
+                    self.flux_sigma,
+                    description="neutrino flux normalisation shared by all detectors (ratio)",
+                )
+            )
         if self.detector_sigma > 0:
-            self.nuisances.append(NuisanceSpec(
-                "detector_norm", "lognormal", self.detector_sigma, size=len(self.detector_names),
-                description="per-detector normalisation: efficiency, quenching, mass (ratio)"))
+            self.nuisances.append(
+                NuisanceSpec(
+                    "detector_norm",
+                    "lognormal",
+                    self.detector_sigma,
+                    size=len(self.detector_names),
+                    description="per-detector normalisation: efficiency, quenching, mass (ratio)",
+                )
+            )
         if self.radius_slopes is not None:
-            self.nuisances.append(NuisanceSpec(
-                "neutron_radius", "normal", 1.0, 0.0, size=len(self.radius_groups),
-                description=f"shift of each nucleus's neutron rms radius in units of "
-                f"{self.neutron_radius_sigma_fm} fm ({', '.join(self.radius_groups)})"))
+            self.nuisances.append(
+                NuisanceSpec(
+                    "neutron_radius",
+                    "normal",
+                    1.0,
+                    0.0,
+                    size=len(self.radius_groups),
+                    description=f"shift of each nucleus's neutron rms radius in units of "
+                    f"{self.neutron_radius_sigma_fm} fm ({', '.join(self.radius_groups)})",
+                )
+            )
         self.nuisances = with_auxiliary(self.nuisances, self.auxiliary)
 
     def with_data(self, observed, auxiliary=None) -> CountingModel:
         """The same study with other main data and auxiliary measurements (a toy)."""
         from dataclasses import replace
 
-        return replace(self, observed=np.asarray(observed, dtype=float),
-                       auxiliary={**self.auxiliary, **(auxiliary or {})})
+        return replace(
+            self,
+            observed=np.asarray(observed, dtype=float),
+            auxiliary={**self.auxiliary, **(auxiliary or {})},
+        )
 
     @classmethod
     def from_study(cls, study, binned: bool | None = None) -> CountingModel:
@@ -142,29 +168,53 @@ class CountingModel(ModelBase):
         extra = {}
         sigma = n.neutron_radius_sigma_fm
         if sigma > 0:
-            plus = np.concatenate([study.channel_with_skin_shift(ch.detector, ch.flavor, sigma, binned)
-                                   .polynomial for ch in rate_model.channels], axis=1)
-            minus = np.concatenate([study.channel_with_skin_shift(ch.detector, ch.flavor, -sigma, binned)
-                                    .polynomial for ch in rate_model.channels], axis=1)
+            plus = np.concatenate(
+                [
+                    study.channel_with_skin_shift(ch.detector, ch.flavor, sigma, binned).polynomial
+                    for ch in rate_model.channels
+                ],
+                axis=1,
+            )
+            minus = np.concatenate(
+                [
+                    study.channel_with_skin_shift(ch.detector, ch.flavor, -sigma, binned).polynomial
+                    for ch in rate_model.channels
+                ],
+                axis=1,
+            )
             base = rate_model.polynomial
             nucleus_of = {d.name: d.nucleus for d in study.spec.detectors}
             groups = list(dict.fromkeys(nucleus_of[d] for d, _, _ in rate_model.labels))
             extra = dict(
                 radius_slopes=(0.5 * (plus - minus), 0.5 * (plus + minus - 2.0 * base)),
                 radius_groups=groups,
-                radius_index=np.array([groups.index(nucleus_of[d]) for d, _, _ in rate_model.labels]),
+                radius_index=np.array(
+                    [groups.index(nucleus_of[d]) for d, _, _ in rate_model.labels]
+                ),
                 neutron_radius_sigma_fm=sigma,
             )
-        return cls(rate_model, study.observed_counts(rate_model), n.flux_sigma, n.detector_sigma,
-                   fixed, **extra)
+        return cls(
+            rate_model,
+            study.observed_counts(rate_model),
+            n.flux_sigma,
+            n.detector_sigma,
+            fixed,
+            **extra,
+        )
 
     @property
     def bin_labels(self) -> list[tuple[str, str, int]]:
         """(detector, flavour, bin) per column."""
         return self.rate_model.labels
 
-    def expected(self, params: Mapping[str, Any], nuisances: Mapping[str, Any] | None = None, xp=np,
-                 polynomial=None, radius_slopes=None):
+    def expected(
+        self,
+        params: Mapping[str, Any],
+        nuisances: Mapping[str, Any] | None = None,
+        xp=np,
+        polynomial=None,
+        radius_slopes=None,
+    ):
         """Expected counts per column (NumPy array or PyTensor tensor).
 
         ``polynomial`` (4, n_columns) and ``radius_slopes`` (2, 4, n_columns) replace the
@@ -186,8 +236,9 @@ class CountingModel(ModelBase):
             counts = counts * _per_column(nuisances["detector_norm"], self.detector_index)
         return counts
 
-    def jacobian(self, params: Mapping[str, Any], nuisances: Mapping[str, Any],
-                 names: list[str]) -> dict[str, np.ndarray]:
+    def jacobian(
+        self, params: Mapping[str, Any], nuisances: Mapping[str, Any], names: list[str]
+    ) -> dict[str, np.ndarray]:
         """Exact derivatives of :meth:`expected` (NumPy, scalar parameters).
 
         Returns d expected / d x per column for every physics parameter in ``names`` and
@@ -204,13 +255,18 @@ class CountingModel(ModelBase):
         c0, c1, c2, cm = rm.polynomial
         z = None
         if self.radius_slopes is not None and "neutron_radius" in nuisances:
-            z = np.atleast_1d(np.asarray(nuisances["neutron_radius"], dtype=float))[self.radius_index]
+            z = np.atleast_1d(np.asarray(nuisances["neutron_radius"], dtype=float))[
+                self.radius_index
+            ]
             first, second = self.radius_slopes
             c0, c1, c2, cm = (rm.polynomial[k] + z * first[k] + z * z * second[k] for k in range(4))
         base = strength * (c0 + s * (c1 + s * c2)) + cm * mu**2
         flux = float(nuisances.get("flux_norm", 1.0))
-        det = (np.atleast_1d(np.asarray(nuisances["detector_norm"], dtype=float))[self.detector_index]
-               if "detector_norm" in nuisances else np.ones(base.size))
+        det = (
+            np.atleast_1d(np.asarray(nuisances["detector_norm"], dtype=float))[self.detector_index]
+            if "detector_norm" in nuisances
+            else np.ones(base.size)
+        )
         scale = flux * det
         slope = strength * (c1 + 2.0 * c2 * s) * scale
         out: dict[str, np.ndarray] = {}
@@ -235,7 +291,9 @@ class CountingModel(ModelBase):
         if z is not None:
             first, second = self.radius_slopes
             d_coeff = [first[k] + 2.0 * z * second[k] for k in range(4)]
-            d_base = strength * (d_coeff[0] + s * (d_coeff[1] + s * d_coeff[2])) + d_coeff[3] * mu**2
+            d_base = (
+                strength * (d_coeff[0] + s * (d_coeff[1] + s * d_coeff[2])) + d_coeff[3] * mu**2
+            )
             onehot = self.radius_index[None, :] == np.arange(len(self.radius_groups))[:, None]
             out["neutron_radius"] = onehot * (d_base * scale)
         return out

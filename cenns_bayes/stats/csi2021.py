@@ -86,15 +86,20 @@ class CsI2021Model(LArModel):
         beam = xp.where(beam > _FLOOR, beam, _FLOOR)
         return beam + self.steady_state_counts(nuisances, xp)
 
-    def components(self, params: Mapping[str, Any], nuisances: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    def components(
+        self, params: Mapping[str, Any], nuisances: Mapping[str, Any]
+    ) -> dict[str, np.ndarray]:
         """NumPy expectation per component: CEvNS per flavour, BRN, NIN, steady state."""
         out = super().components(params, nuisances)
-        out["steady_state"] = np.broadcast_to(np.asarray(self.steady_state_counts(nuisances), float),
-                                              (self.observed.size,)).copy()
+        out["steady_state"] = np.broadcast_to(
+            np.asarray(self.steady_state_counts(nuisances), float), (self.observed.size,)
+        ).copy()
         return out
 
 
-def histogram_events(events: np.ndarray, pe_edges: np.ndarray, time_edges_us: np.ndarray) -> np.ndarray:
+def histogram_events(
+    events: np.ndarray, pe_edges: np.ndarray, time_edges_us: np.ndarray
+) -> np.ndarray:
     """Counts of unbinned (PE, µs) events in bins [lo, hi) with the last edge included, (n_pe, n_t)."""
     counts, _, _ = np.histogram2d(events[:, 0], events[:, 1], bins=[pe_edges, time_edges_us])
     return counts
@@ -108,7 +113,9 @@ def _shape_in_bins(centres: np.ndarray, values: np.ndarray, edges: np.ndarray) -
     return summed / summed.sum()
 
 
-def _pe_matrix(grid: np.ndarray, pe_edges: np.ndarray, scint: np.ndarray, eff: np.ndarray) -> np.ndarray:
+def _pe_matrix(
+    grid: np.ndarray, pe_edges: np.ndarray, scint: np.ndarray, eff: np.ndarray
+) -> np.ndarray:
     """Counts per analysis PE bin per unit dN/dT (keVnr), efficiency included, (n_pe, n_T)."""
     fine_edges = np.arange(pe_edges[0], pe_edges[-1] + 0.5 * _FINE_PE, _FINE_PE)
     centres = 0.5 * (fine_edges[1:] + fine_edges[:-1])
@@ -125,7 +132,9 @@ def build_csi_2021_model(study, detector: str | None = None) -> CsI2021Model:
     from ..datasets.coherent_csi_2021 import load_coherent_csi_2021
 
     spec = study.spec
-    det = next(d for d in spec.detectors if d.energy_response is not None and (detector in (None, d.name)))
+    det = next(
+        d for d in spec.detectors if d.energy_response is not None and (detector in (None, d.name))
+    )
     response = det.energy_response
     release = load_coherent_csi_2021()
     flavors = list(study.flavors)
@@ -136,15 +145,22 @@ def build_csi_2021_model(study, detector: str | None = None) -> CsI2021Model:
     # PE bins below the lowest PE at which any efficiency set is positive hold no beam events
     # (and the anticoincidence sample has none there to measure a steady state): left out
     probe = np.arange(0.0, PE_RANGE[1], 0.01)
-    first_positive = min(float(probe[np.argmax(logistic_efficiency(probe, e) > 0)])
-                         for e in release.efficiency.values())
-    pe_edges = pe_edges[max(0, int(np.searchsorted(pe_edges, first_positive, side="right")) - 1):]
+    first_positive = min(
+        float(probe[np.argmax(logistic_efficiency(probe, e) > 0)])
+        for e in release.efficiency.values()
+    )
+    pe_edges = pe_edges[max(0, int(np.searchsorted(pe_edges, first_positive, side="right")) - 1) :]
     knee, slope = response.timing_acceptance
     pulse_centre, pulse_width, pulse_residual = fit_pulse_to_delayed_shape(
-        release.nin_time[:, 0], release.nin_time[:, 1], knee, slope, TIME_RANGE_US)
-    time_fractions = {c: time_bin_fractions(t_edges, c, pulse_centre, pulse_width, knee, slope)
-                      for c in ("prompt", "delayed")}
-    spectra = np.stack([differential_coefficients(setup, f, grid) for f in flavors])  # (n_f, 4, n_T)
+        release.nin_time[:, 0], release.nin_time[:, 1], knee, slope, TIME_RANGE_US
+    )
+    time_fractions = {
+        c: time_bin_fractions(t_edges, c, pulse_centre, pulse_width, knee, slope)
+        for c in ("prompt", "delayed")
+    }
+    spectra = np.stack(
+        [differential_coefficients(setup, f, grid) for f in flavors]
+    )  # (n_f, 4, n_T)
     per_time = np.stack([time_fractions[ARRIVAL_TIME_COMPONENT[f]] for f in flavors])  # (n_f, n_t)
 
     def rows_for(scint: np.ndarray, eff: np.ndarray) -> np.ndarray:
@@ -159,29 +175,67 @@ def build_csi_2021_model(study, detector: str | None = None) -> CsI2021Model:
     cevns_terms: list[TemplateShift] = []
     ns = spec.nuisances
     if ns.flux_sigma > 0:
-        nuisances.append(NuisanceSpec("flux_norm", "lognormal", ns.flux_sigma,
-                                      description="neutrino flux normalisation (neutrinos per proton)"))
+        nuisances.append(
+            NuisanceSpec(
+                "flux_norm",
+                "lognormal",
+                ns.flux_sigma,
+                description="neutrino flux normalisation (neutrinos per proton)",
+            )
+        )
     if ns.detector_sigma > 0:
-        nuisances.append(NuisanceSpec("detector_norm", "lognormal", ns.detector_sigma,
-                                      description="detector normalisation (mass, other efficiencies)"))
+        nuisances.append(
+            NuisanceSpec(
+                "detector_norm",
+                "lognormal",
+                ns.detector_sigma,
+                description="detector normalisation (mass, other efficiencies)",
+            )
+        )
     if ns.quenching:
         for k in (0, 1):
-            values = np.stack([rows_for(scint[f"eig{k}_minus"], effs["nominal"]), rows,
-                               rows_for(scint[f"eig{k}_plus"], effs["nominal"])])
+            values = np.stack(
+                [
+                    rows_for(scint[f"eig{k}_minus"], effs["nominal"]),
+                    rows,
+                    rows_for(scint[f"eig{k}_plus"], effs["nominal"]),
+                ]
+            )
             cevns_terms.append(TemplateShift.from_nodes(f"qf_eig{k}", nodes, values))
-            nuisances.append(NuisanceSpec(f"qf_eig{k}", "normal", 1.0, 0.0,
-                                          description=f"scintillation response eigen-variation {k}, z in sigma"))
+            nuisances.append(
+                NuisanceSpec(
+                    f"qf_eig{k}",
+                    "normal",
+                    1.0,
+                    0.0,
+                    description=f"scintillation response eigen-variation {k}, z in sigma",
+                )
+            )
     if ns.efficiency:
-        values = np.stack([rows_for(scint["nominal"], effs["minus"]), rows,
-                           rows_for(scint["nominal"], effs["plus"])])
+        values = np.stack(
+            [
+                rows_for(scint["nominal"], effs["minus"]),
+                rows,
+                rows_for(scint["nominal"], effs["plus"]),
+            ]
+        )
         cevns_terms.append(TemplateShift.from_nodes("efficiency", nodes, values))
-        nuisances.append(NuisanceSpec("efficiency", "normal", 1.0, 0.0,
-                                      description="efficiency curve between its -1 and +1 sigma sets, z in sigma"))
+        nuisances.append(
+            NuisanceSpec(
+                "efficiency",
+                "normal",
+                1.0,
+                0.0,
+                description="efficiency curve between its -1 and +1 sigma sets, z in sigma",
+            )
+        )
 
     backgrounds: dict[str, np.ndarray] = {}
     templates = spec.backgrounds.release_templates
-    shapes = {"prompt_neutrons": (release.brn_pe, release.brn_time),
-              "neutrino_induced_neutrons": (release.nin_pe, release.nin_time)}
+    shapes = {
+        "prompt_neutrons": (release.brn_pe, release.brn_time),
+        "neutrino_induced_neutrons": (release.nin_pe, release.nin_time),
+    }
     if templates is not None:
         for name, (pe_shape, time_shape) in shapes.items():
             entry = getattr(templates, name)
@@ -191,9 +245,16 @@ def build_csi_2021_model(study, detector: str | None = None) -> CsI2021Model:
             t = _shape_in_bins(time_shape[:, 0], time_shape[:, 1], t_edges)
             backgrounds[name] = entry.events * np.outer(pe, t).ravel()
             if entry.sigma > 0:
-                nuisances.append(NuisanceSpec(_NORMS[name], "normal", entry.sigma / entry.events, 1.0,
-                                              description=f"{name.replace('_', ' ')} normalisation, "
-                                              f"{entry.events:g} +- {entry.sigma:g} events"))
+                nuisances.append(
+                    NuisanceSpec(
+                        _NORMS[name],
+                        "normal",
+                        entry.sigma / entry.events,
+                        1.0,
+                        description=f"{name.replace('_', ' ')} normalisation, "
+                        f"{entry.events:g} +- {entry.sigma:g} events",
+                    )
+                )
 
     ac = histogram_events(np.asarray(release.events_ac), pe_edges, t_edges)
     try:
@@ -201,36 +262,69 @@ def build_csi_2021_model(study, detector: str | None = None) -> CsI2021Model:
     except ValueError as err:  # a PE bin without anticoincidence events: the binning is too fine
         from ..specs.errors import SpecPhysicsError
 
-        raise SpecPhysicsError(study.path, "detectors.energy_response.pe_bin_width",
-                               f"{err} (the anticoincidence sample); use wider PE bins") from None
+        raise SpecPhysicsError(
+            study.path,
+            "detectors.energy_response.pe_bin_width",
+            f"{err} (the anticoincidence sample); use wider PE bins",
+        ) from None
     centre, sigma = smooth.fit_control()
-    nuisances.append(NuisanceSpec(
-        "steady_state_smooth", "auxiliary", sigma, centre, size=smooth.size,
-        description="steady state (" + ", ".join(smooth.parameter_names) + "), constrained by the "
-        f"{int(ac.sum())} beam-on anticoincidence events (tau = 1)", auxiliary=smooth, prior="jeffreys"))
+    nuisances.append(
+        NuisanceSpec(
+            "steady_state_smooth",
+            "auxiliary",
+            sigma,
+            centre,
+            size=smooth.size,
+            description="steady state ("
+            + ", ".join(smooth.parameter_names)
+            + "), constrained by the "
+            f"{int(ac.sum())} beam-on anticoincidence events (tau = 1)",
+            auxiliary=smooth,
+            prior="jeffreys",
+        )
+    )
 
-    labels = [(float(pe_edges[i]), float(pe_edges[i + 1]), float(t_edges[j]), float(t_edges[j + 1]))
-              for i in range(pe_edges.size - 1) for j in range(t_edges.size - 1)]
+    labels = [
+        (float(pe_edges[i]), float(pe_edges[i + 1]), float(t_edges[j]), float(t_edges[j + 1]))
+        for i in range(pe_edges.size - 1)
+        for j in range(t_edges.size - 1)
+    ]
     parameter_names = list(_DEFAULTS)
     fixed = {k: v for k, v in study.true_parameters().items() if k in parameter_names}
-    notes = {"recoil_grid_points": int(grid.size), "recoil_grid_kevnr": (float(grid[0]), float(grid[-1])),
-             "pulse_centre_us": pulse_centre, "pulse_width_us": pulse_width,
-             "pulse_fit_max_residual_rel": pulse_residual,
-             "time_acceptance_fraction": {c: float(v.sum()) for c, v in time_fractions.items()},
-             "steady_state_ac_events": float(ac.sum()),
-             "pe_range_modelled": (float(pe_edges[0]), float(pe_edges[-1])),
-             "efficiency_zero_below_pe": first_positive,
-             "steady_state_norm_rel_sigma": float(1.0 / np.sqrt(ac.sum()))}
+    notes = {
+        "recoil_grid_points": int(grid.size),
+        "recoil_grid_kevnr": (float(grid[0]), float(grid[-1])),
+        "pulse_centre_us": pulse_centre,
+        "pulse_width_us": pulse_width,
+        "pulse_fit_max_residual_rel": pulse_residual,
+        "time_acceptance_fraction": {c: float(v.sum()) for c, v in time_fractions.items()},
+        "steady_state_ac_events": float(ac.sum()),
+        "pe_range_modelled": (float(pe_edges[0]), float(pe_edges[-1])),
+        "efficiency_zero_below_pe": first_positive,
+        "steady_state_norm_rel_sigma": float(1.0 / np.sqrt(ac.sum())),
+    }
     model = CsI2021Model(
-        observed=np.zeros(len(labels)), parameter_names=parameter_names, nuisances=nuisances,
-        bin_labels=labels, flavors=flavors, rows=rows, energy_rows=rows.reshape(
-            len(flavors), 4, pe_edges.size - 1, t_edges.size - 1).sum(axis=-1),
-        cevns_terms=cevns_terms, backgrounds=backgrounds, background_terms={}, fixed=fixed, notes=notes,
-        detector_names=[det.name], steady_state_smooth=smooth)
+        observed=np.zeros(len(labels)),
+        parameter_names=parameter_names,
+        nuisances=nuisances,
+        bin_labels=labels,
+        flavors=flavors,
+        rows=rows,
+        energy_rows=rows.reshape(len(flavors), 4, pe_edges.size - 1, t_edges.size - 1).sum(axis=-1),
+        cevns_terms=cevns_terms,
+        backgrounds=backgrounds,
+        background_terms={},
+        fixed=fixed,
+        notes=notes,
+        detector_names=[det.name],
+        steady_state_smooth=smooth,
+    )
     if spec.data.kind == "coherent-csi-2021":
         model.observed = histogram_events(np.asarray(release.events_c), pe_edges, t_edges).ravel()
     else:  # asimov: the expectation at [parameters] with nominal nuisances
-        model.observed = np.asarray(model.expected(study.true_parameters(), model.nominal_nuisances()), float)
+        model.observed = np.asarray(
+            model.expected(study.true_parameters(), model.nominal_nuisances()), float
+        )
     notes["sm_cevns"] = float(np.sum(model.signal(dict(_DEFAULTS), model.nominal_nuisances())))
     notes["observed_events"] = float(model.observed.sum())
     return model

@@ -17,11 +17,16 @@ def _flux_averaged_cross_section(study, strength: float, interval: list[float]) 
     from ..rates.flux_average import flux_averaged_cross_section_cm2
 
     name = study.response_detector
-    sm = flux_averaged_cross_section_cm2(study.setup(name), study.flavors,
-                                         study.true_parameters().get("sin2_theta_w", 0.23120))
-    return {"best": strength * sm, "interval_68": [v * sm for v in interval], "sm_expected": sm,
-            "definition": "per target nucleus, averaged over the analysed flavours' SNS flux, all recoils, "
-                          "no threshold or efficiency; measured = signal_strength x SM value"}
+    sm = flux_averaged_cross_section_cm2(
+        study.setup(name), study.flavors, study.true_parameters().get("sin2_theta_w", 0.23120)
+    )
+    return {
+        "best": strength * sm,
+        "interval_68": [v * sm for v in interval],
+        "sm_expected": sm,
+        "definition": "per target nucleus, averaged over the analysed flavours' SNS flux, all recoils, "
+        "no threshold or efficiency; measured = signal_strength x SM value",
+    }
 
 
 def fit_study(study, model=None) -> dict:
@@ -54,9 +59,15 @@ def fit_study(study, model=None) -> dict:
             "sm_expected": float(sum(model.signal(sm, model.nominal_nuisances()))),
         }
         significance = fitter.significance("signal_strength", 0.0)
-        if list(free) == ["signal_strength"] and getattr(study, "response_detector", None) is not None:
+        if (
+            list(free) == ["signal_strength"]
+            and getattr(study, "response_detector", None) is not None
+        ):
             derived["flux_averaged_cross_section_cm2"] = _flux_averaged_cross_section(
-                study, best.parameters["signal_strength"], parameters["signal_strength"]["interval_68"])
+                study,
+                best.parameters["signal_strength"],
+                parameters["signal_strength"]["interval_68"],
+            )
     details = {
         "minimum_neg2ll": best.neg2ll,
         "converged": best.success,

@@ -38,6 +38,7 @@ from ..physics import constants as const
 from ..physics.cross_sections import max_recoil_kev
 from ..physics.sns import sns_spectrum
 from ..rates.coefficients import DetectorSetup, differential_coefficients, parameter_for_flavor
+
 # Couplings, parameter defaults and the expectation floor are the response model's own.
 from .binned import _DEFAULTS, _FLOOR, _GN, _P0, _P1, interpolation_coefficients
 from .model import ModelBase, NuisanceSpec
@@ -47,8 +48,11 @@ __all__ = ["LArModel", "TemplateShift", "build_lar_model"]
 #: Reconstructed-energy sub-bins for the acceptance, keVee (the acceptance file's 0.5-keVee bins).
 _FINE_WIDTH_KEVEE = 0.5
 #: Background templates and their normalisation nuisances.
-_BACKGROUNDS = {"prompt_neutrons": "prompt_neutron_norm", "delayed_neutrons": "delayed_neutron_norm",
-                "steady_state": "steady_state_norm"}
+_BACKGROUNDS = {
+    "prompt_neutrons": "prompt_neutron_norm",
+    "delayed_neutrons": "delayed_neutron_norm",
+    "steady_state": "steady_state_norm",
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,7 +116,9 @@ class TemplateShift:
 
     def take_flavour(self, i: int) -> TemplateShift:
         """The shift of flavour ``i`` only (arrays shaped (n_nodes, n_flavours, ...))."""
-        return TemplateShift(self.name, self.coeffs[:, i : i + 1], self.slopes[:, i : i + 1], self.lower, self.upper)
+        return TemplateShift(
+            self.name, self.coeffs[:, i : i + 1], self.slopes[:, i : i + 1], self.lower, self.upper
+        )
 
 
 @dataclass(eq=False)
@@ -180,8 +186,13 @@ class LArModel(ModelBase):
             mu_name, r2_name = parameter_for_flavor(flavor)
             gp = _P0 + _P1 * (s2 + const.CHARGE_RADIUS_SHIFT * self._value(params, r2_name))
             mu = self._value(params, mu_name)
-            total = total + (gp * gp) * rows[i, 0] + (2.0 * _GN * gp) * rows[i, 1] \
-                + (_GN * _GN) * rows[i, 2] + (mu * mu) * rows[i, 3]
+            total = (
+                total
+                + (gp * gp) * rows[i, 0]
+                + (2.0 * _GN * gp) * rows[i, 1]
+                + (_GN * _GN) * rows[i, 2]
+                + (mu * mu) * rows[i, 3]
+            )
         scale = self._value(params, "signal_strength")
         for name in ("flux_norm", "detector_norm"):
             if name in self._nuisance_names:
@@ -212,12 +223,20 @@ class LArModel(ModelBase):
             total = total + self.background(name, nuisances, xp)
         return xp.where(total > _FLOOR, total, _FLOOR)
 
-    def components(self, params: Mapping[str, Any], nuisances: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    def components(
+        self, params: Mapping[str, Any], nuisances: Mapping[str, Any]
+    ) -> dict[str, np.ndarray]:
         """NumPy expectation per component: CEvNS per flavour and each background."""
         out = {}
         for i, flavor in enumerate(self.flavors):
-            only = type(self)(**{**self.__dict__, "rows": self.rows[i : i + 1], "flavors": [flavor],
-                               "cevns_terms": [t.take_flavour(i) for t in self.cevns_terms]})
+            only = type(self)(
+                **{
+                    **self.__dict__,
+                    "rows": self.rows[i : i + 1],
+                    "flavors": [flavor],
+                    "cevns_terms": [t.take_flavour(i) for t in self.cevns_terms],
+                }
+            )
             out[f"cevns_{flavor}"] = np.asarray(only.signal(params, nuisances), dtype=float)
         for name in self.backgrounds:
             out[name] = np.asarray(self.background(name, nuisances), dtype=float)
@@ -227,8 +246,15 @@ class LArModel(ModelBase):
 # ---------------------------------------------------------------------- building
 
 
-def _energy_rows(setup: DetectorSetup, flavors: list[str], grid: np.ndarray, release, qf_a: float,
-                 qf_b: float, resolution: float) -> np.ndarray:
+def _energy_rows(
+    setup: DetectorSetup,
+    flavors: list[str],
+    grid: np.ndarray,
+    release,
+    qf_a: float,
+    qf_b: float,
+    resolution: float,
+) -> np.ndarray:
     """Coefficient rows per flavour in the release's energy bins, (n_flav, 4, n_energy)."""
     e_edges = np.asarray(release.energy_edges_kevee, dtype=float)
     fine_edges = np.arange(e_edges[0], e_edges[-1] + 0.5 * _FINE_WIDTH_KEVEE, _FINE_WIDTH_KEVEE)
@@ -242,7 +268,9 @@ def _energy_rows(setup: DetectorSetup, flavors: list[str], grid: np.ndarray, rel
     per_fine = acceptance[:, None] * prob * trapezoid_weights(grid)[None, :]
     n_sub = int(round((e_edges[1] - e_edges[0]) / _FINE_WIDTH_KEVEE))
     matrix = per_fine.reshape(e_edges.size - 1, n_sub, -1).sum(axis=1)  # (n_energy, n_T)
-    spectra = np.stack([differential_coefficients(setup, f, grid) for f in flavors])  # (n_f, 4, n_T)
+    spectra = np.stack(
+        [differential_coefficients(setup, f, grid) for f in flavors]
+    )  # (n_f, 4, n_T)
     return spectra @ matrix.T
 
 
@@ -279,7 +307,9 @@ def build_lar_model(study, detector: str | None = None) -> LArModel:
     from ..datasets.coherent_lar import SHAPE_SYSTEMATICS, load_coherent_lar_2020
 
     spec = study.spec
-    det = next(d for d in spec.detectors if d.energy_response is not None and (detector in (None, d.name)))
+    det = next(
+        d for d in spec.detectors if d.energy_response is not None and (detector in (None, d.name))
+    )
     response = det.energy_response
     release = load_coherent_lar_2020()
     flavors = study.flavors
@@ -297,12 +327,26 @@ def build_lar_model(study, detector: str | None = None) -> LArModel:
     cevns_terms: list[TemplateShift] = []
     ns = spec.nuisances
     if ns.flux_sigma > 0:
-        nuisances.append(NuisanceSpec("flux_norm", "lognormal", ns.flux_sigma,
-                                      description="neutrino flux normalisation (neutrinos per proton)"))
+        nuisances.append(
+            NuisanceSpec(
+                "flux_norm",
+                "lognormal",
+                ns.flux_sigma,
+                description="neutrino flux normalisation (neutrinos per proton)",
+            )
+        )
     if ns.detector_sigma > 0:
-        nuisances.append(NuisanceSpec("detector_norm", "lognormal", ns.detector_sigma,
-                                      description="fiducial mass (detector normalisation)"))
-    qf_nodes = np.array(sorted({0.0, *response.template_sigmas, *(-s for s in response.template_sigmas)}))
+        nuisances.append(
+            NuisanceSpec(
+                "detector_norm",
+                "lognormal",
+                ns.detector_sigma,
+                description="fiducial mass (detector normalisation)",
+            )
+        )
+    qf_nodes = np.array(
+        sorted({0.0, *response.template_sigmas, *(-s for s in response.template_sigmas)})
+    )
     if ns.quenching:
         for pname, sigma in (("a", q.a_sigma), ("b", q.b_sigma_per_kevnr)):
             if sigma <= 0:
@@ -311,12 +355,21 @@ def build_lar_model(study, detector: str | None = None) -> LArModel:
             for z in qf_nodes:
                 a = q.a + z * sigma if pname == "a" else q.a
                 b = q.b_per_kevnr + z * sigma if pname == "b" else q.b_per_kevnr
-                values.append(_expand(_energy_rows(setup, flavors, grid, release, a, b, res), shape))
+                values.append(
+                    _expand(_energy_rows(setup, flavors, grid, release, a, b, res), shape)
+                )
             cevns_terms.append(TemplateShift.from_nodes(f"qf_{pname}", qf_nodes, np.stack(values)))
             unit = "" if pname == "a" else " per keVnr"
-            nuisances.append(NuisanceSpec(f"qf_{pname}", "normal", 1.0, 0.0,
-                                          description=f"QF {pname} = {getattr(q, 'a' if pname == 'a' else 'b_per_kevnr')}"
-                                          f" + {sigma}{unit} z (z in sigma)"))
+            nuisances.append(
+                NuisanceSpec(
+                    f"qf_{pname}",
+                    "normal",
+                    1.0,
+                    0.0,
+                    description=f"QF {pname} = {getattr(q, 'a' if pname == 'a' else 'b_per_kevnr')}"
+                    f" + {sigma}{unit} z (z in sigma)",
+                )
+            )
 
     backgrounds: dict[str, np.ndarray] = {}
     background_terms: dict[str, list[TemplateShift]] = {}
@@ -331,36 +384,63 @@ def build_lar_model(study, detector: str | None = None) -> LArModel:
             scales[name] = entry.events / nominal.sum()
             backgrounds[name] = (nominal * scales[name]).ravel()
             if entry.sigma > 0:
-                nuisances.append(NuisanceSpec(norm_name, "normal", entry.sigma / entry.events, 1.0,
-                                              description=f"{name.replace('_', ' ')} normalisation, "
-                                              f"{entry.events:g} +- {entry.sigma:g} events"))
+                nuisances.append(
+                    NuisanceSpec(
+                        norm_name,
+                        "normal",
+                        entry.sigma / entry.events,
+                        1.0,
+                        description=f"{name.replace('_', ' ')} normalisation, "
+                        f"{entry.events:g} +- {entry.sigma:g} events",
+                    )
+                )
 
     if response.shape_systematics:
         sys_nodes = np.array([-1.0, 0.0, 1.0])
         for name, (component, plus, minus) in SHAPE_SYSTEMATICS.items():
             up = np.asarray(hist[plus], float)
             nominal = np.asarray(hist[component], float)
-            down = np.asarray(hist[minus], float) if minus is not None else 2.0 * nominal - up  # mirrored
+            down = (
+                np.asarray(hist[minus], float) if minus is not None else 2.0 * nominal - up
+            )  # mirrored
             if component == "cevns":
-                values = np.stack([_expand(energy_rows, _cevns_shape(v, nominal)) for v in (down, nominal, up)])
+                values = np.stack(
+                    [_expand(energy_rows, _cevns_shape(v, nominal)) for v in (down, nominal, up)]
+                )
                 cevns_terms.append(TemplateShift.from_nodes(name, sys_nodes, values))
             elif component in backgrounds:
                 values = np.stack([(v * scales[component]).ravel() for v in (down, nominal, up)])
-                background_terms.setdefault(component, []).append(TemplateShift.from_nodes(name, sys_nodes, values))
+                background_terms.setdefault(component, []).append(
+                    TemplateShift.from_nodes(name, sys_nodes, values)
+                )
             else:
                 continue
             sided = "two-sided" if minus is not None else "one-sided, mirrored"
-            nuisances.append(NuisanceSpec(name, "normal", 1.0, 0.0,
-                                          description=f"release shape systematic ({sided}), z in sigma"))
+            nuisances.append(
+                NuisanceSpec(
+                    name,
+                    "normal",
+                    1.0,
+                    0.0,
+                    description=f"release shape systematic ({sided}), z in sigma",
+                )
+            )
 
     e, f, t = release.energy_edges_kevee, release.f90_edges, release.time_edges_us
-    labels = [(float(e[i]), float(e[i + 1]), float(f[j]), float(f[j + 1]), float(t[k]), float(t[k + 1]))
-              for i in range(e.size - 1) for j in range(f.size - 1) for k in range(t.size - 1)]
+    labels = [
+        (float(e[i]), float(e[i + 1]), float(f[j]), float(f[j + 1]), float(t[k]), float(t[k + 1]))
+        for i in range(e.size - 1)
+        for j in range(f.size - 1)
+        for k in range(t.size - 1)
+    ]
     free = study.free_parameters
     parameter_names = [p for p in _DEFAULTS if p in free or p in _DEFAULTS]
     fixed = {k: v for k, v in study.true_parameters().items() if k in parameter_names}
-    notes = {"recoil_grid_points": int(grid.size), "recoil_grid_kevnr": (float(grid[0]), float(grid[-1])),
-             "qf_template_nodes_sigma": qf_nodes.tolist()}
+    notes = {
+        "recoil_grid_points": int(grid.size),
+        "recoil_grid_kevnr": (float(grid[0]), float(grid[-1])),
+        "qf_template_nodes_sigma": qf_nodes.tolist(),
+    }
     model = LArModel(
         observed=np.zeros(len(labels)),
         parameter_names=parameter_names,
@@ -379,6 +459,8 @@ def build_lar_model(study, detector: str | None = None) -> LArModel:
     if spec.data.kind == "coherent-lar-2020":
         model.observed = np.asarray(hist["data"], float).ravel()
     else:  # asimov: the expectation at [parameters] with nominal nuisances
-        model.observed = np.asarray(model.expected(study.true_parameters(), model.nominal_nuisances()), float)
+        model.observed = np.asarray(
+            model.expected(study.true_parameters(), model.nominal_nuisances()), float
+        )
     notes["sm_cevns"] = float(np.sum(model.signal(dict(_DEFAULTS), model.nominal_nuisances())))
     return model

@@ -18,7 +18,13 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-__all__ = ["ExpectationModel", "NuisanceSpec", "constraint_neg2logpdf", "draw_auxiliary", "with_auxiliary"]
+__all__ = [
+    "ExpectationModel",
+    "NuisanceSpec",
+    "constraint_neg2logpdf",
+    "draw_auxiliary",
+    "with_auxiliary",
+]
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,11 @@ def constraint_neg2logpdf(spec: NuisanceSpec, value: np.ndarray) -> float:
     if spec.kind == "auxiliary":
         centre = np.asarray(spec.centre, dtype=float)
         value_at = float(spec.auxiliary.control_neg2ll(value))
-        return value_at - float(spec.auxiliary.control_neg2ll(centre)) if np.isfinite(value_at) else np.inf
+        return (
+            value_at - float(spec.auxiliary.control_neg2ll(centre))
+            if np.isfinite(value_at)
+            else np.inf
+        )
     if spec.kind == "lognormal" and np.any(value <= 0):
         return np.inf
     return float(np.sum(spec.z_of(value) ** 2))
@@ -146,7 +156,9 @@ def draw_auxiliary(spec: NuisanceSpec, true_value, rng: np.random.Generator) -> 
     return rng.poisson(spec.sigma * value).astype(float)
 
 
-def with_auxiliary(nuisances: list[NuisanceSpec], auxiliary: Mapping[str, Any]) -> list[NuisanceSpec]:
+def with_auxiliary(
+    nuisances: list[NuisanceSpec], auxiliary: Mapping[str, Any]
+) -> list[NuisanceSpec]:
     """The nuisances with their constraints centred on new auxiliary measurements.
 
     A scalar nuisance keeps a scalar centre.
@@ -155,8 +167,10 @@ def with_auxiliary(nuisances: list[NuisanceSpec], auxiliary: Mapping[str, Any]) 
     for spec in nuisances:
         if spec.name in auxiliary:
             aux = np.asarray(auxiliary[spec.name], dtype=float)
-            spec = replace(spec, centre=float(aux.ravel()[0]) if spec.size == 1 and spec.kind != "poisson"
-                           else aux)
+            spec = replace(
+                spec,
+                centre=float(aux.ravel()[0]) if spec.size == 1 and spec.kind != "poisson" else aux,
+            )
         out.append(spec)
     return out
 
@@ -207,17 +221,24 @@ class ExpectationModel(Protocol):
         """Nuisances at the centres of their constraints."""
         ...
 
-    def jacobian(self, params: Mapping[str, Any], nuisances: Mapping[str, Any],
-                 names: list[str]) -> dict[str, np.ndarray]:
-        """d expected / d (each parameter in ``names`` and each nuisance value)."""
+    def jacobian(
+        self, params: Mapping[str, Any], nuisances: Mapping[str, Any], names: list[str]
+    ) -> dict[str, np.ndarray]:
+        """D expected / d (each parameter in ``names`` and each nuisance value)."""
         ...
 
-    def sample(self, params: Mapping[str, Any], rng: np.random.Generator,
-               nuisances: Mapping[str, Any] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def sample(
+        self,
+        params: Mapping[str, Any],
+        rng: np.random.Generator,
+        nuisances: Mapping[str, Any] | None = None,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Pseudo-data: main counts and auxiliary measurements, drawn at the true values."""
         ...
 
-    def with_data(self, observed: np.ndarray, auxiliary: Mapping[str, Any] | None = None) -> ExpectationModel:
+    def with_data(
+        self, observed: np.ndarray, auxiliary: Mapping[str, Any] | None = None
+    ) -> ExpectationModel:
         """The same model with other main data and auxiliary measurements (a toy)."""
         ...
 
@@ -244,8 +265,12 @@ class ModelBase:
         """Not available: fits use numerical derivatives."""
         raise NotImplementedError(f"{type(self).__name__} has no exact derivatives")
 
-    def sample(self, params: Mapping[str, Any], rng: np.random.Generator,
-               nuisances: Mapping[str, Any] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def sample(
+        self,
+        params: Mapping[str, Any],
+        rng: np.random.Generator,
+        nuisances: Mapping[str, Any] | None = None,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Main counts n ~ Poisson(expected) and one auxiliary measurement per nuisance.
 
         The nuisances' true values default to their nominal ones; the auxiliary
@@ -255,10 +280,15 @@ class ModelBase:
         true = self.nominal_nuisances() if nuisances is None else dict(nuisances)
         mean = np.asarray(self.expected({**self.fixed, **params}, true), dtype=float)
         counts = rng.poisson(mean).astype(float)
-        auxiliary = {spec.name: draw_auxiliary(spec, true[spec.name], rng) for spec in self.nuisances}
+        auxiliary = {
+            spec.name: draw_auxiliary(spec, true[spec.name], rng) for spec in self.nuisances
+        }
         return counts, auxiliary
 
     def with_data(self, observed, auxiliary=None):
         """The same model with main data ``observed`` and constraints centred on ``auxiliary``."""
-        return replace(self, observed=np.asarray(observed, dtype=float),
-                       nuisances=with_auxiliary(self.nuisances, auxiliary or {}))
+        return replace(
+            self,
+            observed=np.asarray(observed, dtype=float),
+            nuisances=with_auxiliary(self.nuisances, auxiliary or {}),
+        )

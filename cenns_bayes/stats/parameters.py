@@ -40,15 +40,18 @@ class Parameter:
     step: float
 
 
-PARAMETERS: dict[str, Parameter] = {p.name: p for p in (
-    Parameter("sin2_theta_w", "", SIN2_THETA_W_PAPER, 1e-6, 1.0 - 1e-6, 0.01),
-    Parameter("mu_nu_mu", "1e-10 mu_B", 0.0, 0.0, 1e4, 1.0),
-    Parameter("mu_nu_e", "1e-10 mu_B", 0.0, 0.0, 1e4, 1.0),
-    Parameter("r2_nu_mu", "1e-32 cm^2", 0.0, -1e3, 1e3, 0.3),
-    Parameter("r2_nu_e", "1e-32 cm^2", 0.0, -1e3, 1e3, 0.3),
-    Parameter("signal_strength", "ratio to SM", 1.0, 0.0, 100.0, 0.1),
-    Parameter("neutron_skin_fm", "fm", 0.0, -0.5, 1.5, 0.1),
-)}
+PARAMETERS: dict[str, Parameter] = {
+    p.name: p
+    for p in (
+        Parameter("sin2_theta_w", "", SIN2_THETA_W_PAPER, 1e-6, 1.0 - 1e-6, 0.01),
+        Parameter("mu_nu_mu", "1e-10 mu_B", 0.0, 0.0, 1e4, 1.0),
+        Parameter("mu_nu_e", "1e-10 mu_B", 0.0, 0.0, 1e4, 1.0),
+        Parameter("r2_nu_mu", "1e-32 cm^2", 0.0, -1e3, 1e3, 0.3),
+        Parameter("r2_nu_e", "1e-32 cm^2", 0.0, -1e3, 1e3, 0.3),
+        Parameter("signal_strength", "ratio to SM", 1.0, 0.0, 100.0, 0.1),
+        Parameter("neutron_skin_fm", "fm", 0.0, -0.5, 1.5, 0.1),
+    )
+}
 
 
 def defaults() -> dict[str, float]:

@@ -71,7 +71,9 @@ DELTA_90 = float(special.chdtri(1, 0.10))  # scipy.special: lighter to import th
 DELTA_CHI2 = {"1sigma": 1.0, "90cl_1dof": 2.705543454095404, "90cl_2dof": 4.605170185988091}
 
 #: Bounds of every parameter a fit can free (physical ranges, from :mod:`.parameters`).
-FIT_BOUNDS: dict[str, tuple[float, float]] = {k: (p.lower, p.upper) for k, p in _par.PARAMETERS.items()}
+FIT_BOUNDS: dict[str, tuple[float, float]] = {
+    k: (p.lower, p.upper) for k, p in _par.PARAMETERS.items()
+}
 
 _Z_BOUND = 8.0
 _MU_FLOOR = 1e-9
@@ -115,8 +117,15 @@ def delta_chi2_for(level: float, dof: int = 1, one_sided: bool = False) -> float
     return float(special.chdtri(dof, 1.0 - level))
 
 
-def find_crossing(func: Callable[[float], float], x_best: float, step: float, delta: float,
-                  direction: int, lo: float, hi: float) -> float:
+def find_crossing(
+    func: Callable[[float], float],
+    x_best: float,
+    step: float,
+    delta: float,
+    direction: int,
+    lo: float,
+    hi: float,
+) -> float:
     """Where ``func`` (with func(x_best) = 0) first reaches ``delta`` moving in ``direction``.
 
     Steps out from ``x_best`` by ``step`` growing 1.5-fold, then refines by Brent's method
@@ -131,14 +140,24 @@ def find_crossing(func: Callable[[float], float], x_best: float, step: float, de
             if func(x) < delta:
                 return float(x)
         if func(x) >= delta:
-            return float(optimize.brentq(lambda v: func(v) - delta, min(x_prev, x), max(x_prev, x),
-                                         xtol=1e-10 * step, rtol=1e-14, maxiter=200))
+            return float(
+                optimize.brentq(
+                    lambda v: func(v) - delta,
+                    min(x_prev, x),
+                    max(x_prev, x),
+                    xtol=1e-10 * step,
+                    rtol=1e-14,
+                    maxiter=200,
+                )
+            )
         x_prev = x
         step *= 1.5
     raise RuntimeError(f"no crossing of Delta = {delta} found")
 
 
-def profiled_rate(n_on: np.ndarray, m_off: np.ndarray, s: np.ndarray, tau: float = 1.0) -> np.ndarray:
+def profiled_rate(
+    n_on: np.ndarray, m_off: np.ndarray, s: np.ndarray, tau: float = 1.0
+) -> np.ndarray:
     """Per-bin maximum-likelihood rate b of Pois(n; s + b) Pois(m; tau b), non-integer n allowed.
 
     The closed form of :func:`cenns_bayes.detector.background.profiled_background`, evaluated
@@ -150,7 +169,9 @@ def profiled_rate(n_on: np.ndarray, m_off: np.ndarray, s: np.ndarray, tau: float
     c = m * s
     root = np.sqrt(big_b * big_b + 4.0 * a * c)
     with np.errstate(divide="ignore", invalid="ignore"):
-        neg = np.where(root - big_b > 0, 2.0 * c / np.where(root - big_b > 0, root - big_b, 1.0), 0.0)
+        neg = np.where(
+            root - big_b > 0, 2.0 * c / np.where(root - big_b > 0, root - big_b, 1.0), 0.0
+        )
     return np.where(big_b >= 0, (big_b + root) / (2.0 * a), neg)
 
 
@@ -210,14 +231,20 @@ class ProfileFitter:
     def __post_init__(self) -> None:
         self.free = list(self.free)
         self.fixed = dict(self.model.fixed if self.fixed is None else self.fixed)
-        self.observed = np.asarray(self.model.observed if self.observed is None else self.observed, float)
+        self.observed = np.asarray(
+            self.model.observed if self.observed is None else self.observed, float
+        )
         self.bounds = {**FIT_BOUNDS, **(self.bounds or {})}
         unknown = [p for p in self.free if p not in self.model.parameter_names]
         if unknown:
-            raise ValueError(f"the model has no parameter(s) {unknown}; it has {self.model.parameter_names}")
+            raise ValueError(
+                f"the model has no parameter(s) {unknown}; it has {self.model.parameter_names}"
+            )
         _cost(self.cost, np.zeros(0), np.zeros(0))  # rejects an unknown statistic early
         additive = dict(self.model.additive_poisson) if self.cost == "poisson" else {}
-        self._analytic = [n for n in self.model.nuisances if n.kind == "poisson" and n.name in additive]
+        self._analytic = [
+            n for n in self.model.nuisances if n.kind == "poisson" and n.name in additive
+        ]
         self._numeric = [n for n in self.model.nuisances if n not in self._analytic]
         self._sizes = [n.size for n in self._numeric]
         self._warm: dict[tuple, np.ndarray] = {}
@@ -256,7 +283,9 @@ class ProfileFitter:
         return out
 
     # ------------------------------------------------------------------ likelihood
-    def neg2ll(self, params: Mapping[str, float], nuisances: Mapping[str, Any]) -> tuple[float, dict]:
+    def neg2ll(
+        self, params: Mapping[str, float], nuisances: Mapping[str, Any]
+    ) -> tuple[float, dict]:
         """-2 ln L at physics ``params`` (merged with the fixed values) and nuisance values.
 
         Additive poisson nuisances missing from ``nuisances`` are profiled in closed form.
@@ -281,8 +310,14 @@ class ProfileFitter:
             mu = np.asarray(self.model.expected(p, nuis), dtype=float)
         return float(_cost(self.cost, self.observed, mu)) + penalty, nuis
 
-    def _value_and_gradient(self, names: list[str], scale: np.ndarray, params: Mapping[str, float],
-                            nuis: Mapping[str, Any], u: np.ndarray) -> tuple[float, np.ndarray]:
+    def _value_and_gradient(
+        self,
+        names: list[str],
+        scale: np.ndarray,
+        params: Mapping[str, float],
+        nuis: Mapping[str, Any],
+        u: np.ndarray,
+    ) -> tuple[float, np.ndarray]:
         """-2 ln L and its exact gradient in (physics / scale, nuisance coordinates u).
 
         Uses the model's ``jacobian`` (d expected / d parameter or nuisance value), the
@@ -303,15 +338,21 @@ class ProfileFitter:
             grad[i] = float(np.sum(d_mu * jac[name])) * scale[i]
         k = len(names)
         for spec, size in zip(self._numeric, self._sizes, strict=True):
-            z = u[k - len(names): k - len(names) + size]
+            z = u[k - len(names) : k - len(names) + size]
             v = np.atleast_1d(np.asarray(nuis[spec.name], dtype=float))
             d_value = np.atleast_2d(jac[spec.name]) @ d_mu
             value += constraint_neg2logpdf(spec, v)
             if spec.kind == "poisson":  # u = ln b
-                grad[k:k + size] = d_value * v + 2.0 * (spec.sigma * v - np.asarray(spec.centre, float))
+                grad[k : k + size] = d_value * v + 2.0 * (
+                    spec.sigma * v - np.asarray(spec.centre, float)
+                )
             else:  # u = z, penalty z^2
-                dv_dz = spec.sigma * v if spec.kind == "lognormal" else np.broadcast_to(spec.sigma, v.shape)
-                grad[k:k + size] = d_value * dv_dz + 2.0 * z
+                dv_dz = (
+                    spec.sigma * v
+                    if spec.kind == "lognormal"
+                    else np.broadcast_to(spec.sigma, v.shape)
+                )
+                grad[k : k + size] = d_value * dv_dz + 2.0 * z
             k += size
         return value, grad
 
@@ -330,8 +371,13 @@ class ProfileFitter:
         return not self.model.nuisances and all(p in scanned for p in self.free)
 
     # ------------------------------------------------------------------ minimisation
-    def fit(self, fixed: Mapping[str, float] | None = None, *, signal_events: float | None = None,
-            start: Mapping[str, float] | None = None) -> FitResult:
+    def fit(
+        self,
+        fixed: Mapping[str, float] | None = None,
+        *,
+        signal_events: float | None = None,
+        start: Mapping[str, float] | None = None,
+    ) -> FitResult:
         """Minimise over the free parameters not in ``fixed`` and all nuisances.
 
         ``signal_events`` fixes the total signal count instead of ``signal_strength``
@@ -345,8 +391,10 @@ class ProfileFitter:
                 raise ValueError("signal_events needs signal_strength free and not fixed")
             names.remove("signal_strength")
         best0 = self._best
-        start_vals = {p: self.fixed.get(p, _par.PARAMETERS[p].default if p in _par.PARAMETERS else 0.0)
-                      for p in names}
+        start_vals = {
+            p: self.fixed.get(p, _par.PARAMETERS[p].default if p in _par.PARAMETERS else 0.0)
+            for p in names
+        }
         if best0 is not None:
             start_vals.update({p: best0.parameters[p] for p in names})
         start_vals.update({k: v for k, v in (start or {}).items() if k in names})
@@ -354,27 +402,41 @@ class ProfileFitter:
         # minimiser in mu can stop on that stationary point. Magnetic moments are therefore
         # minimised in t = mu^2, where the cost is smooth and has no spurious stationary point.
         squared = [p.startswith("mu_nu") for p in names]
-        scale = np.array([_par.step(p) ** (2 if sq else 1) for p, sq in zip(names, squared, strict=True)])
-        pbounds = [(max(lo, 0.0) ** 2 / sc, hi**2 / sc) if sq else (lo / sc, hi / sc)
-                   for (lo, hi), sc, sq in zip((self.bounds[p] for p in names), scale, squared, strict=True)]
+        scale = np.array(
+            [_par.step(p) ** (2 if sq else 1) for p, sq in zip(names, squared, strict=True)]
+        )
+        pbounds = [
+            (max(lo, 0.0) ** 2 / sc, hi**2 / sc) if sq else (lo / sc, hi / sc)
+            for (lo, hi), sc, sq in zip(
+                (self.bounds[p] for p in names), scale, squared, strict=True
+            )
+        ]
 
         def coordinate(p, value):
             return (max(value, 0.0) ** 2 if p.startswith("mu_nu") else value) / _par.step(p) ** (
-                2 if p.startswith("mu_nu") else 1)
+                2 if p.startswith("mu_nu") else 1
+            )
+
         key = (tuple(sorted(fixed)), signal_events is not None)
         u0 = self._warm.get(key, self._nuisance_start())
 
         def split(x):
             t = x[: len(names)] * scale
-            vals = {p: (float(np.sqrt(max(v, 0.0))) if sq else float(v))
-                    for p, v, sq in zip(names, t, squared, strict=True)}
-            return vals, self._nuisance_values(x[len(names):])
+            vals = {
+                p: (float(np.sqrt(max(v, 0.0))) if sq else float(v))
+                for p, v, sq in zip(names, t, squared, strict=True)
+            }
+            return vals, self._nuisance_values(x[len(names) :])
 
         def objective(x):
             vals, nuis = split(x)
             params = {**fixed, **vals}
             if signal_events is not None:
-                unit = float(np.sum(self.model.signal({**self.fixed, **params, "signal_strength": 1.0}, nuis)))
+                unit = float(
+                    np.sum(
+                        self.model.signal({**self.fixed, **params, "signal_strength": 1.0}, nuis)
+                    )
+                )
                 if unit <= 0:
                     return 1e30
                 params["signal_strength"] = signal_events / unit
@@ -386,8 +448,12 @@ class ProfileFitter:
         def objective_and_gradient(x):
             vals, nuis = split(x)
             return self._value_and_gradient(
-                [f"{p}_squared" if sq else p for p, sq in zip(names, squared, strict=True)], scale,
-                {**self.fixed, **fixed, **vals}, nuis, x[len(names):])
+                [f"{p}_squared" if sq else p for p, sq in zip(names, squared, strict=True)],
+                scale,
+                {**self.fixed, **fixed, **vals},
+                nuis,
+                x[len(names) :],
+            )
 
         x_starts = [np.concatenate([np.array([coordinate(p, start_vals[p]) for p in names]), u0])]
         # mu_nu enters as mu^2: also start away from the flat point mu = 0.
@@ -406,24 +472,36 @@ class ProfileFitter:
         for x0 in x_starts:
             x0 = np.clip(x0, [b[0] for b in bounds], [b[1] for b in bounds])
             if use_gradient:
-                res = optimize.minimize(objective_and_gradient, x0, method="L-BFGS-B", jac=True,
-                                        bounds=bounds, options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 5000})
+                res = optimize.minimize(
+                    objective_and_gradient,
+                    x0,
+                    method="L-BFGS-B",
+                    jac=True,
+                    bounds=bounds,
+                    options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 5000},
+                )
             else:
-                res = optimize.minimize(objective, x0, method="L-BFGS-B", bounds=bounds,
-                                        options={"ftol": 1e-13, "gtol": 1e-7, "maxiter": 5000,
-                                                 "maxfun": 200000})
+                res = optimize.minimize(
+                    objective,
+                    x0,
+                    method="L-BFGS-B",
+                    bounds=bounds,
+                    options={"ftol": 1e-13, "gtol": 1e-7, "maxiter": 5000, "maxfun": 200000},
+                )
             if best is None or res.fun < best.fun:
                 best = res
         if best is not None and not best.success and best.status == 2:
             best = self._confirm_line_search_stop(best, objective, bounds)
-        self._warm[key] = best.x[len(names):].copy()
+        self._warm[key] = best.x[len(names) :].copy()
         vals, nuis = split(best.x)
         params = {**self.fixed, **fixed, **vals}
         if signal_events is not None:
             unit = float(np.sum(self.model.signal({**params, "signal_strength": 1.0}, nuis)))
             params["signal_strength"] = signal_events / unit
         value, nuis = self.neg2ll(params, nuis)
-        return FitResult(float(value), {k: float(v) for k, v in params.items()}, nuis, bool(best.success))
+        return FitResult(
+            float(value), {k: float(v) for k, v in params.items()}, nuis, bool(best.success)
+        )
 
     @staticmethod
     def _confirm_line_search_stop(res, objective, bounds, tolerance: float = 1e-9):
@@ -435,12 +513,18 @@ class ProfileFitter:
         no more than ``tolerance`` the stop is a converged minimum; otherwise the better
         point is kept and the fit stays unconverged.
         """
-        again = optimize.minimize(objective, res.x, method="L-BFGS-B", bounds=bounds,
-                                  options={"ftol": 1e-13, "gtol": 1e-7, "maxiter": 5000,
-                                           "maxfun": 200000})
+        again = optimize.minimize(
+            objective,
+            res.x,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"ftol": 1e-13, "gtol": 1e-7, "maxiter": 5000, "maxfun": 200000},
+        )
         if again.fun >= res.fun - tolerance:
             res.success = True
-            res.message = f"line-search stop confirmed as a minimum by a restart ({again.fun - res.fun:+.1e})"
+            res.message = (
+                f"line-search stop confirmed as a minimum by a restart ({again.fun - res.fun:+.1e})"
+            )
             return res
         return again
 
@@ -461,7 +545,9 @@ class ProfileFitter:
         for i in quad:
             p, x = names[i], x0[i] * scale[i]
             h = 10.0 * _par.step(p)
-            y = [float(np.sum(self.model.signal({**base, p: x + d}, nominal))) for d in (-h, 0.0, h)]
+            y = [
+                float(np.sum(self.model.signal({**base, p: x + d}, nominal))) for d in (-h, 0.0, h)
+            ]
             curvature = y[0] - 2.0 * y[1] + y[2]
             if curvature <= 0:
                 continue
@@ -498,7 +584,9 @@ class ProfileFitter:
         values = np.asarray(values, float)
         if self._nothing_to_profile([parameter]):
             return self.neg2ll_grid({parameter: values}) - self.best_fit().neg2ll
-        return np.array([self.delta(parameter, float(v)) for v in values.ravel()]).reshape(values.shape)
+        return np.array([self.delta(parameter, float(v)) for v in values.ravel()]).reshape(
+            values.shape
+        )
 
     @_one_blas_thread
     def scan_2d(self, px: str, x: np.ndarray, py: str, y: np.ndarray) -> np.ndarray:
@@ -582,6 +670,13 @@ def nuisance_table(model: ExpectationModel, result: FitResult) -> list[dict[str,
             continue
         value = float(np.asarray(result.nuisances[spec.name]).ravel()[0])
         z = spec.z_of(value)
-        rows.append({"name": spec.name, "kind": spec.kind, "value": value, "pull_sigma": float(z),
-                     "description": spec.description})
+        rows.append(
+            {
+                "name": spec.name,
+                "kind": spec.kind,
+                "value": value,
+                "pull_sigma": float(z),
+                "description": spec.description,
+            }
+        )
     return rows
