@@ -132,7 +132,7 @@ class SingleParticleLevel(NamedTuple):
     """
 
     n: int
-    l: int
+    l: int  # noqa: E741 -- the spectroscopic (n, l, j) name; callers read lv.l
     j: float
     energy_mev: float
     v2: float
@@ -203,7 +203,8 @@ def _check_supported(Z: int, A: int) -> None:
     if (int(Z), int(A)) not in SUPPORTED_NUCLEI:
         names = ", ".join(nucleus_label(z, a) for z, a in SUPPORTED_NUCLEI)
         raise ValueError(
-            f"no shipped BCS data for {nucleus_label(Z, A)} (Z={Z}, A={A}); supported nuclei: {names}"
+            f"no shipped BCS data for {nucleus_label(Z, A)} (Z={Z}, A={A}); "
+            f"supported nuclei: {names}"
         )
 
 
@@ -284,17 +285,17 @@ def empirical_pairing_gap_mev(Z: int, A: int, species: str) -> float:
 # ======================================================================================
 # Harmonic-oscillator radial functions and closed-form j0 matrix elements
 # ======================================================================================
-def _ho_norm(n: int, l: int, b_fm: float) -> float:
+def _ho_norm(n: int, ell: int, b_fm: float) -> float:
     """Normalisation of R_nl(r) = N (r/b)^l exp(-r^2/2b^2) L_n^{l+1/2}(r^2/b^2)."""
-    return math.sqrt(2.0 * math.exp(math.lgamma(n + 1) - math.lgamma(n + l + 1.5)) / b_fm**3)
+    return math.sqrt(2.0 * math.exp(math.lgamma(n + 1) - math.lgamma(n + ell + 1.5)) / b_fm**3)
 
 
-def ho_radial_function(n: int, l: int, r_fm: np.ndarray, b_fm: float) -> np.ndarray:
+def ho_radial_function(n: int, ell: int, r_fm: np.ndarray, b_fm: float) -> np.ndarray:
     """HO radial wave function R_nl(r) in fm^-3/2, normalised to int R^2 r^2 dr = 1.
 
     Parameters
     ----------
-    n, l : int
+    n, ell : int
         Radial quantum number (nodes) and orbital angular momentum.
     r_fm : ndarray
         Radii in fm.
@@ -303,15 +304,15 @@ def ho_radial_function(n: int, l: int, r_fm: np.ndarray, b_fm: float) -> np.ndar
     """
     x = (np.asarray(r_fm, dtype=float) / b_fm) ** 2
     return (
-        _ho_norm(n, l, b_fm)
-        * x ** (0.5 * l)
+        _ho_norm(n, ell, b_fm)
+        * x ** (0.5 * ell)
         * np.exp(-0.5 * x)
-        * special.eval_genlaguerre(n, l + 0.5, x)
+        * special.eval_genlaguerre(n, ell + 0.5, x)
     )
 
 
 @functools.cache
-def radial_j0_polynomial(n: int, l: int) -> tuple[float, ...]:
+def radial_j0_polynomial(n: int, ell: int) -> tuple[float, ...]:
     """Coefficients c_k of <n l|j0(q r)|n l> = exp(-y) sum_k c_k y^k, y = (q b)^2/4.
 
     Derivation: R_nl^2 r^2 is (r/b)^{2l} exp(-r^2/b^2) [L_n^{l+1/2}(r^2/b^2)]^2 r^2
@@ -326,7 +327,7 @@ def radial_j0_polynomial(n: int, l: int) -> tuple[float, ...]:
 
     Parameters
     ----------
-    n, l : int
+    n, ell : int
         Radial quantum number and orbital angular momentum.
 
     Returns
@@ -334,7 +335,7 @@ def radial_j0_polynomial(n: int, l: int) -> tuple[float, ...]:
     tuple of float
         c_0 ... c_{2n+l}.
     """
-    alpha = l + 0.5
+    alpha = ell + 0.5
     # L_n^alpha(x) = sum_i (-1)^i binom(n+alpha, n-i) x^i / i!
     lag = np.array(
         [
@@ -347,10 +348,10 @@ def radial_j0_polynomial(n: int, l: int) -> tuple[float, ...]:
         ]
     )
     lag2 = np.convolve(lag, lag)  # coefficients a_m of L^2, m = 0..2n
-    coeffs = np.zeros(2 * n + l + 1)
-    log_norm = math.lgamma(n + 1) - math.lgamma(n + l + 1.5)
+    coeffs = np.zeros(2 * n + ell + 1)
+    log_norm = math.lgamma(n + 1) - math.lgamma(n + ell + 1.5)
     for m, a_m in enumerate(lag2):
-        p = l + 1 + m
+        p = ell + 1 + m
         pref = a_m * math.exp(log_norm + math.lgamma(p + 0.5))
         # 1F1(1-p; 3/2; y) = sum_k (1-p)_k / ((3/2)_k k!) y^k, k = 0..p-1
         term = 1.0
@@ -362,13 +363,13 @@ def radial_j0_polynomial(n: int, l: int) -> tuple[float, ...]:
 
 
 def radial_j0_matrix_element(
-    n: int, l: int, q_inv_fm: np.ndarray | float, b_fm: float
+    n: int, ell: int, q_inv_fm: np.ndarray | float, b_fm: float
 ) -> np.ndarray:
     """Closed-form <n l|j0(q r)|n l> for an HO state of oscillator length b.
 
     Parameters
     ----------
-    n, l : int
+    n, ell : int
         Radial quantum number and orbital angular momentum.
     q_inv_fm : array_like
         Momentum transfer in fm^-1.
@@ -381,7 +382,7 @@ def radial_j0_matrix_element(
         The matrix element (dimensionless, 1 at q = 0).
     """
     y = 0.25 * (np.asarray(q_inv_fm, dtype=float) * b_fm) ** 2
-    c = radial_j0_polynomial(n, l)
+    c = radial_j0_polynomial(n, ell)
     return np.exp(-y) * np.polynomial.polynomial.polyval(y, c)
 
 
@@ -422,7 +423,7 @@ def _oscillator_basis_length_fm(A: int, mass_mev: float) -> float:
 
 @functools.lru_cache(maxsize=1024)
 def _diagonalise_block(
-    Z: int, N: int, species: str, l: int, j: float
+    Z: int, N: int, species: str, ell: int, j: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Diagonalise the Woods-Saxon Hamiltonian of one (l, j) block in the HO basis.
 
@@ -433,12 +434,12 @@ def _diagonalise_block(
     b = _oscillator_basis_length_fm(Z + N, mass)
     hbar_omega = HBARC_MEV_FM**2 / (mass * b**2)
     r, step, central, spin_orbit = _radial_grid(Z, N, species, b)
-    n_basis = (BASIS_MAJOR_SHELLS - l) // 2 + 1
-    phi = np.array([ho_radial_function(k, l, r, b) for k in range(n_basis)]) * r
+    n_basis = (BASIS_MAJOR_SHELLS - ell) // 2 + 1
+    phi = np.array([ho_radial_function(k, ell, r, b) for k in range(n_basis)]) * r
     weight = phi * step  # phi_k(r) dr, with phi = r R
     r2 = weight @ (phi * (r / b) ** 2).T
-    kinetic = np.diag(hbar_omega * (2 * np.arange(n_basis) + l + 1.5)) - 0.5 * hbar_omega * r2
-    ls = 0.5 * (j * (j + 1) - l * (l + 1) - 0.75)
+    kinetic = np.diag(hbar_omega * (2 * np.arange(n_basis) + ell + 1.5)) - 0.5 * hbar_omega * r2
+    ls = 0.5 * (j * (j + 1) - ell * (ell + 1) - 0.75)
     h = kinetic + weight @ (phi * (central + ls * spin_orbit)).T
     energies, vectors = np.linalg.eigh(0.5 * (h + h.T))
     return energies, vectors, r2 * b**2
@@ -486,13 +487,13 @@ def woods_saxon_levels(
     if species not in ("p", "n"):
         raise ValueError(f"species must be 'p' or 'n', not {species!r}")
     levels: list[tuple[int, int, float, float]] = []
-    for l in range(max_shell + 1):
-        for j in (l - 0.5, l + 0.5):
+    for ell in range(max_shell + 1):
+        for j in (ell - 0.5, ell + 0.5):
             if j < 0:
                 continue
-            energies = _diagonalise_block(Z, N, species, l, j)[0]
-            for k in range((max_shell - l) // 2 + 1):
-                levels.append((k, l, j, float(energies[k])))
+            energies = _diagonalise_block(Z, N, species, ell, j)[0]
+            for k in range((max_shell - ell) // 2 + 1):
+                levels.append((k, ell, j, float(energies[k])))
     levels.sort(key=lambda t: t[3])
     return tuple(levels)
 
@@ -570,11 +571,11 @@ def _solve_species(Z: int, N: int, species: str) -> _SpeciesSolution:
     # Naive filling to find the highest occupied HO shell, then one shell more.
     probe = woods_saxon_levels(Z, N, species, BASIS_MAJOR_SHELLS // 2)
     filled, top_shell = 0, 0
-    for n, l, j, _ in probe:
+    for n, ell, j, _ in probe:
         if filled >= n_part:
             break
         filled += int(2 * j + 1)
-        top_shell = max(top_shell, 2 * n + l)
+        top_shell = max(top_shell, 2 * n + ell)
     raw = woods_saxon_levels(Z, N, species, top_shell + 1)
     eps = np.array([t[3] for t in raw])
     deg = np.array([2.0 * t[2] + 1.0 for t in raw])
@@ -609,7 +610,7 @@ def _solve_species(Z: int, N: int, species: str) -> _SpeciesSolution:
         weights[blocked] += 1.0
     levels = tuple(
         SingleParticleLevel(t[0], t[1], t[2], t[3], float(w / d))
-        for t, w, d in zip(raw, weights, deg)
+        for t, w, d in zip(raw, weights, deg, strict=True)
     )
     return _SpeciesSolution(
         levels=levels,
@@ -629,7 +630,7 @@ def _form_factor_polynomial(
     """Coefficients a_k of F(q) = exp(-y) sum_k a_k y^k with a_0 = 1 exactly."""
     size = max(2 * lv.n + lv.l for lv in levels) + 1
     total = np.zeros(size)
-    for lv, w in zip(levels, weights):
+    for lv, w in zip(levels, weights, strict=True):
         c = radial_j0_polynomial(lv.n, lv.l)
         total[: len(c)] += w * np.asarray(c)
     return total / total[0]

@@ -36,11 +36,20 @@ FERMI_COUPLING_MEV2: float = _codata.physical_constants["Fermi coupling constant
 #: Seconds in a Julian year (365.25 d), the "one year" of the paper's optimistic set-ups.
 SECONDS_PER_YEAR: float = _codata.Julian_year
 
+
 # --- PDG particle masses (scikit-hep particle) -----------------------------------
+def _pdg_mass_mev(pdgid: int) -> float:
+    """Mass in MeV/c^2 of the particle ``pdgid`` from the ``particle`` package's PDG table."""
+    mass = _Particle.from_pdgid(pdgid).mass
+    if mass is None:  # the table gives no mass only for particles without a measured one
+        raise RuntimeError(f"the PDG table of the particle package has no mass for {pdgid}")
+    return float(mass)
+
+
 #: Muon mass in MeV/c^2 (PDG, via the ``particle`` package).
-MUON_MASS_MEV: float = float(_Particle.from_pdgid(13).mass)
+MUON_MASS_MEV: float = _pdg_mass_mev(13)
 #: Charged-pion mass in MeV/c^2 (PDG, via the ``particle`` package).
-PION_MASS_MEV: float = float(_Particle.from_pdgid(211).mass)
+PION_MASS_MEV: float = _pdg_mass_mev(211)
 
 #: Energy of the prompt nu_mu line from pi+ decay at rest, (m_pi^2 - m_mu^2)/(2 m_pi), MeV.
 PION_DAR_NU_ENERGY_MEV: float = (PION_MASS_MEV**2 - MUON_MASS_MEV**2) / (2.0 * PION_MASS_MEV)

@@ -115,7 +115,10 @@ class Helm(FormFactor):
 
 @dataclass(frozen=True)
 class KleinNystrand(FormFactor):
-    """Klein-Nystrand form factor: hard sphere ``radius_fm`` folded with a Yukawa of range ``a_fm``."""
+    """Klein-Nystrand form factor: a hard sphere folded with a Yukawa potential.
+
+    The sphere has radius ``radius_fm`` and the Yukawa range ``a_fm``.
+    """
 
     radius_fm: float
     a_fm: float = 0.7
@@ -198,6 +201,7 @@ class Unity(FormFactor):
 
 
 def _phenomenological(model: str, nucleus: Nucleus, neutron_skin_fm: float):
+    proton: Helm | KleinNystrand | SymmetrizedFermi
     if model == "helm":
         proton = Helm.lewin_smith(nucleus.A)
     elif model == "klein-nystrand":

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..physics.constants import HBARC_MEV_FM, MUON_MASS_MEV
-from ..physics.form_factors import form_factor_pair
+from ..physics.form_factors import Helm, KleinNystrand
 from ..physics.nuclei import get_nucleus
 
 __all__ = ["SNS_MAX_Q_INV_FM", "plot_bcs_comparison", "realistic_window_q_inv_fm"]
@@ -87,8 +87,10 @@ def plot_bcs_comparison(
         nuc = get_nucleus(name)
         res = bcs.solve_bcs(nuc.Z, nuc.A)
         f_z, f_n = res.proton_form_factor, res.neutron_form_factor
-        helm = form_factor_pair("helm", nuc)[0]
-        kn = form_factor_pair("klein-nystrand", nuc)[0]
+        # The proton form factors of the "helm" and "klein-nystrand" models, built directly
+        # so that their rms radii can be quoted.
+        helm = Helm.lewin_smith(nuc.A)
+        kn = KleinNystrand.standard(nuc.A)
         w_lo, w_hi = realistic_window_q_inv_fm(name)
         ax.axvspan(w_lo, w_hi, color="0.85", lw=0)
         ax.axvline(SNS_MAX_Q_INV_FM, color="0.4", lw=0.9, ls=":")

@@ -75,7 +75,7 @@ def _plain_log_ticks(axis) -> None:
     from matplotlib.ticker import FormatStrFormatter, LogLocator
 
     axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
-    axis.set_minor_locator(LogLocator(subs=np.arange(1.0, 10.0)))
+    axis.set_minor_locator(LogLocator(subs=tuple(float(k) for k in range(1, 10))))
     axis.set_major_formatter(FormatStrFormatter("%g"))
     axis.set_minor_formatter(FormatStrFormatter(""))
 

@@ -1,4 +1,4 @@
-"""Binned expectation model of a detector with a response (PE x arrival time), e.g. COHERENT CsI 2017.
+"""Binned expectation model of a detector with a response (PE x arrival time), e.g. CsI 2017.
 
 The expected count in analysis bin i is
 
@@ -23,8 +23,9 @@ The expected count in analysis bin i is
 * P_i is the prompt-neutron template of the release, with the efficiency nuisances acting
   on it in the same way; b_i the steady-state background measured by the release's control
   samples (AC beam-on, C and AC beam-off, pooled with their live times): a smooth
-  PE x time shape with a few parameters (:class:`~cenns_bayes.detector.background.SmoothSteadyState`),
-  or a ``poisson`` nuisance per bin, or (alternatives) the control counts taken as exact.
+  PE x time shape with a few parameters
+  (:class:`~cenns_bayes.detector.background.SmoothSteadyState`), or a ``poisson``
+  nuisance per bin, or (alternatives) the control counts taken as exact.
 * A free ``neutron_skin_fm`` (r_n - r_p of all target nuclei) enters the same way: the
   rows are recomputed on a grid of skin values and fitted per bin by a quartic in the
   skin (the fit's largest relative residual is kept in :attr:`ResponseModel.notes`).
@@ -269,7 +270,7 @@ class ResponseModel(ModelBase):
             return 0.0
         template: Any = self.neutrons
         for term in self.shape_terms:
-            if term.coeffs_neutrons is not None:
+            if term.coeffs_neutrons is not None and term.slopes_neutrons is not None:
                 value = nuisances[term.name] if term.name in nuisances else 0.0
                 template = template + term.evaluate(
                     value, term.coeffs_neutrons, term.slopes_neutrons, xp
@@ -287,6 +288,7 @@ class ResponseModel(ModelBase):
         if self.steady_state_treatment == "flat-measured":
             return xp.sum(self.steady_state_spread * nuisances["steady_state"], axis=1)
         if self.steady_state_treatment == "smooth":
+            assert self.steady_state_smooth is not None  # the "smooth" treatment sets it
             return self.steady_state_smooth.counts(nuisances["steady_state_smooth"], xp)
         return self.steady_state
 
@@ -302,7 +304,7 @@ class ResponseModel(ModelBase):
         return {n.name for n in self.nuisances}
 
     def nominal_nuisances(self) -> dict[str, np.ndarray | float]:
-        """Nuisances at their nominal values (scalars as floats; the steady state at the AC counts)."""
+        """Nuisances at their nominal values (scalars as floats; steady state at the AC counts)."""
         out: dict[str, Any] = {}
         for n in self.nuisances:
             if n.kind == "poisson":
@@ -720,7 +722,7 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
 
 
 def _pooled_control(ss, release) -> tuple[np.ndarray, float]:
-    """The release's control histograms named in the spec, summed, and their tau (full 25 x 24 grid)."""
+    """The release's control histograms named in the spec, summed, and their tau (25 x 24 grid)."""
     histograms = dict(
         zip(
             CONTROL_SAMPLE_NAMES,
@@ -751,15 +753,15 @@ def _skin_term(study, name, flavors, grid, response, project_rows, eff0, notes) 
     lo, hi = max(lo, -0.5), min(hi, 1.5)
     skins = np.linspace(lo, hi, 9)
     base = study.setup(name)
-    values = []
+    rows_per_skin = []
     for skin in skins:
         setup = DetectorSetup(**{**base.__dict__, "neutron_skin_fm": float(skin)})
-        values.append(
+        rows_per_skin.append(
             project_rows(
                 _one_pe_rows(setup, flavors, grid, response.quenching, response, 1.0), eff0
             )
         )
-    values = np.stack(values)
+    values = np.stack(rows_per_skin)
     setup0 = DetectorSetup(**{**base.__dict__, "neutron_skin_fm": float(origin)})
     at_origin = project_rows(
         _one_pe_rows(setup0, flavors, grid, response.quenching, response, 1.0), eff0
@@ -801,9 +803,9 @@ def model_for_study(study):
     """The :class:`~cenns_bayes.stats.model.ExpectationModel` of any study.
 
     A study with an energy response gives a :class:`~cenns_bayes.stats.lar.LArModel`
-    (COHERENT LAr 2020) or a :class:`~cenns_bayes.stats.csi2021.CsI2021Model` (CsI 2021); one with a detector response a
-    :class:`ResponseModel`; an ordinary counting
-    study (recoil windows or bins) gives a :class:`~cenns_bayes.stats.counting.CountingModel`.
+    (COHERENT LAr 2020) or a :class:`~cenns_bayes.stats.csi2021.CsI2021Model` (CsI 2021);
+    one with a detector response a :class:`ResponseModel`; an ordinary counting study
+    (recoil windows or bins) gives a :class:`~cenns_bayes.stats.counting.CountingModel`.
     """
     if any(
         d.energy_response is not None and d.energy_response.release == "coherent-csi-2021"

@@ -13,8 +13,8 @@ study's ``[nuisances]`` table. With ``neutron_radius_sigma_fm`` the coefficients
 channel also depend on z_A, the shift of its nucleus's neutron rms radius in units of
 that sigma, through the parabola through the coefficients computed at z = -1, 0, +1:
 c(z) = c(0) + z (c+ - c-)/2 + z^2 (c+ + c- - 2 c(0))/2 (exact at the nodes; the
-coefficients are smooth in the radius, see tests). The frequentist fit treats per-detector normalisations as
-independent; the PyMC model offers partial, complete or no pooling of them.
+coefficients are smooth in the radius, see tests). The frequentist fit treats per-detector
+normalisations as independent; the PyMC model offers partial, complete or no pooling of them.
 """
 
 from __future__ import annotations
@@ -289,6 +289,8 @@ class CountingModel(ModelBase):
             onehot = self.detector_index[None, :] == np.arange(len(self.detector_names))[:, None]
             out["detector_norm"] = onehot * (base * flux)
         if z is not None:
+            # z is set only when the model has radius slopes and a radius index
+            assert self.radius_slopes is not None and self.radius_index is not None
             first, second = self.radius_slopes
             d_coeff = [first[k] + 2.0 * z * second[k] for k in range(4)]
             d_base = (

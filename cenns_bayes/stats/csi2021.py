@@ -1,4 +1,6 @@
-"""Binned model of the COHERENT CsI[Na] 2021 data set: reconstructed PE x arrival time, 0-60 PE x 0-6 µs.
+"""Binned model of the COHERENT CsI[Na] 2021 data: reconstructed PE x arrival time.
+
+The analysis space is 0-60 PE x 0-6 µs.
 
 The expected count in bin (p, t) is
 
@@ -8,8 +10,8 @@ The expected count in bin (p, t) is
 * R: the exact coefficient rows (pp, pn, nn, mag) of :mod:`cenns_bayes.rates` through the
   release's scintillation response, Gamma PE smearing and efficiency
   (:mod:`cenns_bayes.detector.csi_2021`); the weights keep the count an exact polynomial
-  in sin^2(theta_W), <r^2> and mu^2 (the same evaluation as :class:`~cenns_bayes.stats.lar.LArModel`,
-  whose code this model inherits).
+  in sin^2(theta_W), <r^2> and mu^2 (the same evaluation as
+  :class:`~cenns_bayes.stats.lar.LArModel`, whose code this model inherits).
 * T: the fraction of each flavour's neutrinos accepted in time bin t (prompt nu_mu or
   delayed nu_e, anti-nu_mu; pulse measured from the NIN time shape, timing acceptance).
 * The scintillation response's two eigen-variations and the efficiency's +-1 sigma set are
@@ -100,7 +102,7 @@ class CsI2021Model(LArModel):
 def histogram_events(
     events: np.ndarray, pe_edges: np.ndarray, time_edges_us: np.ndarray
 ) -> np.ndarray:
-    """Counts of unbinned (PE, µs) events in bins [lo, hi) with the last edge included, (n_pe, n_t)."""
+    """Counts (n_pe, n_t) of unbinned (PE, µs) events in bins [lo, hi), last edge included."""
     counts, _, _ = np.histogram2d(events[:, 0], events[:, 1], bins=[pe_edges, time_edges_us])
     return counts
 
@@ -128,7 +130,7 @@ def _pe_matrix(
 
 
 def build_csi_2021_model(study, detector: str | None = None) -> CsI2021Model:
-    """Build the :class:`CsI2021Model` of a study's detector with a coherent-csi-2021 energy response."""
+    """Build the :class:`CsI2021Model` of a detector with a coherent-csi-2021 energy response."""
     from ..datasets.coherent_csi_2021 import load_coherent_csi_2021
 
     spec = study.spec

@@ -1,4 +1,4 @@
-"""Fitting a study: maximum likelihood, profile intervals, derived CEvNS count and significance."""
+"""Fitting a study: maximum likelihood, profile intervals, derived CEvNS count, significance."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ __all__ = ["fit_study"]
 
 
 def _flux_averaged_cross_section(study, strength: float, interval: list[float]) -> dict:
-    """Measured flux-averaged cross section = signal strength x its Standard-Model value (per nucleus).
+    """Measured flux-averaged cross section (per nucleus): signal strength x its SM value.
 
     Defined in :mod:`cenns_bayes.rates.flux_average`; the interval is the signal strength's
     profile interval (flux, quenching and efficiency uncertainties included) times the SM value.
@@ -24,8 +24,8 @@ def _flux_averaged_cross_section(study, strength: float, interval: list[float]) 
         "best": strength * sm,
         "interval_68": [v * sm for v in interval],
         "sm_expected": sm,
-        "definition": "per target nucleus, averaged over the analysed flavours' SNS flux, all recoils, "
-        "no threshold or efficiency; measured = signal_strength x SM value",
+        "definition": "per target nucleus, averaged over the analysed flavours' SNS flux, "
+        "all recoils, no threshold or efficiency; measured = signal_strength x SM value",
     }
 
 
@@ -41,6 +41,7 @@ def fit_study(study, model=None) -> dict:
         raise ValueError(f"{study.path}: priors: no free parameters to fit")
     model = model_for_study(study) if model is None else model
     fitter = ProfileFitter(model, free)
+    assert fitter.fixed is not None  # ProfileFitter fills it in from the model
     best = fitter.best_fit()
     parameters = {}
     for name in free:
@@ -75,7 +76,8 @@ def fit_study(study, model=None) -> dict:
         "observed_total": float(model.observed.sum()),
         "expected_total_at_best": float(sum(model.expected(best.parameters, best.nuisances))),
         "data": study.spec.data.kind,
-        "statistic": "poisson profile likelihood; intervals: Delta(-2 ln L) = 1 (68 %) and 2.706 (90 %)",
+        "statistic": "poisson profile likelihood; "
+        "intervals: Delta(-2 ln L) = 1 (68 %) and 2.706 (90 %)",
         "fixed_parameters": {k: v for k, v in fitter.fixed.items() if k not in free},
         "nuisances": nuisance_table(model, best),
     }

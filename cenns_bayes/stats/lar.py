@@ -2,7 +2,8 @@
 
 The expected count in bin (e, f, t) is
 
-    mu_eft = s * A_flux * A_mass * sum_fl sum_r w_{fl r}(theta) [R_{fl r e}(z_QF) P_eft + Delta_eft(z)]
+    mu_eft = s * A_flux * A_mass * sum_fl sum_r w_{fl r}(theta)
+                 * [R_{fl r e}(z_QF) P_eft + Delta_eft(z)]
              + n_p (B_eft + Delta^B_eft(z)) + n_d D_eft + n_ss S_eft
 
 * R_{fl r e}: the exact coefficient rows (pp, pn, nn, mag) of :mod:`cenns_bayes.rates` for
@@ -12,11 +13,13 @@ The expected count in bin (e, f, t) is
   count an exact polynomial in sin^2(theta_W), <r^2> and mu^2.
 * P_eft: the release's CEvNS template divided by its energy marginal, i.e. the F90 x time
   shape in each energy bin (energy bins holding less than 10^-6 of the template's events
-  take the shape of the highest bin above that). The same shape serves every flavour (docs/coherent_lar_2020.md).
+  take the shape of the highest bin above that). The same shape serves every flavour
+  (docs/coherent_lar_2020.md).
 * QF a and b are nuisances entering through templates (recomputed rows at z = 0, +-1, +-2,
-  interpolated as the CsI model's :class:`~cenns_bayes.stats.binned.ShapeTerm`); the release's 8 shape
-  systematics enter the same way (5 nuisances: F90 and timing mean of CEvNS; energy,
-  timing mean and timing width of the prompt neutrons; one-sided variations mirrored).
+  interpolated as the CsI model's :class:`~cenns_bayes.stats.binned.ShapeTerm`); the
+  release's 8 shape systematics enter the same way (5 nuisances: F90 and timing mean of
+  CEvNS; energy, timing mean and timing width of the prompt neutrons; one-sided variations
+  mirrored).
 * B, D, S: the release's prompt-neutron, delayed-neutron and steady-state templates scaled
   to the spec's events, with Gaussian-constrained normalisations n = 1 + (sigma/events) z.
 
@@ -57,7 +60,7 @@ _BACKGROUNDS = {
 
 @dataclass(frozen=True, eq=False)
 class TemplateShift:
-    """A template difference driven by one nuisance z: a polynomial through the nodes, linear beyond.
+    """A template difference driven by one nuisance z: polynomial through the nodes, linear beyond.
 
     The same interpolation as :class:`~cenns_bayes.stats.binned.ShapeTerm` (coefficients from
     :func:`~cenns_bayes.stats.binned.interpolation_coefficients`), with the end values kept so
@@ -275,7 +278,7 @@ def _energy_rows(
 
 
 def _cevns_shape(template: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """F90 x time shape per energy bin: ``template`` divided by the energy marginal of ``reference``.
+    """F90 x time shape per energy bin: ``template`` over the energy marginal of ``reference``.
 
     Energy bins where ``reference`` is (nearly) empty take the shape of the highest non-empty bin.
     """
@@ -351,14 +354,16 @@ def build_lar_model(study, detector: str | None = None) -> LArModel:
         for pname, sigma in (("a", q.a_sigma), ("b", q.b_sigma_per_kevnr)):
             if sigma <= 0:
                 continue
-            values = []
+            node_rows = []
             for z in qf_nodes:
                 a = q.a + z * sigma if pname == "a" else q.a
                 b = q.b_per_kevnr + z * sigma if pname == "b" else q.b_per_kevnr
-                values.append(
+                node_rows.append(
                     _expand(_energy_rows(setup, flavors, grid, release, a, b, res), shape)
                 )
-            cevns_terms.append(TemplateShift.from_nodes(f"qf_{pname}", qf_nodes, np.stack(values)))
+            cevns_terms.append(
+                TemplateShift.from_nodes(f"qf_{pname}", qf_nodes, np.stack(node_rows))
+            )
             unit = "" if pname == "a" else " per keVnr"
             nuisances.append(
                 NuisanceSpec(

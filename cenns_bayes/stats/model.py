@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -204,10 +204,14 @@ class ExpectationModel(Protocol):
     observed: np.ndarray
     parameter_names: list[str]
     nuisances: list[NuisanceSpec]
-    bin_labels: list
     fixed: dict[str, float]
     additive_poisson: dict[str, float]
     has_jacobian: bool
+
+    @property
+    def bin_labels(self) -> list:
+        """A label per bin (read-only: a model may compute it)."""
+        ...
 
     def expected(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np) -> Any:
         """Expected counts per bin for physics ``params`` and nuisance values."""
@@ -250,8 +254,18 @@ class ModelBase:
     :meth:`expected` and :meth:`signal`, and :meth:`jacobian` if it can.
     """
 
+    # Fields every subclass defines; declared here so that the shared methods type-check
+    # (``__dataclass_fields__`` lets ``dataclasses.replace`` accept ``self``).
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    observed: np.ndarray
+    nuisances: list[NuisanceSpec]
+    fixed: dict[str, float]
     additive_poisson: dict[str, float] = {}
     has_jacobian = False
+
+    def expected(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np) -> Any:
+        """Expected counts per bin: each model defines it."""
+        raise NotImplementedError(f"{type(self).__name__} defines no expectation")
 
     def nominal_nuisances(self) -> dict[str, Any]:
         """Nuisances at the centres of their constraints (scalars as floats)."""

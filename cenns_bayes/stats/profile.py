@@ -156,7 +156,7 @@ def find_crossing(
 
 
 def profiled_rate(
-    n_on: np.ndarray, m_off: np.ndarray, s: np.ndarray, tau: float = 1.0
+    n_on: np.ndarray, m_off: np.ndarray | float, s: np.ndarray, tau: np.ndarray | float = 1.0
 ) -> np.ndarray:
     """Per-bin maximum-likelihood rate b of Pois(n; s + b) Pois(m; tau b), non-integer n allowed.
 
@@ -291,6 +291,7 @@ class ProfileFitter:
         Additive poisson nuisances missing from ``nuisances`` are profiled in closed form.
         Returns the value and the nuisances used (with the profiled rates filled in).
         """
+        assert self.fixed is not None and self.observed is not None  # set by __post_init__
         p = {**self.fixed, **params}
         nuis = dict(nuisances)
         penalty = 0.0
@@ -324,6 +325,7 @@ class ProfileFitter:
         cost's per-bin derivative, and the chain rule through each nuisance's coordinate
         (z for normal and log-normal, ln b for poisson).
         """
+        assert self.observed is not None  # set by __post_init__
         mu = np.asarray(self.model.expected(params, nuis), dtype=float)
         # an empty expectation under observed counts has infinite cost; a tiny floor keeps
         # value and gradient finite and steep, so that line searches step back from it
@@ -364,6 +366,7 @@ class ProfileFitter:
         """
         if self.model.nuisances:
             raise ValueError("neg2ll_grid needs a model without nuisances; use profile()")
+        assert self.fixed is not None  # set by __post_init__
         mu = np.asarray(self.model.expected({**self.fixed, **values}, {}), dtype=float)
         return np.asarray(_cost(self.cost, self.observed, mu))
 
@@ -384,6 +387,8 @@ class ProfileFitter:
         (which must be free): signal_strength = N / (signal at strength 1). This gives the
         profile likelihood of the derived CEvNS count.
         """
+        assert self.fixed is not None and self.bounds is not None  # set by __post_init__
+        model_fixed = self.fixed  # bound here: the closures below do not see the narrowing
         fixed = dict(fixed or {})
         names = [p for p in self.free if p not in fixed]
         if signal_events is not None:
@@ -434,7 +439,7 @@ class ProfileFitter:
             if signal_events is not None:
                 unit = float(
                     np.sum(
-                        self.model.signal({**self.fixed, **params, "signal_strength": 1.0}, nuis)
+                        self.model.signal({**model_fixed, **params, "signal_strength": 1.0}, nuis)
                     )
                 )
                 if unit <= 0:
@@ -450,7 +455,7 @@ class ProfileFitter:
             return self._value_and_gradient(
                 [f"{p}_squared" if sq else p for p, sq in zip(names, squared, strict=True)],
                 scale,
-                {**self.fixed, **fixed, **vals},
+                {**model_fixed, **fixed, **vals},
                 nuis,
                 x[len(names) :],
             )
@@ -492,6 +497,7 @@ class ProfileFitter:
                 best = res
         if best is not None and not best.success and best.status == 2:
             best = self._confirm_line_search_stop(best, objective, bounds)
+        assert best is not None  # x_starts is never empty
         self._warm[key] = best.x[len(names) :].copy()
         vals, nuis = split(best.x)
         params = {**self.fixed, **fixed, **vals}
@@ -540,6 +546,7 @@ class ProfileFitter:
         if not quad:
             return []
         nominal = self._nuisance_values(self._nuisance_start())
+        assert self.fixed is not None  # set by __post_init__
         base = {**self.fixed, **fixed, **split(x0)[0]}
         mirrored = {}
         for i in quad:
@@ -617,6 +624,7 @@ class ProfileFitter:
 
         The physical bound when it is reached first (e.g. mu_nu = 0).
         """
+        assert self.bounds is not None  # set by __post_init__
         lo, hi = self.bounds[parameter]
         x_best = self.best_fit().parameters[parameter]
         if (direction < 0 and x_best <= lo) or (direction > 0 and x_best >= hi):
@@ -663,7 +671,7 @@ class ProfileFitter:
 
 
 def nuisance_table(model: ExpectationModel, result: FitResult) -> list[dict[str, Any]]:
-    """Pulls of the scalar nuisances at a fit: value and z = (value - nominal) / sigma in sigma units."""
+    """Pulls of the scalar nuisances at a fit: value and z = (value - nominal) / sigma."""
     rows = []
     for spec in model.nuisances:
         if spec.size != 1 or spec.kind == "poisson":
