@@ -14,10 +14,10 @@ import io
 import os
 import stat
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
@@ -498,6 +498,7 @@ def _check_response(study: Study) -> None:
     i = with_response[0]
     det = spec.detectors[i]
     resp = det.response
+    assert resp is not None  # with_response lists only detectors with one
     key = f"detectors[{i}].response"
     if spec.analysis.binned:
         raise SpecPhysicsError(
@@ -523,7 +524,8 @@ def _check_response(study: Study) -> None:
             raise SpecPhysicsError(
                 path,
                 f"analysis.{name}",
-                f"{value} PE is not a bin edge (edges every {resp.pe_bin_width} PE up to {resp.pe_max})",
+                f"{value} PE is not a bin edge "
+                f"(edges every {resp.pe_bin_width} PE up to {resp.pe_max})",
             )
     if hi <= lo:
         raise SpecPhysicsError(
@@ -573,7 +575,7 @@ def _check_response(study: Study) -> None:
         )
 
 
-def _check_prior(path: str, name: str, prior, flavors: list[str]) -> None:
+def _check_prior(path: str, name: str, prior, flavors: Sequence[str]) -> None:
     key = f"priors.{name}"
     acting = (
         {f for f in flavors if name in parameter_for_flavor(f)}
@@ -691,14 +693,15 @@ class Study:
         if det.flux_per_flavor is None and src.kind == "sns-beam":
             from ..detector.beam import neutrino_fluence_per_cm2
 
-            return neutrino_fluence_per_cm2(
-                src.neutrinos_per_proton, self.protons_on_target, det.distance_m
-            )
+            protons = self.protons_on_target
+            # the schema requires both for an sns-beam source
+            assert src.neutrinos_per_proton is not None and protons is not None
+            return neutrino_fluence_per_cm2(src.neutrinos_per_proton, protons, det.distance_m)
         return self.flux_per_cm2_s(detector) * self.spec.study.exposure_s
 
     @property
     def response_detector(self) -> str | None:
-        """Name of the detector with a ``[detectors.response]`` or ``[detectors.energy_response]`` table."""
+        """Name of the detector with a ``[detectors.response]`` or ``energy_response`` table."""
         for d in self.spec.detectors:
             if d.response is not None or d.energy_response is not None:
                 return d.name
@@ -760,7 +763,7 @@ class Study:
         key = (detector, flavor, bool(binned), float(shift_fm))
         if key not in self._coefficients:
             setup = self.setup(detector)
-            changes = {"neutron_skin_fm": setup.neutron_skin_fm + shift_fm}
+            changes: dict[str, Any] = {"neutron_skin_fm": setup.neutron_skin_fm + shift_fm}
             if not binned:
                 changes["bin_edges_kev"] = None
             self._coefficients[key] = channel_coefficients(
@@ -800,11 +803,12 @@ class Study:
             )
         table: dict[tuple[str, str], list[int]] = {}
         if data.channels:
-            for ch in data.channels:
-                table[(ch.detector, ch.flavor)] = (
-                    ch.counts if isinstance(ch.counts, list) else [ch.counts]
+            for given in data.channels:
+                table[(given.detector, given.flavor)] = (
+                    given.counts if isinstance(given.counts, list) else [given.counts]
                 )
         else:
+            assert data.file is not None  # the schema requires channels or file for observed data
             table = self._read_counts_file(data.file)
         out = []
         for ch in model.channels:
@@ -819,7 +823,8 @@ class Study:
                 raise SpecPhysicsError(
                     self.path,
                     "data",
-                    f"{ch.detector}/{ch.flavor}: {len(got)} count(s) given, {ch.i_pp.size} bin(s) expected",
+                    f"{ch.detector}/{ch.flavor}: {len(got)} count(s) given, "
+                    f"{ch.i_pp.size} bin(s) expected",
                 )
             out.extend(got)
         known = {(c.detector, c.flavor) for c in model.channels}
@@ -866,7 +871,7 @@ class Study:
             if not needed <= set(header) or len(set(header)) != len(header):
                 raise fail("the first line must name the columns detector,flavor,bin,counts")
             col = {h: header.index(h) for h in header}
-            flavors = set(schema.Flavor.__args__)
+            flavors = set(get_args(schema.Flavor))
             table: dict[tuple[str, str], dict[int, int]] = {}
             for row in reader:
                 n = reader.line_num

@@ -8,14 +8,14 @@ finite and lie in the physical range given with its key (``docs/specs.md`` lists
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..physics.constants import PION_DAR_NU_ENERGY_MEV
 from ..physics.sns import FLAVORS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 #: Bounded quantities: finite (non-finite numbers are refused for every key) and physical.
@@ -55,8 +55,9 @@ def _has_bool(tp) -> bool:
 
 
 class _BoolGiven:
-    """Stands in for ``true``/``false`` given where a number or text is expected, so that
-    validation fails at that key (pydantic's lax mode would read true as 1).
+    """Stands in for ``true``/``false`` given where a number or text is expected.
+
+    Validation then fails at that key (pydantic's lax mode would read true as 1).
     """
 
     def __init__(self, value: bool) -> None:
@@ -213,7 +214,7 @@ class QuenchingSection(_Strict):
 
 
 class EfficiencyParameter(_Strict):
-    """A parameter of the efficiency with asymmetric 1-sigma errors (``error_hi``, ``error_lo`` >= 0)."""
+    """An efficiency parameter with asymmetric 1-sigma errors ``error_hi``, ``error_lo`` >= 0."""
 
     value: Annotated[float, Field(ge=-1e4, le=1e4)]
     error_hi: Annotated[float, Field(ge=0, le=1e4)] = 0.0
@@ -270,15 +271,15 @@ class ResponseSection(_Strict):
         if self.timing != "explicit" and any(x is not None for x in explicit):
             raise ValueError("time_edges_us and time PDFs need timing = 'explicit'")
         if self.timing == "explicit":
-            if any(x is None for x in explicit):
+            edges, prompt, delayed = explicit
+            if edges is None or prompt is None or delayed is None:
                 raise ValueError(
                     "timing = 'explicit' needs time_edges_us, time_pdf_prompt and time_pdf_delayed"
                 )
-            n = len(self.time_edges_us) - 1
-            edges = self.time_edges_us
+            n = len(edges) - 1
             if any(b <= a for a, b in zip(edges[:-1], edges[1:], strict=False)):
                 raise ValueError("time_edges_us must increase")
-            if n < 1 or len(self.time_pdf_prompt) != n or len(self.time_pdf_delayed) != n:
+            if n < 1 or len(prompt) != n or len(delayed) != n:
                 raise ValueError("time PDFs need one entry per time bin (len(time_edges_us) - 1)")
         return self
 
@@ -341,7 +342,8 @@ class EnergyResponseSection(_Strict):
         if self.release == "coherent-csi-2021":
             if self.quenching is not None:
                 raise ValueError(
-                    "the coherent-csi-2021 response takes its quenching from the release, not 'quenching'"
+                    "the coherent-csi-2021 response takes its quenching from the release, "
+                    "not 'quenching'"
                 )
             for name, width, span in (
                 ("pe_bin_width", self.pe_bin_width, 60.0),
@@ -392,7 +394,9 @@ class DetectorSection(_Strict):
 class AnalysisSection(_Strict):
     """``[analysis]``: channels and test statistic."""
 
-    flavors: list[Flavor] = Field(default_factory=lambda: list(FLAVORS), min_length=1, max_length=3)
+    flavors: list[Flavor] = Field(
+        default_factory=lambda: cast(list[Flavor], list(FLAVORS)), min_length=1, max_length=3
+    )
     statistic: Literal["chi2", "poisson"] = Field(
         "chi2",
         description="chi2: Eqs. (10)-(12), sigma^2 = N_obs; poisson: -2 ln of the Poisson ratio",
@@ -618,7 +622,8 @@ class SteadyStateBackground(_Strict):
     )
     pe_shape: Literal["free", "control"] = Field(
         "free",
-        description="smooth model: a free amplitude per PE bin, or the control PE spectrum x one amplitude",
+        description="smooth model: a free amplitude per PE bin, "
+        "or the control PE spectrum x one amplitude",
     )
     early_time_us: Annotated[float, Field(ge=0)] = Field(
         1.0, description="smooth model: arrival times below this get their own amplitude (0: none)"
@@ -638,8 +643,10 @@ class SteadyStateBackground(_Strict):
         return self
 
     def samples(self) -> list[str]:
-        """The control samples used: as given, else all three with ``model`` and the AC
-        beam-on one with the older ``treatment`` (older specs keep their meaning).
+        """The control samples used.
+
+        As given, else all three with ``model`` and the AC beam-on one with the older
+        ``treatment`` (older specs keep their meaning).
         """
         if self.control_samples is not None:
             return list(self.control_samples)
