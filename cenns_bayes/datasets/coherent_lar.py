@@ -193,7 +193,8 @@ def verify_release_checksums(
         if digest != sums[name]:
             raise error(
                 f"{label}: SHA-256 mismatch for {name!r} in {folder} "
-                f"(expected {sums[name][:12]}..., got {digest[:12]}...): the file was modified or corrupted"
+                f"(expected {sums[name][:12]}..., got {digest[:12]}...): "
+                "the file was modified or corrupted"
             )
         verified[name] = digest
     return verified

@@ -344,14 +344,17 @@ class SmoothSteadyState:
     # ---------------------------------------------------------------- parameters
     @property
     def uses_time(self) -> bool:
+        """Whether the model has a time dimension (time bin edges were given)."""
         return self.time_lower_edges_us is not None
 
     @property
     def uses_early(self) -> bool:
+        """Whether early arrival times get their own amplitude factor."""
         return self.uses_time and self.early_time_us > 0
 
     @property
     def n_amplitudes(self) -> int:
+        """Number of PE amplitudes: one per PE bin (free shape) or one (control shape)."""
         return self._cache["n_pe"] if self.pe_shape == "free" else 1
 
     @property
@@ -370,6 +373,7 @@ class SmoothSteadyState:
 
     @property
     def size(self) -> int:
+        """Number of entries of theta."""
         return len(self.parameter_names)
 
     # ---------------------------------------------------------------- expectation
@@ -392,7 +396,7 @@ class SmoothSteadyState:
         return weights / xp.sum(weights)
 
     def counts(self, theta, xp=np):
-        """Expected steady-state counts per analysis bin in the coincidence window, flattened PE-major."""
+        """Expected steady-state counts per analysis bin (coincidence window), flattened PE-major."""
         amp = self._amplitudes(theta, xp)
         per_pe = xp.sum(self._cache["pe_of_bin"] * amp, axis=1)
         if not self.uses_time:

@@ -1,4 +1,6 @@
-"""Response of the COHERENT CsI[Na] 2021 analysis: scintillation, Gamma PE smearing, efficiency, timing.
+"""Response of the COHERENT CsI[Na] 2021 analysis.
+
+Scintillation, Gamma PE smearing, efficiency and timing.
 
 What differs from the 2017 chain of :mod:`cenns_bayes.detector.response` (Poisson PE, constant
 QF, release time PDFs), with the conventions of the release's files (REFERENCE.md §2-3):
@@ -46,7 +48,7 @@ _GAMMA_B_PER_KEVEE = 9.56
 def electron_equivalent_kevee(
     recoil_kevnr: ArrayLike, coefficients: ArrayLike
 ) -> NDArray[np.float64]:
-    """E_ee in keVee of recoils in keVnr from the release polynomial (MeV in, MeV out), clipped at 0."""
+    """E_ee in keVee of recoils in keVnr from the release polynomial (in MeV), clipped at 0."""
     t_mev = np.asarray(recoil_kevnr, dtype=float) * 1e-3
     a, b, c, d = np.asarray(coefficients, dtype=float)
     return np.clip(t_mev * (a + t_mev * (b + t_mev * (c + t_mev * d))), 0.0, None) * 1e3
@@ -90,8 +92,8 @@ def _gauss_exp(t: NDArray[np.float64], t0: float, sigma: float, tau: float) -> N
     """Gaussian (t0, sigma) convolved with exp(-t / tau) / tau (a normalised density in t)."""
     x = t - t0
     z = x / sigma - sigma / tau
-    # exp(-x/tau + sigma^2/(2 tau^2)) Phi(z); for z < 0 the same as exp(-x^2 / 2 sigma^2) erfcx(-z/sqrt 2) / 2,
-    # which cannot overflow when tau << sigma
+    # exp(-x/tau + sigma^2/(2 tau^2)) Phi(z); for z < 0 the same as
+    # exp(-x^2 / 2 sigma^2) erfcx(-z/sqrt 2) / 2, which cannot overflow when tau << sigma
     late = np.exp(np.minimum(-x / tau + 0.5 * (sigma / tau) ** 2, 700.0)) * special.ndtr(z)
     early = (
         np.exp(-0.5 * (x / sigma) ** 2) * 0.5 * special.erfcx(-np.minimum(z, 0.0) / np.sqrt(2.0))
@@ -105,7 +107,8 @@ def arrival_time_density(
     """Arrival-time density (per µs, before acceptance) of ``"prompt"`` or ``"delayed"`` neutrinos.
 
     Prompt: pulse * pion decay. Delayed: pulse * pion decay * muon decay, i.e.
-    (tau_mu g_mu - tau_pi g_pi) / (tau_mu - tau_pi) with g_tau the pulse convolved with one exponential.
+    (tau_mu g_mu - tau_pi g_pi) / (tau_mu - tau_pi) with g_tau the pulse convolved with one
+    exponential.
     """
     t = np.asarray(time_us, dtype=float)
     prompt = _gauss_exp(t, pulse_centre_us, pulse_width_us, PION_LIFETIME_US)
@@ -149,7 +152,7 @@ def fit_pulse_to_delayed_shape(
     slope_per_us: float,
     window_us: tuple[float, float] = (0.0, 6.0),
 ) -> tuple[float, float, float]:
-    """Pulse centre and width (µs) that make the delayed density times the acceptance match ``shape``.
+    """Pulse centre and width (µs) making the delayed density times the acceptance match ``shape``.
 
     Least squares between the normalised shapes inside ``window_us``.
 

@@ -161,7 +161,10 @@ class ChannelCoefficients:
 
     @property
     def polynomial(self) -> np.ndarray:
-        """Coefficients ``(c0, c1, c2, c_mu)``, shape (4, n_bins): N = c0 + c1 s + c2 s^2 + c_mu mu^2."""
+        """Coefficients ``(c0, c1, c2, c_mu)``, shape (4, n_bins).
+
+        N = c0 + c1 s + c2 s^2 + c_mu mu^2.
+        """
         c0 = self.i_pp * _P0**2 + 2 * self.i_pn * _P0 * _GN + self.i_nn * _GN**2
         c1 = 2 * self.i_pp * _P0 * _P1 + 2 * self.i_pn * _P1 * _GN
         c2 = self.i_pp * _P1**2
@@ -348,7 +351,7 @@ class RateModel:
         :attr:`BLOCK_POINTS` points: the only temporaries are one block's features, so
         10^6 points x 12 columns cost little more than writing the result.
         """
-        p = {
+        p: dict[str, float | np.ndarray] = {
             "sin2_theta_w": const.SIN2_THETA_W_PAPER,
             "mu_nu_mu": 0.0,
             "mu_nu_e": 0.0,
@@ -399,18 +402,19 @@ class RateModel:
             stop = min(start + block, n_points)
             m = stop - start
             f = feats[:, :m]
-            strength, s2, r2_mu, r2_e, mu_mu, mu_e = (
+            # this block's values (arrays, unlike the floats of the one-point branch above)
+            strength_blk, s2_blk, r2_mu_blk, r2_e_blk, mu_mu_blk, mu_e_blk = (
                 v if v.ndim == 0 else v[start:stop] for v in flat
             )
-            np.multiply(k, r2_mu, out=f[1])
-            f[1] += s2  # s_mu
-            np.multiply(k, r2_e, out=f[3])
-            f[3] += s2  # s_e
+            np.multiply(k, r2_mu_blk, out=f[1])
+            f[1] += s2_blk  # s_mu
+            np.multiply(k, r2_e_blk, out=f[3])
+            f[3] += s2_blk  # s_e
             np.multiply(f[1], f[1], out=f[2])
             np.multiply(f[3], f[3], out=f[4])
-            f[0] = strength
+            f[0] = strength_blk
             f[1:5] *= f[0]
-            np.multiply(mu_mu, mu_mu, out=f[5])
-            np.multiply(mu_e, mu_e, out=f[6])
+            np.multiply(mu_mu_blk, mu_mu_blk, out=f[5])
+            np.multiply(mu_e_blk, mu_e_blk, out=f[6])
             np.matmul(f.T, w, out=out2[start:stop])
         return out

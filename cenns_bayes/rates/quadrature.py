@@ -71,14 +71,16 @@ def direct_counts(
             t_hi = min(hi, float(max_recoil_kev(e0, nuc.mass_mev)))
             if t_hi <= lo:
                 continue
-            val, _ = integrate.quad(lambda t: dsigma(t, e0), lo, t_hi, epsrel=epsrel, limit=200)
+            val, _ = integrate.quad(
+                lambda t, e0=e0: dsigma(t, e0), lo, t_hi, epsrel=epsrel, limit=200
+            )
         else:
             e_max = spectrum.max_energy_mev
             t_hi = min(hi, float(max_recoil_kev(e_max, nuc.mass_mev)))
             if t_hi <= lo:
                 continue
 
-            def inner(t_kev: float) -> float:
+            def inner(t_kev: float, nuc=nuc, e_max=e_max, dsigma=dsigma) -> float:
                 e_lo = float(min_neutrino_energy_mev(t_kev, nuc.mass_mev))
                 return integrate.quad(
                     lambda e: float(spectrum.density(e)) * dsigma(t_kev, e),
