@@ -396,7 +396,7 @@ class SmoothSteadyState:
         return weights / xp.sum(weights)
 
     def counts(self, theta, xp=np):
-        """Expected steady-state counts per analysis bin (coincidence window), flattened PE-major."""
+        """Expected steady-state counts per analysis bin in the coincidence window (PE-major)."""
         amp = self._amplitudes(theta, xp)
         per_pe = xp.sum(self._cache["pe_of_bin"] * amp, axis=1)
         if not self.uses_time:
