@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from .provenance import provenance
 from .specs import Study
@@ -207,7 +207,7 @@ def sample(
     result = sample_study(
         study, draws=draws, tune=tune, chains=chains, seed=seed, progressbar=progressbar
     )
-    return cast("DataTree", result.idata)
+    return result.idata
 
 
 def load_posterior(

@@ -45,7 +45,7 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import ExitStack, closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -319,7 +319,7 @@ def _run_batch(batch: Sequence[Task], seed: int) -> list[tuple[str, dict | None,
 
 
 def _run_tasks(batch: Sequence[Task], seed: int) -> list[tuple[str, dict | None, str | None, str]]:
-    out = []
+    out: list[tuple[str, dict | None, str | None, str]] = []
     for task in batch:
         t0 = time.perf_counter()
         try:
@@ -491,6 +491,7 @@ class Engine:
                 for task_id, row, error, tb in results:
                     if error is not None:
                         raise TaskFailedError(task_id, error, tb)
+                    assert row is not None  # a task that did not fail returned a row
                     if store is not None:
                         store.append(row)
                     done[task_id] = row
@@ -499,7 +500,7 @@ class Engine:
 
     def _execute(
         self, pending: list[Task], seed: int
-    ) -> Iterable[tuple[str, dict | None, str | None, str]]:
+    ) -> Generator[tuple[str, dict | None, str | None, str], None, None]:
         if self.in_process:
             with single_threaded_blas():  # once: entering the limit costs milliseconds
                 for task in pending:

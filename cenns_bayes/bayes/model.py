@@ -15,11 +15,14 @@ Structure (per study):
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
 from ..specs import Study
+from ..specs.schema import ParameterName
 from ..stats.counting import CountingModel
 from ..stats.model import ExpectationModel
 from .priors import add_parameter
@@ -87,7 +90,8 @@ def build_model(
     with pm.Model(coords=coords) as model:
         params: dict = {k: v for k, v in fixed.items() if k not in study.spec.priors}
         for name in study.free_parameters:
-            params.update(add_parameter(name, study.spec.priors[name]))
+            # free_parameters lists keys of priors, so the name is a ParameterName
+            params.update(add_parameter(name, study.spec.priors[cast(ParameterName, name)]))
         if isinstance(counting, CountingModel):
             nuisances = _counting_nuisances(study, counting, pooling)
         else:

@@ -24,6 +24,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pymc as pm
@@ -32,6 +33,11 @@ from .. import __version__
 from ..specs import Study
 from ..stats.counting import CountingModel
 from .model import build_model
+
+if TYPE_CHECKING:
+    from xarray import DataTree
+
+    from ..stats.model import ExpectationModel
 
 __all__ = [
     "SamplingResult",
@@ -48,12 +54,12 @@ __all__ = [
 class SamplingResult:
     """The inference data of one run and what it cost."""
 
-    idata: object
+    idata: DataTree
     backend: str
     compile_seconds: float
     sampling_seconds: float
     model: pm.Model = field(repr=False)
-    counting: CountingModel = field(repr=False)
+    counting: ExpectationModel = field(repr=False)
 
 
 def choose_backend(requested: str = "auto") -> str:
@@ -78,7 +84,7 @@ def sample_model(
     progressbar: bool = True,
     cores: int | None = None,
     reuse_compiled: bool = False,
-) -> tuple[object, str, float, float]:
+) -> tuple[DataTree, str, float, float]:
     """Sample ``model`` with NUTS; returns (idata, backend, compile_s, sample_s).
 
     ``reuse_compiled``: take an equal model compiled earlier in this process, with this
@@ -139,7 +145,7 @@ def sample_prior_predictive(model: pm.Model, *, draws: int, seed: int, fast_comp
 class _CompiledEntry:
     model: pm.Model
     signature: tuple
-    compiled: object
+    compiled: Any  # nutpie's compiled model (nutpie ships no type information)
 
 
 #: nutpie models compiled in this process (most recent last), for ``reuse_compiled``.
@@ -221,7 +227,7 @@ def sample_study(
     tune = cfg.tune if tune is None else tune
     chains = cfg.chains if chains is None else chains
     seed = cfg.seed if seed is None else seed
-    model, counting = build_model(study, pooling, counting, coefficients_as_data=reuse_compiled)
+    model, expectation = build_model(study, pooling, counting, coefficients_as_data=reuse_compiled)
     idata, used, t_compile, t_sample = sample_model(
         model,
         draws=draws,
@@ -248,7 +254,7 @@ def sample_study(
             "units": "mu_nu in 1e-10 mu_B; r2_nu in 1e-32 cm^2; counts in events",
         }
     )
-    return SamplingResult(idata, used, t_compile, t_sample, model, counting)
+    return SamplingResult(idata, used, t_compile, t_sample, model, expectation)
 
 
 def write_netcdf(idata, path: str | os.PathLike) -> Path:

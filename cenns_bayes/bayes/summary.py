@@ -32,16 +32,18 @@ def hdi(samples: np.ndarray, prob: float) -> tuple[float, float]:
 
 
 def physical_lower_bound(name: str) -> float | None:
-    """The physical lower boundary of a parameter: 0 for the magnetic moments (and their
-    squares) and for ``signal_strength``; None for a parameter without one.
+    """The physical lower boundary of a parameter, or None for a parameter without one.
+
+    0 for the magnetic moments (and their squares) and for ``signal_strength``.
     """
     return 0.0 if name.startswith("mu_nu") or name == "signal_strength" else None
 
 
 def _reflected_density(x: np.ndarray, bound: float, points: np.ndarray) -> np.ndarray:
-    """Density of draws ``x`` >= ``bound`` at ``points`` by a Gaussian kernel estimate with
-    the draws reflected about the boundary (no leakage below it, so the estimate at the
-    boundary itself is not halved). Bandwidth: Silverman's rule on the reflected sample.
+    """Density of draws ``x`` >= ``bound`` at ``points`` by a reflected Gaussian kernel.
+
+    The draws are reflected about the boundary (no leakage below it, so the estimate at
+    the boundary itself is not halved). Bandwidth: Silverman's rule on the reflected sample.
     """
     y = np.concatenate([x, 2.0 * bound - x])
     sd = float(np.std(y))
@@ -56,8 +58,10 @@ def _reflected_density(x: np.ndarray, bound: float, points: np.ndarray) -> np.nd
 
 
 def boundary_density_ratio(samples: np.ndarray, prob: float, bound: float = 0.0) -> float:
-    """Estimated density at ``bound`` over the density at the ``prob`` quantile (>= 1: the
-    highest-density region of level ``prob`` is [bound, quantile]).
+    """Estimated density at ``bound`` over the density at the ``prob`` quantile.
+
+    A ratio >= 1 means that the highest-density region of level ``prob`` is
+    [bound, quantile].
     """
     x = np.asarray(samples, dtype=float).reshape(-1)
     q = float(np.quantile(x, prob))

@@ -120,8 +120,8 @@ class AsimovResult:
                     lines.append(
                         f"| {variant} ({kind.upper()}) | {s['mode']:.4g} | {s['median']:.4g} | "
                         f"[{iv68[0]:.4g}, {iv68[1]:.4g}] | [{iv90[0]:.4g}, {iv90[1]:.4g}] | "
-                        f"{(iv90[1] - iv90[0]) / ref_w:.3f} | {'yes' if s['mode_at_truth'] else 'no'} | "
-                        f"{s['divergences']} |"
+                        f"{(iv90[1] - iv90[0]) / ref_w:.3f} | "
+                        f"{'yes' if s['mode_at_truth'] else 'no'} | {s['divergences']} |"
                     )
                 if "posterior-upper" in s:
                     lines.append(
@@ -131,12 +131,14 @@ class AsimovResult:
             for method, r in self.frequentist[p].items():
                 iv68, iv90 = r["interval_68"], r["interval_90"]
                 lines.append(
-                    f"| {method} (Δ = 0.99 / 2.71) | {r['best']:.4g} | | [{iv68[0]:.4g}, {iv68[1]:.4g}] | "
-                    f"[{iv90[0]:.4g}, {iv90[1]:.4g}] | {(iv90[1] - iv90[0]) / ref_w:.3f} | | |"
+                    f"| {method} (Δ = 0.99 / 2.71) | {r['best']:.4g} | | "
+                    f"[{iv68[0]:.4g}, {iv68[1]:.4g}] | [{iv90[0]:.4g}, {iv90[1]:.4g}] | "
+                    f"{(iv90[1] - iv90[0]) / ref_w:.3f} | | |"
                 )
                 if "upper_90_one_sided" in r:
                     lines.append(
-                        f"| {method} (one-sided, Δ = 1.64) | | | | [0, {r['upper_90_one_sided']:.4g}] | | | |"
+                        f"| {method} (one-sided, Δ = 1.64) | | | | "
+                        f"[0, {r['upper_90_one_sided']:.4g}] | | | |"
                     )
             lines.append("")
         lines += ["Priors:", ""] + [

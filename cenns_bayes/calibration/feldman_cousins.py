@@ -86,14 +86,14 @@ def fc_poisson_interval(
         The smallest and largest accepted grid values.
     """
     grid = np.arange(0.0, 20.0 + 1e-9, 0.005) if grid is None else np.asarray(grid, dtype=float)
-    accepted = []
+    is_accepted = []
     for s in grid:
         lam = s + background
         n = np.arange(int(lam + 12.0 * np.sqrt(lam) + 30.0))  # beyond: < 1e-12 of the probability
         t = poisson_lr_statistic(n, s, background)
         c = critical_value(t, level, stats.poisson.pmf(n, lam))
-        accepted.append(poisson_lr_statistic(np.array([n_obs]), s, background)[0] <= c + _TIE)
-    accepted = np.asarray(accepted)
+        is_accepted.append(poisson_lr_statistic(np.array([n_obs]), s, background)[0] <= c + _TIE)
+    accepted = np.asarray(is_accepted)
     if not accepted.any():
         raise ValueError("no grid point accepted; extend the grid")
     return float(grid[accepted].min()), float(grid[accepted].max())
@@ -124,7 +124,7 @@ class NeymanBelt:
     def from_samples(
         cls,
         parameter: str,
-        grid: Sequence[float],
+        grid: Sequence[float] | np.ndarray,
         samples: Sequence[np.ndarray],
         levels: Sequence[float],
     ) -> NeymanBelt:
@@ -327,7 +327,7 @@ _MODELS: dict[str, object] = {}
 
 
 def model_for_ref(ref):
-    """The study's :class:`~cenns_bayes.stats.model.ExpectationModel` (any study; cached per process)."""
+    """The study's :class:`~cenns_bayes.stats.model.ExpectationModel` (cached per process)."""
     model = _MODELS.get(ref.key)
     if model is None:
         from ..stats.binned import model_for_study

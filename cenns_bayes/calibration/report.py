@@ -71,7 +71,8 @@ def write_coverage_report(result, out_dir: str | os.PathLike) -> Path:
             f"divergences in {sum(d > 0 for d in divs)} toys, {sum(divs)} in all."
         ),
         "",
-        "| parameter | method | level | coverage | stderr | 95 % CI (Clopper-Pearson) | toys | median interval |",
+        "| parameter | method | level | coverage | stderr | 95 % CI (Clopper-Pearson) | toys "
+        "| median interval |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in result.summary:
@@ -185,7 +186,8 @@ def write_sbc_report(result, out_dir: str | os.PathLike) -> Path:
         if rhat
         else "",
         "",
-        "| parameter | uniformity p-value (chi-square) | ECDF inside ArviZ's 99 % simultaneous band | rank histogram |",
+        "| parameter | uniformity p-value (chi-square) "
+        "| ECDF inside ArviZ's 99 % simultaneous band | rank histogram |",
         "| --- | --- | --- | --- |",
     ]
     for p, pv in result.pvalues.items():

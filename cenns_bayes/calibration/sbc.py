@@ -1,4 +1,6 @@
-"""Simulation-based calibration (Talts, Betancourt, Simpson, Vehtari & Gelman 2018, arXiv:1804.06788).
+"""Simulation-based calibration (Talts, Betancourt, Simpson, Vehtari & Gelman 2018).
+
+The method of arXiv:1804.06788.
 
 Replication i draws parameters theta~ and counts n ~ Poisson(N(theta~)) jointly from the
 study's own PyMC model (``pm.draw``: every prior, nuisances included),
@@ -132,16 +134,16 @@ def uniformity_test(
     (p_value, histogram)
         The p-value with ``bins - 1`` degrees of freedom and the counts per bin.
     """
-    ranks = np.asarray(ranks, dtype=int)
-    if ranks.size == 0:
+    rank_array = np.asarray(ranks, dtype=int)
+    if rank_array.size == 0:
         raise ValueError("no ranks")
-    if ranks.min() < 0 or ranks.max() >= n_ranks:
+    if rank_array.min() < 0 or rank_array.max() >= n_ranks:
         raise ValueError(f"ranks must lie in 0 ... {n_ranks - 1}")
-    bins = _bins(ranks.size, n_ranks) if bins is None else bins
+    bins = _bins(rank_array.size, n_ranks) if bins is None else bins
     if n_ranks % bins:
         raise ValueError(f"{bins} bins do not divide {n_ranks} ranks evenly")
-    hist = np.bincount(ranks // (n_ranks // bins), minlength=bins)
-    expected = ranks.size / bins
+    hist = np.bincount(rank_array // (n_ranks // bins), minlength=bins)
+    expected = rank_array.size / bins
     chi2 = float(np.sum((hist - expected) ** 2) / expected)
     return float(stats.chi2.sf(chi2, bins - 1)), hist
 
@@ -155,9 +157,10 @@ ECDF_SIMULATIONS = 1000
 def fractional_ranks(
     ranks: Sequence[int], n_ranks: int = RANK_DRAWS + 1, seed: int = PIT_JITTER_SEED
 ) -> np.ndarray:
-    """Ranks as PIT values (r + u) / n_ranks, u ~ U(0, 1): exactly uniform on (0, 1)
-    for a calibrated posterior, so a continuous-uniform ECDF band applies without a
-    discreteness error (jitter reproducible through ``seed``).
+    """Ranks as PIT values (r + u) / n_ranks, u ~ U(0, 1).
+
+    They are exactly uniform on (0, 1) for a calibrated posterior, so a continuous-uniform
+    ECDF band applies without a discreteness error (jitter reproducible through ``seed``).
     """
     r = np.asarray(ranks, dtype=float)
     u = np.random.default_rng(seed).uniform(size=r.size)
@@ -236,7 +239,9 @@ class SBCResult:
         return np.array([r["ranks"][parameter] for r in self.rows])
 
     def to_json(self) -> dict:
-        """``{"kind": "sbc", "replications": N, "parameters": {p: {"uniformity_pvalue": x,
+        """The result as JSON.
+
+        ``{"kind": "sbc", "replications": N, "parameters": {p: {"uniformity_pvalue": x,
         "ecdf_band_passes": bool, "ecdf_band_alpha": 0.01}}}``.
         """
         params = {}
@@ -257,7 +262,7 @@ def run_sbc(
     engine=None,
     out_dir: str | os.PathLike | None = None,
 ) -> SBCResult:
-    """Run ``replications`` SBC replications (resumable through ``out_dir/sbc_replications.jsonl``)."""
+    """Run ``replications`` SBC replications (resumable: ``out_dir/sbc_replications.jsonl``)."""
     from ..parallel import Engine, Task
 
     study = ref.load()
@@ -294,4 +299,4 @@ def sbc_result(study_name: str, rows: Sequence[Mapping], parameters: Sequence[st
         pv, hist = uniformity_test(ranks)
         pvalues[p], hists[p] = pv, hist.tolist()
         ecdf[p] = ecdf_band_test(ranks)
-    return SBCResult(study_name, list(rows), pvalues, hists, ecdf=ecdf)
+    return SBCResult(study_name, [dict(r) for r in rows], pvalues, hists, ecdf=ecdf)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from .common import (
     MAX_CHAINS,
@@ -25,6 +26,10 @@ from .common import (
     with_provenance,
     write_text_atomic,
 )
+
+if TYPE_CHECKING:
+    from ..calibration.coverage import CoverageResult
+    from ..calibration.sbc import SBCResult
 
 KINDS = ("asimov", "coverage", "sbc")
 
@@ -162,15 +167,16 @@ def _run(args, ref, study) -> int:
     if args.kind == "asimov":
         from ..calibration.asimov import run_asimov
 
-        result = run_asimov(ref, sampler, seed=args.seed, progress=not args.json)
-        doc = with_provenance(result.to_json(), study)
+        asimov = run_asimov(ref, sampler, seed=args.seed, progress=not args.json)
+        doc = with_provenance(asimov.to_json(), study)
         if args.out:
             from ..calibration.report import write_asimov_report
 
-            write_asimov_report(result, args.out)
-        _emit(args, doc, result)
+            write_asimov_report(asimov, args.out)
+        _emit(args, doc, asimov)
         return 0
     engine = Engine(workers=args.workers, scheduler=args.scheduler, progress=not args.json)
+    result: CoverageResult | SBCResult
     try:
         start_local_workers(engine)
         if args.kind == "coverage":

@@ -6,11 +6,18 @@ import json
 import os
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..io import OutputError, OutputFile, OutputFolder, atomic_path, write_text_atomic  # noqa: F401  (re-exported for commands)
 from ..provenance import provenance
 from ..specs import load_study, parse_override
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType
+
+    from rich.console import Console
+    from rich.status import Status
 
 #: Longest error or warning line printed (longer ones are cut with an ellipsis).
 MAX_LINE_CHARS = 300
@@ -33,8 +40,9 @@ class UserError(Exception):
 
 
 def clean_text(text: str, limit: int | None = MAX_LINE_CHARS) -> str:
-    """``text`` made safe for a terminal: escape sequences and control characters removed
-    (newlines and tabs become spaces), cut to ``limit`` characters.
+    """``text`` made safe for a terminal, cut to ``limit`` characters.
+
+    Escape sequences and control characters are removed (newlines and tabs become spaces).
     """
     text = _CONTROL.sub(lambda m: " " if m.group(0) in "\n\r\t" else "", str(text))
     if limit is not None and len(text) > limit:
@@ -111,7 +119,8 @@ class InterruptGuard:
 
     def __init__(self) -> None:
         self.interrupted = False
-        self._previous = None
+        # the SIGINT handler to restore on leaving, when this guard replaced it
+        self._previous: Callable[[int, FrameType | None], Any] | None = None
 
     def _handler(self, signum, frame):
         self.interrupted = True
@@ -227,8 +236,9 @@ def study_from_args(args):
 
 
 def plain_console(stderr: bool = False):
-    """A rich console; when not writing to a terminal, a wide one without colour, so tables
-    are printed whole (no ``0.00…`` cells) and can be read by other programs.
+    """A rich console; when not writing to a terminal, a wide one without colour.
+
+    Tables are then printed whole (no ``0.00…`` cells) and can be read by other programs.
     """
     from rich.console import Console
 
@@ -249,8 +259,8 @@ class Progress:
     ) -> None:
         self.command, self.label, self.enabled = command, clean_text(label, 80), enabled
         self.live = live  # False: plain lines also on a terminal (beside other progress bars)
-        self._status = None
-        self._console = None
+        self._status: Status | None = None
+        self._console: Console | None = None
 
     def __enter__(self):
         if self.enabled:
@@ -266,6 +276,7 @@ class Progress:
         return f"{self.label}: {message}" if self.label else message
 
     def __call__(self, message: str) -> None:
+        """Report the stage ``message`` (on the status line, or as one line on stderr)."""
         if not self.enabled:
             return
         text = clean_text(self._prefix(message))

@@ -38,6 +38,7 @@ def run(args) -> int:
         if folder is not None:
             from ..plotting.paper_figures import write_paper_figures
 
+            assert folder.work is not None  # output_folder acquired it
             write_paper_figures(folder.work, args.form_factor)
             folder.commit()
     finally:

@@ -49,6 +49,7 @@ def run(args) -> int:
     # --out checked and locked before any computation; written into a temporary sibling folder
     # and swapped in at the end, so DIR holds the old complete report or the new one.
     folder = output_folder(args, whole=True)
+    assert folder is not None and folder.work is not None  # --out is required; acquired above
     name = clean_text(study.name, 80)
     try:
         from ..reports.study import run_study

@@ -117,7 +117,7 @@ def compute_entry(study: Study, row: dict) -> float:
 
 
 def load_presets(form_factor: str | None = None) -> dict[str, Study]:
-    """The realistic and optimistic presets, optionally with every detector's form factor replaced."""
+    """The realistic and optimistic presets, optionally with every form factor replaced."""
     out = {}
     for setup in ("realistic", "optimistic"):
         overrides = None

@@ -281,7 +281,8 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
     lines = [
         f"# Study report: {s['study']}",
         "",
-        f"Spec `{s['spec_path']}` (SHA-256 `{s['spec_sha256'][:12]}…`), cenns_bayes {s['cenns_bayes_version']}, "
+        f"Spec `{s['spec_path']}` (SHA-256 `{s['spec_sha256'][:12]}…`), "
+        f"cenns_bayes {s['cenns_bayes_version']}, "
         f"generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         "",
         f"Free parameters: {', '.join(f'{p} [{UNITS[p]}]' if UNITS[p] else p for p in params)}. "
@@ -332,7 +333,8 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
         b = s["posterior"][p]
         for kind in ("hdi", "eti"):
             lines.append(
-                f"| {p} | posterior {kind.upper()} | [{_fmt(b[f'{kind}_68'][0])}, {_fmt(b[f'{kind}_68'][1])}] | "
+                f"| {p} | posterior {kind.upper()} | "
+                f"[{_fmt(b[f'{kind}_68'][0])}, {_fmt(b[f'{kind}_68'][1])}] | "
                 f"[{_fmt(b[f'{kind}_90'][0])}, {_fmt(b[f'{kind}_90'][1])}] |"
             )
     moments = [p for p in params if p.startswith("mu_nu")]
@@ -341,7 +343,8 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
             "",
             "### 90 % upper limits on the magnetic moments (1e-10 μ_B)",
             "",
-            "| parameter | χ² Δ=2.71 (paper) | profile Δ=2.71 | profile one-sided Δ=1.64 | posterior 90 % quantile |",
+            "| parameter | χ² Δ=2.71 (paper) | profile Δ=2.71 | profile one-sided Δ=1.64 "
+            "| posterior 90 % quantile |",
             "| --- | ---: | ---: | ---: | ---: |",
         ]
         for p in moments:
@@ -349,7 +352,8 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
             chi2 = _fmt(f["chi2"]["upper_90"]) if "chi2" in f else "n/a"
             lines.append(
                 f"| {p} | {chi2} | {_fmt(f['profile']['upper_90'])} | "
-                f"{_fmt(f['profile']['upper_90_one_sided'])} | {_fmt(s['posterior'][p]['upper_90'])} |"
+                f"{_fmt(f['profile']['upper_90_one_sided'])} | "
+                f"{_fmt(s['posterior'][p]['upper_90'])} |"
             )
         lines += [
             "",
@@ -367,20 +371,21 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
         f"{d['chains']} chains × {d['draws']} draws with {s['sampler']['backend']}: "
         f"**{d['divergences']} divergences**, max R-hat {d['max_r_hat']:.4f}, "
         f"min bulk ESS {d['min_ess_bulk']:.0f}, min tail ESS {d['min_ess_tail']:.0f}. "
-        f"Compile {s['sampler']['compile_seconds']:.1f} s, sampling {s['sampler']['sampling_seconds']:.1f} s.",
+        f"Compile {s['sampler']['compile_seconds']:.1f} s, "
+        f"sampling {s['sampler']['sampling_seconds']:.1f} s.",
         "",
     ]
     lines += [f"- **Warning:** {w}." for w in s.get("warnings", [])]
+    lines += [""] if s.get("warnings") else []
     lines += [
-        "" if s.get("warnings") else None,
         "| parameter | mean | sd | R-hat | bulk ESS |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    lines = [x for x in lines if x is not None]
     for p in params:
         b = s["posterior"][p]
         lines.append(
-            f"| {p} | {_fmt(b['mean'])} | {_fmt(b['sd'])} | {b['r_hat']:.4f} | {b['ess_bulk']:.0f} |"
+            f"| {p} | {_fmt(b['mean'])} | {_fmt(b['sd'])} | {b['r_hat']:.4f} | "
+            f"{b['ess_bulk']:.0f} |"
         )
     ppc = s["posterior_predictive"]
     lines += ["", "## Posterior predictive check", ""]
@@ -391,9 +396,11 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
         )
     else:
         lines.append(
-            f"Poisson deviance over {ppc['bins']} bins: observed {ppc['mean_observed_deviance']:.1f}, "
-            f"replicated {ppc['mean_replicated_deviance']:.1f} (means over {ppc['draws']} posterior "
-            f"draws); p = P(T_rep ≥ T_obs) = **{ppc['pvalue']:.3f}**. "
+            f"Poisson deviance over {ppc['bins']} bins: "
+            f"observed {ppc['mean_observed_deviance']:.1f}, "
+            f"replicated {ppc['mean_replicated_deviance']:.1f} "
+            f"(means over {ppc['draws']} posterior draws); "
+            f"p = P(T_rep ≥ T_obs) = **{ppc['pvalue']:.3f}**. "
             "A p-value near 0 would say the model cannot reproduce the data's scatter."
         )
     if s["pooling_comparison"]:
@@ -484,7 +491,8 @@ def _data_markdown(d: dict) -> list[str]:
     ]
     for p, r in fit["parameters"].items():
         lines.append(
-            f"| {p} | {_fmt(r['best'])} | [{_fmt(r['interval_68'][0])}, {_fmt(r['interval_68'][1])}] | "
+            f"| {p} | {_fmt(r['best'])} | "
+            f"[{_fmt(r['interval_68'][0])}, {_fmt(r['interval_68'][1])}] | "
             f"[{_fmt(r['interval_90'][0])}, {_fmt(r['interval_90'][1])}] |"
         )
     if d.get("components_at_best"):
@@ -502,8 +510,10 @@ def _data_markdown(d: dict) -> list[str]:
             f"| SM CEvNS prediction, analysis region | {ev['sm_expected']:.1f} | "
             f"{pub['sm_expected'][0]:.0f} ± {pub['sm_expected'][1]:.0f} |",
             f"| fitted CEvNS events | {ev['best']:.1f} [{ev['interval_68'][0]:.1f}, "
-            f"{ev['interval_68'][1]:.1f}] | {pub['cevns_events'][0]:.0f} ± {pub['cevns_events'][1]:.0f} |",
-            f"| no-CEvNS rejected at | {fit['significance_sigma']:.2f} σ | {pub['significance_sigma']} σ |",
+            f"{ev['interval_68'][1]:.1f}] | "
+            f"{pub['cevns_events'][0]:.0f} ± {pub['cevns_events'][1]:.0f} |",
+            f"| no-CEvNS rejected at | {fit['significance_sigma']:.2f} σ | "
+            f"{pub['significance_sigma']} σ |",
         ]
         xs = fit["derived"].get("flux_averaged_cross_section_cm2")
         if xs and "cross_section_1e39_cm2" in pub:
@@ -569,7 +579,7 @@ def _data_section(study, model, outdir: Path) -> dict:
 
 
 def _nuisance_text(n) -> str:
-    """``name (kind, sigma s, N bins)``; a control-data (auxiliary) nuisance lists its parameter count."""
+    """``name (kind, sigma s, N bins)``; for an auxiliary nuisance, its parameter count."""
     if n.kind == "auxiliary":
         return f"{n.name} (constrained by control data, {n.size} parameters)"
     width = "" if n.kind == "poisson" else f", sigma {n.sigma:g}"
