@@ -1,4 +1,6 @@
-"""Mutations of the shipped study specs, for the spec-loader fuzz test and ``benchmarks/fuzz_specs.py``.
+"""Mutations of the shipped study specs.
+
+For the spec-loader fuzz test and ``benchmarks/fuzz_specs.py``.
 
 A mutation takes a parsed spec (the dict ``tomllib`` gives) and changes one thing: a number
 replaced by a non-finite, huge, tiny, negative or wrongly typed value; a string replaced by

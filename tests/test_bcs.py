@@ -37,17 +37,19 @@ def _read_data() -> tuple[dict, dict]:
     return radii, masses
 
 
-def _ho_r(n: int, l: int, r: np.ndarray, b: float) -> np.ndarray:
+def _ho_r(n: int, ell: int, r: np.ndarray, b: float) -> np.ndarray:
     """Independent HO radial function: scipy genlaguerre and explicit gamma norm."""
-    norm = math.sqrt(2.0 * math.factorial(n) / (b**3 * special.gamma(n + l + 1.5)))
+    norm = math.sqrt(2.0 * math.factorial(n) / (b**3 * special.gamma(n + ell + 1.5)))
     x = (r / b) ** 2
-    return norm * (r / b) ** l * np.exp(-x / 2) * special.genlaguerre(n, l + 0.5)(x)
+    return norm * (r / b) ** ell * np.exp(-x / 2) * special.genlaguerre(n, ell + 0.5)(x)
 
 
-def _quad_j0(n: int, l: int, q: float, b: float) -> float:
-    f = lambda r: _ho_r(n, l, np.array(r), b) ** 2 * special.spherical_jn(0, q * r) * r**2
+def _quad_j0(n: int, ell: int, q: float, b: float) -> float:
+    def f(r):
+        return _ho_r(n, ell, np.array(r), b) ** 2 * special.spherical_jn(0, q * r) * r**2
+
     val, _ = integrate.quad(
-        f, 0.0, 12.0 * b * math.sqrt(n + l + 2), limit=400, epsabs=1e-13, epsrel=1e-12
+        f, 0.0, 12.0 * b * math.sqrt(n + ell + 2), limit=400, epsabs=1e-13, epsrel=1e-12
     )
     return val
 
@@ -172,7 +174,7 @@ def test_known_gap_values():
 
 
 @pytest.mark.parametrize(
-    "n,l,q,b",
+    "n,ell,q,b",
     [
         (0, 0, 0.3, 1.8),
         (0, 3, 0.7, 2.0),
@@ -185,9 +187,9 @@ def test_known_gap_values():
         (4, 1, 0.25, 2.0),
     ],
 )
-def test_closed_form_radial_integrals_match_quadrature(n, l, q, b):
-    closed = float(bcs.radial_j0_matrix_element(n, l, q, b))
-    assert closed == pytest.approx(_quad_j0(n, l, q, b), abs=1e-10)
+def test_closed_form_radial_integrals_match_quadrature(n, ell, q, b):
+    closed = float(bcs.radial_j0_matrix_element(n, ell, q, b))
+    assert closed == pytest.approx(_quad_j0(n, ell, q, b), abs=1e-10)
 
 
 def test_closed_form_radial_integral_known_cases():
@@ -273,15 +275,15 @@ def test_xe132_close_to_helm_where_helm_is_one_half():
         assert abs(float(ff(q_half)) / 0.5 - 1.0) < 0.15
 
 
-def _fd_levels(z: int, n: int, species: str, l: int, j: float, count: int) -> np.ndarray:
+def _fd_levels(z: int, n: int, species: str, ell: int, j: float, count: int) -> np.ndarray:
     """Finite-difference radial Schroedinger eigenvalues (independent solver)."""
     h = 0.005
     r = np.arange(1, int(40 / h) + 1) * h
     mass = bcs.PROTON_MASS_MEV if species == "p" else bcs.NEUTRON_MASS_MEV
     central, so = bcs._ws_potentials(z, n, species, r)
     k = bcs.HBARC_MEV_FM**2 / (2 * mass)
-    ls = 0.5 * (j * (j + 1) - l * (l + 1) - 0.75)
-    diag = 2 * k / h**2 + central + ls * so + k * l * (l + 1) / r**2
+    ls = 0.5 * (j * (j + 1) - ell * (ell + 1) - 0.75)
+    diag = 2 * k / h**2 + central + ls * so + k * ell * (ell + 1) / r**2
     off = -k / h**2 * np.ones(len(r) - 1)
     return scipy.linalg.eigh_tridiagonal(diag, off, select="i", select_range=(0, count - 1))[0]
 
@@ -291,10 +293,10 @@ def test_oscillator_basis_energies_match_finite_difference(species):
     z, n = 54, 78
     levels = bcs.woods_saxon_levels(z, n, species, 7)
     checked = 0
-    for lv_n, l, j, e in levels:
+    for lv_n, ell, j, e in levels:
         if e > -3.0:
             continue
-        fd = _fd_levels(z, n, species, l, j, lv_n + 1)[lv_n]
+        fd = _fd_levels(z, n, species, ell, j, lv_n + 1)[lv_n]
         assert e == pytest.approx(fd, abs=2e-3)
         checked += 1
     assert checked >= 12
@@ -302,7 +304,7 @@ def test_oscillator_basis_energies_match_finite_difference(species):
 
 def test_spin_orbit_ordering_near_fermi_surface():
     # 132Xe neutrons: 0h11/2 below 1f7/2 across the N = 82 gap, spin-orbit partners split.
-    levels = {(n, l, j): e for n, l, j, e in bcs.woods_saxon_levels(54, 78, "n", 6)}
+    levels = {(n, ell, j): e for n, ell, j, e in bcs.woods_saxon_levels(54, 78, "n", 6)}
     assert levels[(0, 5, 5.5)] < levels[(1, 3, 3.5)] - 3.0
     assert levels[(0, 4, 4.5)] < levels[(0, 4, 3.5)] - 3.0
 

@@ -336,8 +336,8 @@ def test_fit_shows_progress_when_not_a_terminal(capsys):
     status, out, err = _run(["fit", MODELS / "argon_1t_20m.toml", "--json"], capsys)
     assert status == 0, err
     assert (
-        err
-        == "cenns-bayes fit: argon-1t-20m: maximum-likelihood fit and profile intervals of mu_nu_mu\n"
+        err == "cenns-bayes fit: argon-1t-20m: "
+        "maximum-likelihood fit and profile intervals of mu_nu_mu\n"
     )
     json.loads(out)
 

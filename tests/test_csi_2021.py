@@ -1,4 +1,4 @@
-"""COHERENT CsI 2021: the shipped files, the Gamma / timing response, the PE x time model and its fit."""
+"""COHERENT CsI 2021: shipped files, Gamma / timing response, the PE x time model and its fit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The COHERENT CsI 2017 study: response templates, backgrounds, PyTensor parity, fits and `fit --json`."""
+"""The COHERENT CsI 2017 study.
+
+Response templates, backgrounds, PyTensor parity, fits and `fit --json`.
+"""
 
 from __future__ import annotations
 
@@ -219,7 +222,10 @@ def test_numpy_and_pytensor_expected_agree(which, request):
 
 @pytest.mark.parametrize("samples", [["ac-beam-on"], ["ac-beam-on", "c-beam-off", "ac-beam-off"]])
 def test_background_likelihood_in_the_csi_fit(samples):
-    """Per-bin model: -2 ln L with only the steady state floating is the summed on/off profile deviance."""
+    """Per-bin model: -2 ln L with only the steady state floating.
+
+    It is the summed on/off profile deviance.
+    """
     model = build_response_model(
         load_study(CSI, {**PER_BIN_AC, "backgrounds.steady_state.control_samples": samples})
     )
@@ -292,8 +298,9 @@ def test_fit_json_on_the_release():
     )
     ev = out["derived"]["cevns_events"]
     assert set(ev) == {"best", "interval_68", "sm_expected"}
-    # Akimov et al. 2017 (REFERENCE.md 4.1): SM 173 +- 48, fitted 134 +- 22, no-CEvNS rejected at 6.7 sigma;
-    # the bands are the acceptance bands of the default (smooth) background model
+    # Akimov et al. 2017 (REFERENCE.md 4.1): SM 173 +- 48, fitted 134 +- 22, no-CEvNS
+    # rejected at 6.7 sigma; the bands are the acceptance bands of the default (smooth)
+    # background model
     assert abs(ev["sm_expected"] / 173.0 - 1) < 0.10
     assert 125 <= ev["best"] <= 150
     assert ev["interval_68"][0] < ev["best"] < ev["interval_68"][1]
@@ -369,7 +376,7 @@ def test_coverage_check_runs_on_the_release_study(tmp_path):
 
 @pytest.mark.slow
 def test_release_study_samples_reports_and_checks(tmp_path):
-    """The default CsI study through `sample`, `study` and `check --kind coverage` with posterior refits."""
+    """The default CsI study through `sample`, `study`, `check --kind coverage` with refits."""
     fit = json.loads(_cli("fit", str(CSI), "--json").stdout)
     best = fit["parameters"]["signal_strength"]["best"]
     res = _cli("sample", str(CSI), "--draws", "500", "--tune", "500", "--chains", "2", "--json")

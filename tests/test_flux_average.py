@@ -17,7 +17,7 @@ from cenns_bayes.rates.flux_average import flux_averaged_cross_section_cm2
 
 
 def _sigma_unity_cm2(energy_mev: float, nucleus) -> float:
-    """Total SM cross section without form factor: (G_F^2 M / pi) Q^2 [T_max - M T_max^2 / (4 E^2)]."""
+    """Total SM cross section, no form factor: (G_F^2 M / pi) Q^2 [T_max - M T_max^2 / (4 E^2)]."""
     m = nucleus.mass_mev
     q = (
         proton_vector_coupling(c.SIN2_THETA_W_PAPER) * nucleus.Z

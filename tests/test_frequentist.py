@@ -141,7 +141,7 @@ def test_two_parameter_profile_and_scan(realistic):
 
 @pytest.mark.parametrize("cost", ["chi2", "poisson"])
 def test_engine_gradient_matches_finite_differences(realistic, cost):
-    """The exact gradient (model jacobian x cost derivative, chain rule through z) against numbers."""
+    """The exact gradient (model jacobian x cost derivative, chain rule through z) vs numbers."""
     model = realistic.rate_model()
     n = model.counts({"mu_nu_mu": 2.0}) * 1.03
     like = fitter(
@@ -181,7 +181,7 @@ def test_engine_gradient_matches_finite_differences(realistic, cost):
 
 
 def test_mu_best_fit_leaves_the_flat_point(realistic):
-    """Counts above the mu = 0 expectation: the best fit is mu > 0 though d(counts)/d mu = 0 at 0."""
+    """Counts above the mu = 0 expectation: best fit mu > 0 though d(counts)/d mu = 0 at 0."""
     model = realistic.rate_model(["Ar40"], ["numu"])
     n = model.counts({"mu_nu_mu": 3.0})
     best = fitter(model, n, ["mu_nu_mu"], realistic.true_parameters(), "poisson").best_fit()

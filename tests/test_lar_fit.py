@@ -49,7 +49,10 @@ def test_release_totals_match_reference_note():
 
 
 def test_release_1d_projections_subtract_the_best_fit_steady_state():
-    """energydata1d etc. are the 3-D data minus bkgpdf scaled to the *fitted* steady state (3131, not 3152)."""
+    """energydata1d etc. are the 3-D data minus bkgpdf scaled to the *fitted* steady state.
+
+    That is 3131 steady-state events, not 3152.
+    """
     r = load_coherent_lar_2020()
     h = r.histograms
     for axes, name in (((1, 2), "energy"), ((0, 2), "f90"), ((0, 1), "time")):
@@ -124,13 +127,16 @@ def test_trapezoid_weights_integrate_a_quadratic_within_its_error():
 
 
 def test_sm_prediction_within_15_percent_of_published(lar):
-    """128 +- 17 published (REFERENCE.md §3); the measured gap is explained in docs/coherent_lar_2020.md."""
+    """128 +- 17 published (REFERENCE.md §3); docs/coherent_lar_2020.md explains the gap."""
     sm = float(np.sum(lar.signal(lar.fixed, lar.nominal_nuisances())))
     assert abs(sm / 128.0 - 1) < 0.15, sm
 
 
 def test_energy_spectrum_equals_direct_recoil_integral(lar):
-    """The summed 960-bin CEvNS equals an independent integral of dN/dT x P(E in window | T) x acceptance."""
+    """The summed 960-bin CEvNS equals an independent integral.
+
+    The integral is of dN/dT x P(E in window | T) x acceptance.
+    """
     from cenns_bayes.rates.coefficients import differential_coefficients
 
     study = load_study(LAR)
@@ -221,8 +227,11 @@ def test_shape_systematics_reproduce_release_variants_at_plus_one_sigma(lar):
 
 
 def test_qf_nuisance_equals_a_model_built_at_the_shifted_qf(lar):
-    """z = +2 on qf_a reproduces a model built with a = 0.246 + 2 x 0.006 (template node); between
-    nodes the interpolation stays within 0.5 % of the rebuilt model, and it is continuous at the ends."""
+    """z = +2 on qf_a reproduces a model built with a = 0.246 + 2 x 0.006 (template node).
+
+    Between nodes the interpolation stays within 0.5 % of the rebuilt model, and it is
+    continuous at the ends.
+    """
     nom = lar.nominal_nuisances()
     for z in (2.0, -1.0, 1.5):
         rebuilt = model_for_study(
@@ -252,8 +261,10 @@ def test_numpy_and_pytensor_expected_agree(lar):
 
 
 def test_flux_averaged_cross_section_against_double_quadrature():
-    """<sigma> = sum_f int phi_f(E) sigma(E) dE / 3 by direct quadrature of dsigma/dT (independent of the
-    coefficient moments the model uses)."""
+    """<sigma> = sum_f int phi_f(E) sigma(E) dE / 3 by direct quadrature of dsigma/dT.
+
+    This is independent of the coefficient moments the model uses.
+    """
     from cenns_bayes.physics.cross_sections import max_recoil_kev, sm_differential_cm2_per_kev
     from cenns_bayes.physics.form_factors import form_factor_pair
     from cenns_bayes.physics.nuclei import get_nucleus
@@ -282,7 +293,7 @@ def test_flux_averaged_cross_section_against_double_quadrature():
             total += sigma(spec.max_energy_mev)
         else:
             total += integrate.quad(
-                lambda e: float(spec.density(np.array([e]))[0]) * sigma(e),
+                lambda e, spec=spec: float(spec.density(np.array([e]))[0]) * sigma(e),
                 0.5,
                 spec.max_energy_mev,
                 limit=100,

@@ -83,9 +83,9 @@ def test_symmetrized_fermi_against_numerical_fourier_transform(ff):
     norm = integrate.quad(lambda r: r * r * rho(r), 0, 80)[0]
     for q in (0.2, 0.6, 1.1):
         num = (
-            integrate.quad(lambda r: r * r * rho(r) * math.sin(q * r) / (q * r), 0, 80, limit=400)[
-                0
-            ]
+            integrate.quad(
+                lambda r, q=q: r * r * rho(r) * math.sin(q * r) / (q * r), 0, 80, limit=400
+            )[0]
             / norm
         )
         assert ff(np.array([q]))[0] == pytest.approx(num, rel=1e-8, abs=1e-10)
@@ -181,9 +181,9 @@ def test_delayed_spectra_normalised_and_moments(flavor):
     e_max = spec.max_energy_mev
     assert e_max == pytest.approx(c.MUON_MASS_MEV / 2)
     for k in (0, -1, -2, 1):
-        num = integrate.quad(lambda e: spec.density(e) * e**k, 7.0, e_max, epsabs=0, epsrel=1e-12)[
-            0
-        ]
+        num = integrate.quad(
+            lambda e, k=k: spec.density(e) * e**k, 7.0, e_max, epsabs=0, epsrel=1e-12
+        )[0]
         assert spec.moment(k, 7.0) == pytest.approx(num, rel=1e-11)
     assert spec.moment(0, 0.0) == pytest.approx(1.0, rel=1e-13)
     # Michel spectra: mean energies 0.3 m_mu (nu_e) and 0.35 m_mu (anti-nu_mu)

@@ -122,7 +122,7 @@ def test_scaling_laws():
 
 
 def test_coherent_n_squared_at_unit_form_factor():
-    """With g_V^p = 0 and F = 1 the prompt-line count per target is N^2 M times a kinematic integral."""
+    """With g_V^p = 0 and F = 1 the prompt-line count per target is N^2 M x a kinematic integral."""
     s2_zero = -proton_vector_coupling(0.0) / (
         proton_vector_coupling(1.0) - proton_vector_coupling(0.0)
     )

@@ -170,7 +170,10 @@ def test_overrides_by_path():
 
 def test_observed_data_inline_and_mismatch(tmp_path):
     text = (MODELS / "paper_realistic.toml").read_text().replace('[data]\nkind = "asimov"', "")
-    text += '\n[data]\nkind = "observed"\nchannels = [{detector = "Ge76", flavor = "numu", counts = 600}]\n'
+    text += (
+        '\n[data]\nkind = "observed"\n'
+        'channels = [{detector = "Ge76", flavor = "numu", counts = 600}]\n'
+    )
     with pytest.raises(SpecPhysicsError, match="no observed counts for detector 'Ne20'"):
         parse_study(text, tmp_path / "x.toml")
 

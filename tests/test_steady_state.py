@@ -42,8 +42,11 @@ def test_pooling_adds_counts_and_live_times():
 @pytest.mark.parametrize("pe_shape", ["free", "control"])
 @pytest.mark.parametrize("early", [0.0, 1.0])
 def test_control_fit_satisfies_the_likelihood_equations(pe_shape, early):
-    """Poisson exponential family: at the MLE the model reproduces the PE marginal (free amplitudes),
-    the total, the mean arrival-time edge and the early-time fraction of the control counts."""
+    """Poisson exponential family: the MLE reproduces the control counts' statistics.
+
+    These are the PE marginal (free amplitudes), the total, the mean arrival-time edge and
+    the early-time fraction of the control counts.
+    """
     tau = 2.0
     m = _toy_control(tau=tau)
     model = SmoothSteadyState(m, tau, T_LO, early_time_us=early, pe_shape=pe_shape)
@@ -63,7 +66,7 @@ def test_control_fit_satisfies_the_likelihood_equations(pe_shape, early):
     for i in range(k):
         for j in range(k):
 
-            def f(di, dj):
+            def f(di, dj, i=i, j=j):
                 x = theta.copy()
                 x[i] += di
                 x[j] += dj
@@ -160,7 +163,7 @@ def test_older_treatment_keeps_its_meaning():
 
 
 def test_pe_bin_without_control_counts_is_a_spec_error():
-    """0-2 PE has no AC beam-off count (REFERENCE.md 2.1 histograms): its free amplitude is unmeasured."""
+    """0-2 PE has no AC beam-off count (REFERENCE.md 2.1): its free amplitude is unmeasured."""
     study = load_study(
         CSI,
         {
