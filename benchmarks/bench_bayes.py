@@ -38,7 +38,8 @@ def main() -> None:
         f"build + compile + sample + prior draws: {t_total:.1f} s"
     )
     print(
-        f"divergences {d['divergences']}, max R-hat {d['max_r_hat']:.4f}, min bulk ESS {d['min_ess_bulk']:.0f}"
+        f"divergences {d['divergences']}, max R-hat {d['max_r_hat']:.4f}, "
+        f"min bulk ESS {d['min_ess_bulk']:.0f}"
     )
 
 

@@ -11,9 +11,9 @@
 2. The wall time of N Brazil-band toys at one scan point with 1 and 2 workers, for
    cheap toys (statistics only, one fitted parameter) and for expensive ones (a 10 %
    flux normalisation profiled in every fit). The local cluster's start-up, including
-   importing the package on each worker, is timed separately; the speed-up compares the runs themselves. The sum of the tasks' own
-   times shows contention: on an otherwise idle machine it stays close to the
-   one-worker run time.
+   importing the package on each worker, is timed separately; the speed-up compares the
+   runs themselves. The sum of the tasks' own times shows contention: on an otherwise idle
+   machine it stays close to the one-worker run time.
 
 Results go to docs/scans.md by hand, with the date and the machine's load.
 """

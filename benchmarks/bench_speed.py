@@ -37,7 +37,8 @@ CLI = str(Path(sys.executable).with_name("cenns-bayes"))
 
 
 def load() -> str:
-    return "load average %.2f %.2f %.2f" % os.getloadavg()
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def run_process(cmd: list[str], env: dict | None = None) -> tuple[float, float]:

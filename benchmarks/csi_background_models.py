@@ -1,4 +1,6 @@
-"""Measure every steady-state background model of the CsI 2017 study (docs/coherent_csi_2017.md §4.2).
+"""Measure every steady-state background model of the CsI 2017 study.
+
+The models are those of docs/coherent_csi_2017.md §4.2.
 
 For each model: the profile-likelihood fit (CEvNS events with their 68 % interval,
 signal_strength, the no-CEvNS significance) and, with ``--sample``, the posterior median

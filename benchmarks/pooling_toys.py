@@ -72,8 +72,10 @@ def main() -> None:
         lo95, hi95 = clopper_pearson(k, len(covered))
         print(
             f"{pooling:8s} sin2 90% HDI coverage {k / len(covered):.3f} [{lo95:.3f}, {hi95:.3f}], "
-            f"median width {np.median(widths):.4f}; median 90% upper mu_nu_mu {np.median(upper_mu):.2f}, "
-            f"mu_nu_e {np.median(upper_e):.2f}; divergences {divs}; {time.perf_counter() - t0:.0f} s; "
+            f"median width {np.median(widths):.4f}; "
+            f"median 90% upper mu_nu_mu {np.median(upper_mu):.2f}, "
+            f"mu_nu_e {np.median(upper_e):.2f}; divergences {divs}; "
+            f"{time.perf_counter() - t0:.0f} s; "
             f"load {os.getloadavg()[0]:.2f}"
         )
 

@@ -53,12 +53,15 @@ def run() -> list[dict]:
 
 def markdown(rows: list[dict]) -> str:
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} with `.venv/bin/python benchmarks/sample_all_models.py`.",
+        f"Measured {time.strftime('%Y-%m-%d')} with "
+        "`.venv/bin/python benchmarks/sample_all_models.py`.",
         "",
         "Pass: zero divergences, R-hat <= 1.01 and bulk ESS >= 400 for every free parameter.",
-        "The last column is the posterior 90 % upper limit on mu_nu_mu (1e-10 mu_B) where it is free.",
+        "The last column is the posterior 90 % upper limit on mu_nu_mu (1e-10 mu_B) "
+        "where it is free.",
         "",
-        "| study | free parameters | divergences | max R-hat | min bulk ESS | wall s | pass | mu_nu_mu 90 % |",
+        "| study | free parameters | divergences | max R-hat | min bulk ESS | wall s | pass "
+        "| mu_nu_mu 90 % |",
         "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     for r in rows:
