@@ -12,8 +12,9 @@ closed-form quantile is given too.
 
 With ``--netcdf FILE.nc`` (a posterior written by ``sample --out`` or ``study``) it prints
 instead, for each magnetic moment in it, the rule's evidence at 68 % and 90 % (density
-at 0 and at q, their ratio, z, effective sample size), the interval the rule gives and the
-plain HDI of the draws.
+at 0 and at q, their ratio, z, effective sample size), the interval the rule gives, the
+plain HDI of the draws, and the number of draws per unit of mu (a histogram of the
+marginal density).
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ def _posterior(path: str) -> None:
         if not (name.startswith("mu_nu") and name.count("_") == 2):
             continue
         x = np.asarray(idata["posterior"][name])
+        per_unit, _ = np.histogram(x, bins=np.arange(0.0, 9.0))
+        print(f"{name}: draws per unit of mu on [0, 1), ..., [7, 8): {per_unit.tolist()}")
         for level in (0.68, 0.9):
             ev = summary.boundary_evidence(x, level)
             rule = summary.credible_hdi(x, level, 0.0)
