@@ -104,6 +104,9 @@ def test_pooling_variants_build():
         names[pooling] = {rv.name for rv in model.free_RVs}
     assert "detector_norm_scale" in names["partial"]
     assert "detector_norm_scale" not in names["complete"] | names["none"]
+    # complete pooling is the tau -> 0 limit: no detector term beside the flux normalisation
+    assert {"detector_norm_z", "detector_norm_scale"} & names["complete"] == set()
+    assert "flux_norm_z" in names["complete"]
     with pytest.raises(ValueError, match="pooling"):
         build_model(study, pooling="some")
 

@@ -7,7 +7,9 @@ Structure (per study):
   cannot go negative and open a spurious mode at A < 0);
 * per-detector normalisations, pooled as the spec says:
   ``partial`` -- A_d = exp(tau z_d), z_d ~ N(0, 1), tau ~ HalfNormal(sigma_det)
-  (hierarchical, non-centred); ``complete`` -- one A for every detector;
+  (hierarchical, non-centred); ``complete`` -- A_d = 1: the detectors share one
+  normalisation, the flux term (the tau -> 0 limit of partial pooling; a common detector
+  factor on top would only multiply the flux normalisation, degenerate with it);
   ``none`` -- A_d = exp(sigma_det z_d), independent;
 * the continuous extension of the Poisson log-density, n ln(lambda) - lambda - lnGamma(n+1),
   so Asimov (non-integer) data are used as they are (``pm.Poisson`` would truncate them).
@@ -157,20 +159,17 @@ def _counting_nuisances(study: Study, counting: CountingModel, pooling: str | No
     if nuis.flux_sigma > 0:
         z = pm.Normal("flux_norm_z", 0.0, 1.0)
         out["flux_norm"] = pm.Deterministic("flux_norm", pt.exp(nuis.flux_sigma * z))
-    if nuis.detector_sigma > 0:
-        n_det = len(counting.detector_names)
+    if pooling not in ("partial", "complete", "none"):
+        raise ValueError(f"unknown pooling {pooling!r}: expected partial, complete or none")
+    if nuis.detector_sigma > 0 and pooling != "complete":
+        # complete pooling: no detector term; the shared normalisation is the flux term
         if pooling == "partial":
             tau = pm.HalfNormal("detector_norm_scale", nuis.detector_sigma)
             z = pm.Normal("detector_norm_z", 0.0, 1.0, dims="detector")
             log_norm = tau * z
-        elif pooling == "complete":
-            z = pm.Normal("detector_norm_z", 0.0, 1.0)
-            log_norm = nuis.detector_sigma * z * pt.ones(n_det)
-        elif pooling == "none":
+        else:
             z = pm.Normal("detector_norm_z", 0.0, 1.0, dims="detector")
             log_norm = nuis.detector_sigma * z
-        else:
-            raise ValueError(f"unknown pooling {pooling!r}: expected partial, complete or none")
         out["detector_norm"] = pm.Deterministic("detector_norm", pt.exp(log_norm), dims="detector")
     if counting.radius_slopes is not None:
         out["neutron_radius"] = pm.Normal(

@@ -308,15 +308,16 @@ def posterior_intervals(
     Returns ``{"posterior-hdi": {"0.9": [lo, hi]}, "posterior-eti": ..., "posterior-upper": ...}``;
     the one-sided upper limit only for magnetic moments. The HDI is
     :func:`~cenns_bayes.bayes.summary.credible_hdi` with the parameter's physical boundary,
-    the same rule the reports use: [0, q_level] when the density at mu = 0 (draws
-    reflected about it) is at least the density at q_level.
+    the same rule the reports use: [0, q_level] unless the draws show the density at
+    mu = 0 to be below the density at q_level.
     """
     from ..bayes.summary import credible_hdi, physical_lower_bound
 
-    x = np.asarray(draws, dtype=float).reshape(-1)
+    by_chain = np.asarray(draws, dtype=float)  # (chains, draws): the rule uses their ESS
+    x = by_chain.reshape(-1)
     out: dict[str, dict[str, list[float]]] = {"posterior-hdi": {}, "posterior-eti": {}}
     for level in levels:
-        lo, hi = credible_hdi(x, level, physical_lower_bound(name))
+        lo, hi = credible_hdi(by_chain, level, physical_lower_bound(name))
         out["posterior-hdi"][_lv(level)] = [lo, hi]
         tail = (1.0 - level) / 2.0
         out["posterior-eti"][_lv(level)] = [float(v) for v in np.quantile(x, [tail, 1.0 - tail])]

@@ -408,8 +408,9 @@ def _markdown(study, s: dict, figures: list[Path], outdir: Path) -> str:
             "",
             "## Pooling of the per-detector normalisations",
             "",
-            "partial: hierarchical, A_d = exp(τ z_d) with τ ~ HalfNormal; complete: one "
-            "normalisation for all detectors; none: independent normalisations. "
+            "partial: hierarchical, A_d = exp(τ z_d) with τ ~ HalfNormal; complete: A_d = 1, "
+            "the detectors share the flux normalisation (τ → 0); none: independent "
+            "normalisations. "
             + (
                 "On Asimov data the detector-to-detector scatter is zero, which favours "
                 "pooling by construction; on toys with scatter drawn from the prior, "
