@@ -47,6 +47,7 @@ from . import parameters as _par
 from .cost import cost as _cost
 from .cost import cost_gradient as _cost_gradient
 from .cost import poisson_deviance
+from .fused import counting_objective
 from .model import ExpectationModel, constraint_neg2logpdf
 
 __all__ = [
@@ -455,6 +456,22 @@ class ProfileFitter:
                 x[len(names) :],
             )
 
+        # counting studies: the same objective evaluated in one pass (stats/fused.py)
+        fused = (
+            counting_objective(
+                self.model,
+                self.cost,
+                self.observed,
+                self._numeric,
+                names,
+                squared,
+                scale,
+                {**(self.fixed or {}), **fixed},
+            )
+            if use_gradient
+            else None
+        )
+
         x_starts = [np.concatenate([np.array([coordinate(p, start_vals[p]) for p in names]), u0])]
         # mu_nu enters as mu^2: also start away from the flat point mu = 0.
         if any(p.startswith("mu_nu") for p in names):
@@ -473,7 +490,7 @@ class ProfileFitter:
             x0 = np.clip(x0, [b[0] for b in bounds], [b[1] for b in bounds])
             if use_gradient:
                 res = optimize.minimize(
-                    objective_and_gradient,
+                    fused or objective_and_gradient,
                     x0,
                     method="L-BFGS-B",
                     jac=True,
@@ -491,7 +508,9 @@ class ProfileFitter:
             if best is None or res.fun < best.fun:
                 best = res
         if best is not None and not best.success and best.status == 2:
-            best = self._confirm_line_search_stop(best, objective, bounds)
+            best = self._confirm_line_search_stop(
+                best, (lambda x: fused(x)[0]) if fused else objective, bounds
+            )
         self._warm[key] = best.x[len(names) :].copy()
         vals, nuis = split(best.x)
         params = {**self.fixed, **fixed, **vals}
