@@ -83,6 +83,23 @@ _MU_FLOOR = 1e-9
 _BLAS = threading.local()
 
 
+_CONTROLLER: list[Any] = []
+
+
+def _blas_controller():
+    """One threadpoolctl controller for the process, made at the first fit.
+
+    Making one scans the process's loaded libraries (~15 ms), which toys calling the engine
+    a thousand times paid on every call. The BLAS libraries are loaded by NumPy and SciPy,
+    both imported before any fit.
+    """
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
 def _one_blas_thread(method):
     """Run ``method`` with BLAS limited to one thread (outermost call only).
 
@@ -95,11 +112,9 @@ def _one_blas_thread(method):
     def wrapper(*args, **kwargs):
         if getattr(_BLAS, "inside", False):
             return method(*args, **kwargs)
-        from threadpoolctl import threadpool_limits
-
         _BLAS.inside = True
         try:
-            with threadpool_limits(limits=1):
+            with _blas_controller().limit(limits=1):
                 return method(*args, **kwargs)
         finally:
             _BLAS.inside = False
