@@ -1,12 +1,20 @@
 """Speed of the main paths, each variant beside its alternative in one run.
 
-Run:  .venv/bin/python benchmarks/bench_speed.py [--only study,scan,counts,reproduce] [--repeats N]
+Run:  .venv/bin/python benchmarks/bench_speed.py [--only study,fits,toys,scan,counts,reproduce]
+      [--repeats N]
 
 Sections (the load average is printed before each, since the machine is shared):
 
 * ``study``: the main job (``cenns-bayes study models/paper_realistic.toml``) as a whole
-  process with a warm compile cache, with one BLAS thread (the default) and with the
-  libraries' default threads (``--blas-threads default``), alternating;
+  process with a warm compile cache: the default (nutpie on the hand-written log-density
+  of bayes/direct.py) and ``--set sampling.log_density=pytensor`` (three PyTensor/nutpie
+  compiles), alternating;
+* ``fits``: the main job's frequentist part (``frequentist_intervals``) in-process, CPU
+  time, with the one-pass counting objective (stats/fused.py, the default) and with the
+  engine's generic objective, alternating;
+* ``toys``: ``cenns-bayes check models/calibration_ge76_mu.toml --kind coverage --toys 100
+  --workers 1`` (chi^2, profile and Feldman-Cousins intervals, the FC belt, a posterior
+  refit per toy) as a whole process, default and ``--set sampling.log_density=pytensor``;
 * ``scan``: a 10-point posterior threshold scan on one worker, as a whole process
   (``cenns-bayes scan ... --method posterior --workers 1``), then in-process with the
   compiled model reused across points (the default) and with a compile at every point,
@@ -69,18 +77,80 @@ def bench_study(repeats: int) -> None:
         cmd = [CLI, "study", "models/paper_realistic.toml", "--out", tmp]
         wall, _ = run_process(cmd)  # fills the compile cache if it is cold
         print(f"warm-up run (not counted): {wall:.1f} s")
-        runs: dict[str, list[tuple[float, float]]] = {
-            "one BLAS thread (default)": [],
-            "--blas-threads default": [],
+        variants = {
+            "hand-written log-density, one-pass fits (default)": cmd,
+            "sampling.log_density = pytensor": [*cmd, "--set", "sampling.log_density=pytensor"],
         }
+        runs: dict[str, list[tuple[float, float]]] = {label: [] for label in variants}
         for _ in range(repeats):
-            runs["one BLAS thread (default)"].append(run_process(cmd))
-            runs["--blas-threads default"].append(
-                run_process([CLI, "--blas-threads", "default", *cmd[1:]])
-            )
+            for label, variant in variants.items():
+                runs[label].append(run_process(variant))
         for label, times in runs.items():
             print(f"{label}: " + ", ".join(f"{w:.1f} s wall ({c:.1f} s CPU)" for w, c in times))
         print(f"after: {load()}")
+
+
+def bench_fits(repeats: int) -> None:
+    section("frequentist part of the main job, in-process, CPU time")
+    from cenns_bayes.bayes.compare import frequentist_intervals
+    from cenns_bayes.specs import load_study
+    from cenns_bayes.stats import profile
+    from cenns_bayes.stats.binned import model_for_study
+
+    study = load_study(ROOT / "models/paper_realistic.toml")
+    counting = model_for_study(study)
+    fused = profile.counting_objective
+    runs: dict[str, list[float]] = {"one-pass objective (default)": [], "generic objective": []}
+    results = {}
+    for _ in range(repeats):
+        for label in runs:
+            profile.counting_objective = fused if "default" in label else (lambda *a, **k: None)
+            t0 = time.process_time()
+            results[label] = frequentist_intervals(study, counting)
+            runs[label].append(time.process_time() - t0)
+    profile.counting_objective = fused
+    for label, times in runs.items():
+        print(f"{label}: " + ", ".join(f"{t:.2f} s CPU" for t in times))
+    a, b = results.values()
+    worst = max(
+        abs(x - y) / max(abs(y), 1e-300)
+        for p in a
+        for m in a[p]
+        for k in ("interval_68", "interval_90")
+        for x, y in zip(a[p][m][k], b[p][m][k], strict=True)
+    )
+    print(f"largest relative difference of an interval end: {worst:.1e}")
+    print(f"after: {load()}")
+
+
+def bench_toys(repeats: int) -> None:
+    section("100 coverage toys with posterior refits and the FC belt, one worker, whole process")
+    base = [
+        CLI,
+        "check",
+        "models/calibration_ge76_mu.toml",
+        "--kind",
+        "coverage",
+        "--toys",
+        "100",
+        "--workers",
+        "1",
+        "--seed",
+        "20151",
+        "--json",
+    ]
+    variants = {
+        "hand-written log-density, raw draws (default)": [],
+        "sampling.log_density = pytensor": ["--set", "sampling.log_density=pytensor"],
+    }
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label in variants}
+    for _ in range(repeats):
+        for label, extra in variants.items():
+            with tempfile.TemporaryDirectory() as tmp:  # fresh: the toy tables resume
+                runs[label].append(run_process([*base, "--out", tmp, *extra]))
+    for label, times in runs.items():
+        print(f"{label}: " + ", ".join(f"{w:.1f} s wall ({c:.1f} s CPU)" for w, c in times))
+    print(f"after: {load()}")
 
 
 def _cache_files() -> int:
@@ -224,7 +294,7 @@ def bench_reproduce(repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="study,scan,counts,reproduce")
+    parser.add_argument("--only", default="study,fits,toys,scan,counts,reproduce")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each main-job variant")
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -238,6 +308,10 @@ def main() -> None:
         bench_reproduce(3)
     if "scan" in only:
         bench_scan()
+    if "fits" in only:
+        bench_fits(args.repeats)
+    if "toys" in only:
+        bench_toys(args.repeats)
     if "study" in only:
         bench_study(args.repeats)
 

@@ -49,6 +49,7 @@ def mock_sampling(monkeypatch):
         progressbar=True,
         cores=None,
         reuse_compiled=False,
+        compile_with=None,
     ):
         calls.append({"draws": draws, "tune": tune, "chains": chains, "seed": seed})
         names = [rv.name for rv in model.free_RVs] + [d.name for d in model.deterministics]

@@ -22,7 +22,9 @@ import importlib.util
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,11 +86,13 @@ def sample_model(
     progressbar: bool = True,
     cores: int | None = None,
     reuse_compiled: bool = False,
+    compile_with: Callable[[], object] | None = None,
 ) -> tuple[DataTree, str, float, float]:
     """Sample ``model`` with NUTS; returns (idata, backend, compile_s, sample_s).
 
     ``reuse_compiled``: take an equal model compiled earlier in this process, with this
-    model's data (:func:`compile_nutpie`; nutpie only).
+    model's data (:func:`compile_nutpie`; nutpie only). ``compile_with``: makes the nutpie
+    model instead of PyTensor (the hand-written log-density of :mod:`.direct`; nutpie only).
     """
     backend = choose_backend(backend)
     cores = cores or min(chains, os.cpu_count() or 1)
@@ -96,7 +100,10 @@ def sample_model(
         import nutpie
 
         t0 = time.perf_counter()
-        compiled = compile_nutpie(model, reuse=reuse_compiled)
+        if compile_with is not None:
+            compiled = compile_with()
+        else:
+            compiled = compile_nutpie(model, reuse=reuse_compiled)
         t1 = time.perf_counter()
         idata = nutpie.sample(
             compiled,
@@ -221,6 +228,12 @@ def sample_study(
     ``prior_draws = 0`` skips the prior and prior predictive groups; ``reuse_compiled``
     builds the model with its count coefficients as data and reuses a model compiled
     earlier in the process when the graphs are equal (:func:`compile_nutpie`).
+
+    With nutpie, a counting study that :func:`.direct.supported` accepts is sampled
+    through the hand-written log-density and gradient of :mod:`.direct` (no PyTensor
+    compile; the same posterior), unless the spec says ``sampling.log_density =
+    "pytensor"`` or ``reuse_compiled`` is asked for (scans keep their compiled graph).
+    The idata's ``log_density`` attribute says which path ran.
     """
     cfg = study.spec.sampling
     draws = cfg.draws if draws is None else draws
@@ -228,6 +241,15 @@ def sample_study(
     chains = cfg.chains if chains is None else chains
     seed = cfg.seed if seed is None else seed
     model, expectation = build_model(study, pooling, counting, coefficients_as_data=reuse_compiled)
+    backend = choose_backend(backend or cfg.backend)
+    compile_with = None
+    log_density = "pytensor"
+    if backend == "nutpie" and cfg.log_density == "auto" and not reuse_compiled:
+        from . import direct
+
+        if isinstance(expectation, CountingModel) and direct.supported(study, expectation):
+            log_density = "analytic"
+            compile_with = partial(direct.compile_direct, study, expectation, pooling)
     idata, used, t_compile, t_sample = sample_model(
         model,
         draws=draws,
@@ -235,9 +257,10 @@ def sample_study(
         chains=chains,
         seed=seed,
         target_accept=cfg.target_accept,
-        backend=backend or cfg.backend,
+        backend=backend,
         progressbar=progressbar,
         reuse_compiled=reuse_compiled,
+        compile_with=compile_with,
     )
     if prior_draws > 0:
         prior = sample_prior_predictive(model, draws=prior_draws, seed=seed + 1)
@@ -249,6 +272,7 @@ def sample_study(
             "spec_sha256": study.sha256,
             "cenns_bayes_version": __version__,
             "sampler": used,
+            "log_density": log_density if used == "nutpie" else "pytensor",
             "pooling": pooling or study.spec.nuisances.pooling,
             "seed": seed,
             "units": "mu_nu in 1e-10 mu_B; r2_nu in 1e-32 cm^2; counts in events",

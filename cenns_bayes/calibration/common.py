@@ -223,7 +223,13 @@ def _finite(x: float) -> float | None:
 
 
 class PosteriorRefitter:
-    """A study's PyMC model compiled once by nutpie; :meth:`fit` samples it on new counts.
+    """A study's model made once for nutpie; :meth:`fit` samples it on new counts.
+
+    A counting study that :func:`cenns_bayes.bayes.direct.supported` accepts (and whose
+    spec leaves ``sampling.log_density = "auto"``) is sampled through the hand-written
+    log-density: each refit builds its few-hundred-number buffer with the toy's counts,
+    nothing is compiled. Other studies compile their PyMC model once and swap the counts
+    (``with_data``). Draws are read from nutpie's raw trace, without an ArviZ object.
 
     Parameters
     ----------
@@ -233,14 +239,23 @@ class PosteriorRefitter:
     """
 
     def __init__(self, study, settings: SamplerSettings) -> None:
-        import nutpie
-
+        from ..bayes import direct
         from ..bayes.model import build_model
+        from ..stats.binned import model_for_study
 
         self.settings = settings
         self.parameters = list(study.free_parameters)
-        self.model, self.counting = build_model(study)
-        self.compiled = nutpie.compile_pymc_model(self.model)
+        self.study = study
+        # the PyMC model also serves prior draws (SBC)
+        self.model, self.counting = build_model(study, counting=model_for_study(study))
+        self.direct = study.spec.sampling.log_density == "auto" and direct.supported(
+            study, self.counting
+        )
+        self.compiled: Any = None
+        if not self.direct:
+            import nutpie
+
+            self.compiled = nutpie.compile_pymc_model(self.model)
 
     def fit(self, counts: np.ndarray, seed: int) -> PosteriorFit:
         """Sample the posterior given observed ``counts`` (one per column), seeded by ``seed``."""
@@ -249,9 +264,17 @@ class PosteriorRefitter:
         import nutpie
 
         s = self.settings
-        compiled = self.compiled.with_data(observed_counts=np.asarray(counts, dtype=float))
+        observed = np.asarray(counts, dtype=float)
+        if self.direct:
+            from ..bayes.direct import compile_direct
+            from ..stats.counting import CountingModel
+
+            assert isinstance(self.counting, CountingModel)  # direct.supported checked it
+            compiled = compile_direct(self.study, self.counting.with_data(observed))
+        else:
+            compiled = self.compiled.with_data(observed_counts=observed)
         t0 = time.perf_counter()
-        idata = nutpie.sample(
+        trace = nutpie.sample(
             compiled,
             draws=s.draws,
             tune=s.tune,
@@ -261,13 +284,30 @@ class PosteriorRefitter:
             target_accept=s.target_accept,
             progress_bar=False,
             save_warmup=False,
+            return_raw_trace=True,
         )
         elapsed = time.perf_counter() - t0
-        draws = {p: np.asarray(idata["posterior"][p]) for p in self.parameters}
-        divergences = int(np.asarray(idata["sample_stats"]["diverging"]).sum())
+        draws, divergences = raw_draws(trace, self.parameters)
         rhat = [split_rhat(d) for d in draws.values()]
         ess = [ess_bulk(d) for d in draws.values()]
         return PosteriorFit(draws, divergences, max(rhat), min(ess), elapsed)
+
+
+def raw_draws(trace, names: list[str]) -> tuple[dict[str, np.ndarray], int]:
+    """Kept draws ``{name: (chains, draws)}`` and divergences from nutpie's raw trace.
+
+    The raw trace holds warm-up and kept draws per chain (``tuning`` marks warm-up); this
+    reads the scalar variables ``names`` of the kept ones without building an ArviZ tree.
+    """
+    draw_batches, stat_batches = trace.get_arrow_trace()
+    out: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    divergences = 0
+    for draws, stats in zip(draw_batches, stat_batches, strict=True):
+        kept = ~np.asarray(stats.column("tuning"), dtype=bool)
+        divergences += int(np.asarray(stats.column("diverging"), dtype=bool)[kept].sum())
+        for name in names:
+            out[name].append(np.asarray(draws.column(name), dtype=float)[kept])
+    return {name: np.stack(v) for name, v in out.items()}, divergences
 
 
 def get_refitter(ref: StudyRef, settings: SamplerSettings) -> PosteriorRefitter:

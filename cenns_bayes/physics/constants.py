@@ -1,7 +1,7 @@
 """Physical constants, each with its source, in one place.
 
-CODATA values come from :mod:`scipy.constants` (CODATA 2022 in SciPy >= 1.15),
-particle masses from scikit-hep's :mod:`particle` (the PDG table it ships), and
+CODATA values are those of :mod:`scipy.constants` (CODATA 2022 in SciPy >= 1.15),
+particle masses those of scikit-hep's :mod:`particle` (the PDG table it ships), and
 the electroweak inputs of the seed paper (Kosmas et al., PRD 92, 013011 (2015),
 arXiv:1505.03202, Eq. 2) from the paper itself, since they define the
 conventions of its tables.
@@ -13,43 +13,36 @@ from __future__ import annotations
 
 import math
 
-import scipy.constants as _codata
-from particle import Particle as _Particle
+# The values are written out rather than read from scipy.constants and particle at import:
+# those two imports cost about a tenth of `cenns-bayes reproduce`'s CPU time.
+# tests/test_constants_sources.py checks every value bit for bit against both packages, so
+# an update of either shows up as a failing test rather than a silent change.
 
-# --- CODATA (scipy.constants) -------------------------------------------------
-#: Fine-structure constant alpha (dimensionless), CODATA.
-ALPHA_EM: float = _codata.fine_structure
-#: Electron mass in MeV/c^2, CODATA.
-ELECTRON_MASS_MEV: float = _codata.physical_constants["electron mass energy equivalent in MeV"][0]
-#: Atomic mass constant u in MeV/c^2, CODATA.
-ATOMIC_MASS_UNIT_MEV: float = _codata.physical_constants[
-    "atomic mass constant energy equivalent in MeV"
-][0]
-#: Atomic mass constant u in kg, CODATA.
-ATOMIC_MASS_UNIT_KG: float = _codata.physical_constants["atomic mass constant"][0]
-#: hbar*c in MeV fm, CODATA.
-HBARC_MEV_FM: float = _codata.physical_constants["reduced Planck constant times c in MeV fm"][0]
+# --- CODATA 2022 (scipy.constants.physical_constants[KEY][0]) -------------------------
+#: Fine-structure constant alpha (dimensionless), CODATA ("fine-structure constant").
+ALPHA_EM: float = 0.0072973525643
+#: Electron mass in MeV/c^2, CODATA ("electron mass energy equivalent in MeV").
+ELECTRON_MASS_MEV: float = 0.51099895069
+#: Atomic mass constant u in MeV/c^2, CODATA ("atomic mass constant energy equivalent in MeV").
+ATOMIC_MASS_UNIT_MEV: float = 931.49410372
+#: Atomic mass constant u in kg, CODATA ("atomic mass constant").
+ATOMIC_MASS_UNIT_KG: float = 1.66053906892e-27
+#: hbar*c in MeV fm, CODATA ("reduced Planck constant times c in MeV fm").
+HBARC_MEV_FM: float = 197.3269804593025
 #: (hbar*c)^2 in MeV^2 cm^2: converts a cross section in MeV^-2 to cm^2.
 HBARC2_MEV2_CM2: float = (HBARC_MEV_FM * 1e-13) ** 2
-#: Fermi coupling constant G_F/(hbar c)^3 in MeV^-2, CODATA (from muon lifetime).
-FERMI_COUPLING_MEV2: float = _codata.physical_constants["Fermi coupling constant"][0] * 1e-6
-#: Seconds in a Julian year (365.25 d), the "one year" of the paper's optimistic set-ups.
-SECONDS_PER_YEAR: float = _codata.Julian_year
+#: Fermi coupling constant G_F/(hbar c)^3 in MeV^-2, CODATA ("Fermi coupling constant",
+#: in GeV^-2, from the muon lifetime).
+FERMI_COUPLING_MEV2: float = 1.1663787e-05 * 1e-6
+#: Seconds in a Julian year (365.25 d), the "one year" of the paper's optimistic set-ups
+#: (scipy.constants.Julian_year).
+SECONDS_PER_YEAR: float = 31557600.0
 
-
-# --- PDG particle masses (scikit-hep particle) -----------------------------------
-def _pdg_mass_mev(pdgid: int) -> float:
-    """Mass in MeV/c^2 of the particle ``pdgid`` from the ``particle`` package's PDG table."""
-    mass = _Particle.from_pdgid(pdgid).mass
-    if mass is None:  # the table gives no mass only for particles without a measured one
-        raise RuntimeError(f"the PDG table of the particle package has no mass for {pdgid}")
-    return float(mass)
-
-
-#: Muon mass in MeV/c^2 (PDG, via the ``particle`` package).
-MUON_MASS_MEV: float = _pdg_mass_mev(13)
-#: Charged-pion mass in MeV/c^2 (PDG, via the ``particle`` package).
-PION_MASS_MEV: float = _pdg_mass_mev(211)
+# --- PDG particle masses (scikit-hep particle: Particle.from_pdgid(ID).mass) ------------
+#: Muon mass in MeV/c^2 (PDG id 13).
+MUON_MASS_MEV: float = 105.6583755
+#: Charged-pion mass in MeV/c^2 (PDG id 211).
+PION_MASS_MEV: float = 139.57039
 
 #: Energy of the prompt nu_mu line from pi+ decay at rest, (m_pi^2 - m_mu^2)/(2 m_pi), MeV.
 PION_DAR_NU_ENERGY_MEV: float = (PION_MASS_MEV**2 - MUON_MASS_MEV**2) / (2.0 * PION_MASS_MEV)

@@ -718,6 +718,9 @@ class SamplingSection(_Strict):
     target_accept: Annotated[float, Field(gt=0.5, lt=1)] = 0.99
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 20151
     backend: Literal["auto", "nutpie", "pymc"] = "auto"
+    #: nutpie's log-density of a counting study: "auto" takes the hand-written one with its
+    #: exact gradient (bayes/direct.py) where it applies, "pytensor" always compiles PyMC's.
+    log_density: Literal["auto", "pytensor"] = "auto"
 
 
 class StudySpec(_Strict):

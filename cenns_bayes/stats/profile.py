@@ -47,6 +47,7 @@ from . import parameters as _par
 from .cost import cost as _cost
 from .cost import cost_gradient as _cost_gradient
 from .cost import poisson_deviance
+from .fused import counting_objective
 from .model import ExpectationModel, constraint_neg2logpdf
 
 __all__ = [
@@ -82,6 +83,23 @@ _MU_FLOOR = 1e-9
 _BLAS = threading.local()
 
 
+_CONTROLLER: list[Any] = []
+
+
+def _blas_controller():
+    """One threadpoolctl controller for the process, made at the first fit.
+
+    Making one scans the process's loaded libraries (~15 ms), which toys calling the engine
+    a thousand times paid on every call. The BLAS libraries are loaded by NumPy and SciPy,
+    both imported before any fit.
+    """
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
 def _one_blas_thread(method):
     """Run ``method`` with BLAS limited to one thread (outermost call only).
 
@@ -94,11 +112,9 @@ def _one_blas_thread(method):
     def wrapper(*args, **kwargs):
         if getattr(_BLAS, "inside", False):
             return method(*args, **kwargs)
-        from threadpoolctl import threadpool_limits
-
         _BLAS.inside = True
         try:
-            with threadpool_limits(limits=1):
+            with _blas_controller().limit(limits=1):
                 return method(*args, **kwargs)
         finally:
             _BLAS.inside = False
@@ -460,6 +476,22 @@ class ProfileFitter:
                 x[len(names) :],
             )
 
+        # counting studies: the same objective evaluated in one pass (stats/fused.py)
+        fused = (
+            counting_objective(
+                self.model,
+                self.cost,
+                self.observed,
+                self._numeric,
+                names,
+                squared,
+                scale,
+                {**(self.fixed or {}), **fixed},
+            )
+            if use_gradient
+            else None
+        )
+
         x_starts = [np.concatenate([np.array([coordinate(p, start_vals[p]) for p in names]), u0])]
         # mu_nu enters as mu^2: also start away from the flat point mu = 0.
         if any(p.startswith("mu_nu") for p in names):
@@ -478,7 +510,7 @@ class ProfileFitter:
             x0 = np.clip(x0, [b[0] for b in bounds], [b[1] for b in bounds])
             if use_gradient:
                 res = optimize.minimize(
-                    objective_and_gradient,
+                    fused or objective_and_gradient,
                     x0,
                     method="L-BFGS-B",
                     jac=True,
@@ -496,7 +528,9 @@ class ProfileFitter:
             if best is None or res.fun < best.fun:
                 best = res
         if best is not None and not best.success and best.status == 2:
-            best = self._confirm_line_search_stop(best, objective, bounds)
+            best = self._confirm_line_search_stop(
+                best, (lambda x: fused(x)[0]) if fused else objective, bounds
+            )
         assert best is not None  # x_starts is never empty
         self._warm[key] = best.x[len(names) :].copy()
         vals, nuis = split(best.x)
