@@ -121,12 +121,6 @@ def logp_kernel(x, grad, buf):
             log_det[d] = tau * z
             logp += -0.5 * z * z - _HALF_LOG_2PI
             grad[i_z + d] = -z
-    elif pooling == 2:  # complete: one z for every detector
-        z = x[at]
-        logp += -0.5 * z * z - _HALF_LOG_2PI
-        grad[at] = -z
-        for d in range(n_det):
-            log_det[d] = det_sigma * z
     elif pooling == 3:  # none: independent z_d
         for d in range(n_det):
             z = x[at + d]
@@ -176,11 +170,6 @@ def logp_kernel(x, grad, buf):
             grad[i_z + d] += tau * g_log_det[d]
             acc += x[i_z + d] * g_log_det[d]
         grad[i_tau] += tau * acc
-    elif pooling == 2:
-        total = 0.0
-        for d in range(n_det):
-            total += g_log_det[d]
-        grad[at] += det_sigma * total
     elif pooling == 3:
         for d in range(n_det):
             grad[at + d] += det_sigma * g_log_det[d]
@@ -247,11 +236,6 @@ def expand_kernel(x, out, buf):
             out[k + d] = x[at + d]
             norm[d] = math.exp(tau * x[at + d])
         k += n_det
-    elif pooling == 2:
-        out[k] = x[at]
-        k += 1
-        for d in range(n_det):
-            norm[d] = math.exp(det_sigma * x[at])
     elif pooling == 3:
         for d in range(n_det):
             out[k + d] = x[at + d]

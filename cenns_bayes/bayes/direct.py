@@ -45,8 +45,9 @@ _INTERVAL, _NORMAL, _LOG_HALFNORMAL = 0, 1, 2
 _Q_IDENTITY, _Q_SQUARE, _Q_ABS, _Q_EXP, _Q_EXP2 = 0, 1, 2, 3, 4
 #: Reported functions of a sampled variable v.
 _OUT_V, _OUT_ABS, _OUT_SQRT_ABS, _OUT_EXP = 0, 1, 2, 3
-#: Pooling codes of the per-detector normalisations.
-_POOLING = {"absent": 0, "partial": 1, "complete": 2, "none": 3}
+#: Pooling codes of the per-detector normalisations. Complete pooling has no detector term
+#: (the detectors share the flux normalisation, as in :mod:`.model`), so it is "absent".
+_POOLING = {"absent": 0, "partial": 1, "none": 3}
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 # Buffer layout: a header of _HEADER numbers, then the tables at the offsets it names.
@@ -202,7 +203,9 @@ class DirectModel:
         n_det = len(counting.detector_names)
         flux_sigma = float(nuis.flux_sigma)
         det_sigma = float(nuis.detector_sigma)
-        pooling_code = _POOLING[pooling] if det_sigma > 0 else _POOLING["absent"]
+        pooling_code = (
+            _POOLING[pooling] if det_sigma > 0 and pooling != "complete" else _POOLING["absent"]
+        )
 
         free: list[tuple[str, int]] = []  # (name, size) of the sampled variables
         outputs: list[tuple[str, tuple[int, ...], tuple[str, ...]]] = []
@@ -221,9 +224,6 @@ class DirectModel:
                 ("detector_norm_scale", (), ()),
                 ("detector_norm_z", (n_det,), ("detector",)),
             ]
-        elif pooling_code == _POOLING["complete"]:
-            free.append(("detector_norm_z", 1))
-            outputs.append(("detector_norm_z", (), ()))
         elif pooling_code == _POOLING["none"]:
             free.append(("detector_norm_z", n_det))
             outputs.append(("detector_norm_z", (n_det,), ("detector",)))
