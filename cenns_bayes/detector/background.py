@@ -41,6 +41,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 from scipy.special import gammaln, xlogy
 
+from ..poisson import poisson_deviance_terms
+
 __all__ = [
     "CONTROL_SAMPLE_NAMES",
     "MeasuredBackground",
@@ -220,11 +222,7 @@ def on_off_profile_deviance(
     m = _counts(m_off, "m_off")
     b_hat = profiled_background(n, m, s, tau)
     mu_on = _expectation(s, "s") + b_hat
-    mu_off = tau * b_hat
-    with np.errstate(divide="ignore", invalid="ignore"):
-        on = mu_on - n + xlogy(n, n) - xlogy(n, mu_on)
-        off = mu_off - m + xlogy(m, m) - xlogy(m, mu_off)
-    return 2.0 * (on + off)
+    return poisson_deviance_terms(n, mu_on) + poisson_deviance_terms(m, tau * b_hat)
 
 
 # --------------------------------------------------------------------------- control samples
