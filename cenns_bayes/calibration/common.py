@@ -235,21 +235,38 @@ class PosteriorRefitter:
     def __init__(self, study, settings: SamplerSettings) -> None:
         import nutpie
 
-        from ..bayes.model import build_model
+        from ..bayes.model import auxiliary_data_names, build_model
 
         self.settings = settings
         self.parameters = list(study.free_parameters)
         self.model, self.counting = build_model(study)
         self.compiled = nutpie.compile_pymc_model(self.model)
+        self.compiled_shapes = {
+            name: np.shape(self.model[name].get_value())
+            for name in auxiliary_data_names(self.counting).values()
+        }
 
-    def fit(self, counts: np.ndarray, seed: int) -> PosteriorFit:
-        """Sample the posterior given observed ``counts`` (one per column), seeded by ``seed``."""
+    def fit(
+        self, counts: np.ndarray, seed: int, auxiliary: Mapping[str, Any] | None = None
+    ) -> PosteriorFit:
+        """Sample the posterior given observed ``counts`` (one per column), seeded by ``seed``.
+
+        ``auxiliary`` (a toy's auxiliary measurements, nuisance name -> value) re-centres the
+        constraints, as in the toy's profile-likelihood fit; by default they keep the study's.
+        """
         import time
 
         import nutpie
 
+        from ..bayes.model import auxiliary_data_names
+
         s = self.settings
-        compiled = self.compiled.with_data(observed_counts=np.asarray(counts, dtype=float))
+        data = {"observed_counts": np.asarray(counts, dtype=float)}
+        for name, data_name in auxiliary_data_names(self.counting).items():
+            if auxiliary is not None and name in auxiliary:
+                shape = self.compiled_shapes[data_name]
+                data[data_name] = np.reshape(np.asarray(auxiliary[name], dtype=float), shape)
+        compiled = self.compiled.with_data(**data)
         t0 = time.perf_counter()
         idata = nutpie.sample(
             compiled,
