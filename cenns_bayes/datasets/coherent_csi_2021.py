@@ -26,15 +26,13 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .coherent import ChecksumError
-from .coherent_lar import verify_release_checksums
+from .coherent import ChecksumError, release_folder, verify_release_checksums
 
 __all__ = [
     "CSI_2021_DATA_FILES",
@@ -98,13 +96,11 @@ class CoherentCsI2021Release:
 
 def csi_2021_directory() -> Traversable:
     """The shipped release folder (``cenns_bayes/datasets/coherent_csi_2021``)."""
-    return resources.files("cenns_bayes.datasets").joinpath(CSI_2021_DIRECTORY_NAME)
+    return release_folder(None, CSI_2021_DIRECTORY_NAME)
 
 
-def _folder(directory: str | Path | Traversable | None) -> Traversable | Path:
-    if directory is None:
-        return csi_2021_directory()
-    return Path(directory) if isinstance(directory, (str, Path)) else directory
+def _folder(directory: str | Path | Traversable | None) -> Traversable:
+    return release_folder(directory, CSI_2021_DIRECTORY_NAME)
 
 
 def verify_csi_2021_checksums(directory: str | Path | Traversable | None = None) -> dict[str, str]:
