@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import __version__
 from ..io import write_text_atomic
+from ..stats.parameters import PARAMETERS
 
 __all__ = ["run_study", "sampler_warnings"]
 
@@ -73,14 +74,7 @@ def sampler_warnings(diag: dict, summary: dict | None = None) -> list[str]:
     return out
 
 
-UNITS = {
-    "sin2_theta_w": "",
-    "mu_nu_mu": "1e-10 mu_B",
-    "mu_nu_e": "1e-10 mu_B",
-    "r2_nu_mu": "1e-32 cm^2",
-    "r2_nu_e": "1e-32 cm^2",
-    "signal_strength": "ratio to SM",
-}
+UNITS = {k: p.unit for k, p in PARAMETERS.items() if k != "neutron_skin_fm"}
 
 
 def _fmt(x: float) -> str:
