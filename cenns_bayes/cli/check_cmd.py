@@ -13,6 +13,7 @@ from .common import (
     MAX_WORKERS,
     InterruptGuard,
     UserError,
+    add_engine_arguments,
     add_study_arguments,
     check_int_option,
     check_scheduler,
@@ -46,21 +47,7 @@ def add_arguments(parser) -> None:
         metavar="N",
         help="pseudo-experiments (coverage, default 500) or replications (sbc, default 1000)",
     )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="local worker processes (default: all cores; 1: in this process)",
-    )
-    where.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="run on an existing Dask cluster (tcp://host:8786)",
-    )
-    parser.add_argument("--seed", type=int, default=20151, help="master seed (default 20151)")
+    add_engine_arguments(parser)
     parser.add_argument(
         "--out",
         metavar="DIR",

@@ -11,6 +11,7 @@ from .common import (
     MAX_TOYS,
     MAX_WORKERS,
     UserError,
+    add_engine_arguments,
     add_hepdata_argument,
     check_hepdata_target,
     check_int_option,
@@ -83,21 +84,7 @@ def add_arguments(parser) -> None:
         metavar="N",
         help="Poisson pseudo-experiments per point for the Brazil band (default 0)",
     )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="local worker processes for toys and sampling (default: all cores; 1: in process)",
-    )
-    where.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="run toys and sampling on an existing Dask cluster (tcp://host:8786)",
-    )
-    parser.add_argument("--seed", type=int, default=20151, help="master seed (default 20151)")
+    add_engine_arguments(parser, "toys and sampling")
     parser.add_argument(
         "--out",
         metavar="DIR",
