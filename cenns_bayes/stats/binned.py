@@ -53,7 +53,6 @@ from ..physics.sns import sns_spectrum
 from ..rates.coefficients import (
     DetectorSetup,
     differential_coefficients,
-    flavour_summed_counts,
 )
 from .model import ModelBase, NuisanceSpec, normalisation_nuisances
 from .parameters import defaults
@@ -212,11 +211,6 @@ class ResponseModel(ModelBase):
     steady_state_smooth: SmoothSteadyState | None = None
 
     # ------------------------------------------------------------------ evaluation
-    def _value(self, params: Mapping[str, Any], name: str):
-        if name in params:
-            return params[name]
-        return self.fixed.get(name, _DEFAULTS.get(name, 0.0))
-
     def _rows(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np):
         rows: Any = self.rows
         for term in self.shape_terms:
@@ -232,12 +226,7 @@ class ResponseModel(ModelBase):
     def signal(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np):
         """Expected CEvNS counts per bin (signal strength and flux included)."""
         rows = self._rows(params, nuisances, xp)
-        total = flavour_summed_counts(rows, self.flavors, lambda name: self._value(params, name))
-        scale = self._value(params, "signal_strength")
-        for name in ("flux_norm", "detector_norm"):
-            if name in self._nuisance_names:
-                scale = scale * nuisances[name]
-        return scale * total
+        return self._weighted_cevns(rows, params, nuisances)
 
     def neutron_counts(self, nuisances: Mapping[str, Any], xp=np):
         """Expected prompt-neutron counts per bin (0 when the study has none)."""
@@ -273,10 +262,6 @@ class ResponseModel(ModelBase):
         return beam + self.steady_state_counts(nuisances, xp)
 
     # ------------------------------------------------------------------ helpers
-    @property
-    def _nuisance_names(self) -> set[str]:
-        return {n.name for n in self.nuisances}
-
     def nominal_nuisances(self) -> dict[str, np.ndarray | float]:
         """Nuisances at their nominal values (scalars as floats; the steady state at the AC counts)."""
         out: dict[str, Any] = {}

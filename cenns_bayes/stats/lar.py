@@ -39,7 +39,6 @@ from ..physics.sns import sns_spectrum
 from ..rates.coefficients import (
     DetectorSetup,
     differential_coefficients,
-    flavour_summed_counts,
 )
 
 # Couplings, parameter defaults and the expectation floor are the response model's own.
@@ -165,15 +164,6 @@ class LArModel(ModelBase):
     detector_names: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ evaluation
-    @property
-    def _nuisance_names(self) -> set[str]:
-        return {n.name for n in self.nuisances}
-
-    def _value(self, params: Mapping[str, Any], name: str):
-        if name in params:
-            return params[name]
-        return self.fixed.get(name, _DEFAULTS.get(name, 0.0))
-
     @staticmethod
     def _z(nuisances: Mapping[str, Any], name: str):
         return nuisances[name] if name in nuisances else 0.0
@@ -183,12 +173,7 @@ class LArModel(ModelBase):
         rows: Any = self.rows
         for term in self.cevns_terms:
             rows = rows + term.evaluate(self._z(nuisances, term.name), xp)
-        total = flavour_summed_counts(rows, self.flavors, lambda name: self._value(params, name))
-        scale = self._value(params, "signal_strength")
-        for name in ("flux_norm", "detector_norm"):
-            if name in self._nuisance_names:
-                scale = scale * nuisances[name]
-        return scale * total
+        return self._weighted_cevns(rows, params, nuisances)
 
     def background(self, name: str, nuisances: Mapping[str, Any], xp=np):
         """Expected counts per bin of one background template (0 when absent)."""

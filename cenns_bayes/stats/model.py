@@ -18,7 +18,9 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from ..rates.coefficients import flavour_summed_counts
 from .cost import poisson_deviance
+from .parameters import defaults
 
 __all__ = [
     "ExpectationModel",
@@ -278,6 +280,29 @@ class ModelBase:
 
     additive_poisson: dict[str, float] = {}
     has_jacobian = False
+
+    @property
+    def _nuisance_names(self) -> set[str]:
+        return {n.name for n in self.nuisances}
+
+    def _value(self, params: Mapping[str, Any], name: str):
+        """Physics parameter ``name``: given, else fixed by the study, else its SM value."""
+        if name in params:
+            return params[name]
+        return self.fixed.get(name, defaults().get(name, 0.0))
+
+    def _weighted_cevns(self, rows, params: Mapping[str, Any], nuisances: Mapping[str, Any]):
+        """CEvNS counts of coupling rows (n_flavours, 4, n_bins) of :attr:`flavors`.
+
+        The polynomial of :func:`cenns_bayes.rates.coefficients.flavour_summed_counts`,
+        times the signal strength and the flux and detector normalisations present.
+        """
+        total = flavour_summed_counts(rows, self.flavors, lambda name: self._value(params, name))
+        scale = self._value(params, "signal_strength")
+        for name in ("flux_norm", "detector_norm"):
+            if name in self._nuisance_names:
+                scale = scale * nuisances[name]
+        return scale * total
 
     def nominal_nuisances(self) -> dict[str, Any]:
         """Nuisances at the centres of their constraints (scalars as floats)."""
