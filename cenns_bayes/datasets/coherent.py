@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -263,10 +263,6 @@ def release_folder(directory: str | Path | Traversable | None, shipped: str) -> 
     return Path(directory) if isinstance(directory, (str, Path)) else directory
 
 
-def _as_traversable(directory: str | Path | Traversable | None) -> Traversable:
-    return release_folder(directory, RELEASE_DIRECTORY_NAME)
-
-
 def verify_release_checksums(
     folder: Traversable | Path,
     files: tuple[str, ...],
@@ -328,7 +324,7 @@ def verify_checksums(directory: str | Path | Traversable | None = None) -> dict[
 
     """
     return verify_release_checksums(
-        _as_traversable(directory), DATA_FILES, "COHERENT CsI 2017 release"
+        release_folder(directory, RELEASE_DIRECTORY_NAME), DATA_FILES, "COHERENT CsI 2017 release"
     )
 
 
@@ -526,10 +522,27 @@ def _build_release(folder: Traversable, sha256: dict[str, str]) -> CoherentCsI20
     )
 
 
-@lru_cache(maxsize=1)
-def _load_shipped() -> CoherentCsI2017Release:
-    folder = release_directory()
-    return _build_release(folder, verify_checksums(folder))
+#: Releases parsed from the copies shipped in the package, by folder name.
+_SHIPPED: dict[str, Any] = {}
+
+
+def load_release(
+    directory: str | Path | Traversable | None,
+    shipped: str,
+    verify: Callable[[Traversable], dict[str, str]],
+    build: Callable[[Traversable, dict[str, str]], Any],
+) -> Any:
+    """Verify a release folder's checksums, then parse it with ``build``; shared by the loaders.
+
+    ``directory`` None reads the copy ``shipped`` inside the package, parsed once per process.
+    """
+    if directory is None and shipped in _SHIPPED:
+        return _SHIPPED[shipped]
+    folder = release_folder(directory, shipped)
+    release = build(folder, verify(folder))
+    if directory is None:
+        _SHIPPED[shipped] = release
+    return release
 
 
 def load_coherent_csi_2017(
@@ -558,7 +571,4 @@ def load_coherent_csi_2017(
         If a file does not have the binning described in REFERENCE.md §2.
 
     """
-    if directory is None:
-        return _load_shipped()
-    folder = _as_traversable(directory)
-    return _build_release(folder, verify_checksums(folder))
+    return load_release(directory, RELEASE_DIRECTORY_NAME, verify_checksums, _build_release)

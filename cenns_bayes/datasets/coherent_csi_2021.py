@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .coherent import ChecksumError, release_folder, verify_release_checksums
+from .coherent import ChecksumError, load_release, release_folder, verify_release_checksums
 
 __all__ = [
     "CSI_2021_DATA_FILES",
@@ -99,14 +98,13 @@ def csi_2021_directory() -> Traversable:
     return release_folder(None, CSI_2021_DIRECTORY_NAME)
 
 
-def _folder(directory: str | Path | Traversable | None) -> Traversable:
-    return release_folder(directory, CSI_2021_DIRECTORY_NAME)
-
-
 def verify_csi_2021_checksums(directory: str | Path | Traversable | None = None) -> dict[str, str]:
     """Check every file of :data:`CSI_2021_DATA_FILES` against ``SHA256SUMS`` (one-line error)."""
     return verify_release_checksums(
-        _folder(directory), CSI_2021_DATA_FILES, _LABEL, ReleaseFileError
+        release_folder(directory, CSI_2021_DIRECTORY_NAME),
+        CSI_2021_DATA_FILES,
+        _LABEL,
+        ReleaseFileError,
     )
 
 
@@ -152,12 +150,6 @@ def _build(folder, sha256: dict[str, str]) -> CoherentCsI2021Release:
     )
 
 
-@lru_cache(maxsize=1)
-def _shipped() -> CoherentCsI2021Release:
-    folder = csi_2021_directory()
-    return _build(folder, verify_csi_2021_checksums(folder))
-
-
 def load_coherent_csi_2021(
     directory: str | Path | Traversable | None = None,
 ) -> CoherentCsI2021Release:
@@ -173,7 +165,4 @@ def load_coherent_csi_2021(
     ReleaseFileError
         A file is missing, altered or not in the documented format (one-line message).
     """
-    if directory is None:
-        return _shipped()
-    folder = _folder(directory)
-    return _build(folder, verify_csi_2021_checksums(folder))
+    return load_release(directory, CSI_2021_DIRECTORY_NAME, verify_csi_2021_checksums, _build)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .coherent import ChecksumError, release_folder, verify_release_checksums
+from .coherent import ChecksumError, load_release, release_folder, verify_release_checksums
 
 __all__ = [
     "LAR_DATA_FILES",
@@ -152,10 +151,6 @@ def lar_release_directory() -> Traversable:
     return release_folder(None, LAR_RELEASE_DIRECTORY_NAME)
 
 
-def _folder(directory: str | Path | Traversable | None) -> Traversable:
-    return release_folder(directory, LAR_RELEASE_DIRECTORY_NAME)
-
-
 def verify_lar_checksums(directory: str | Path | Traversable | None = None) -> dict[str, str]:
     """Check every file of :data:`LAR_DATA_FILES` against ``SHA256SUMS``.
 
@@ -165,7 +160,10 @@ def verify_lar_checksums(directory: str | Path | Traversable | None = None) -> d
         One line naming the file: missing, unlisted or a different SHA-256.
     """
     return verify_release_checksums(
-        _folder(directory), LAR_DATA_FILES, "COHERENT LAr 2020 release", ReleaseFileError
+        release_folder(directory, LAR_RELEASE_DIRECTORY_NAME),
+        LAR_DATA_FILES,
+        "COHERENT LAr 2020 release",
+        ReleaseFileError,
     )
 
 
@@ -234,12 +232,6 @@ def _build(folder: Traversable, sha256: dict[str, str]) -> CoherentLAr2020Releas
     )
 
 
-@lru_cache(maxsize=1)
-def _shipped() -> CoherentLAr2020Release:
-    folder = lar_release_directory()
-    return _build(folder, verify_lar_checksums(folder))
-
-
 def load_coherent_lar_2020(
     directory: str | Path | Traversable | None = None,
 ) -> CoherentLAr2020Release:
@@ -256,7 +248,4 @@ def load_coherent_lar_2020(
     ReleaseFileError
         A file is missing, altered, or not in the documented format (one-line message).
     """
-    if directory is None:
-        return _shipped()
-    folder = _folder(directory)
-    return _build(folder, verify_lar_checksums(folder))
+    return load_release(directory, LAR_RELEASE_DIRECTORY_NAME, verify_lar_checksums, _build)
