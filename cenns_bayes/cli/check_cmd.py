@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from .common import (
     MAX_CHAINS,
@@ -23,6 +22,7 @@ from .common import (
     print_json,
     start_local_workers,
     study_from_args,
+    task_failure,
     with_provenance,
     write_text_atomic,
 )
@@ -182,12 +182,7 @@ def _run(args, ref, study) -> int:
     except TableMismatchError as err:
         raise UserError(str(err)) from None
     except TaskFailedError as err:
-        if getattr(args, "debug", False):
-            print(err.remote_traceback, file=sys.stderr)
-        raise UserError(
-            f"{err} (finished results are kept; rerun with the same --out to resume; "
-            "--debug shows the task's traceback)"
-        ) from None
+        raise task_failure(err, args) from None
     finally:
         engine.close()
     doc = with_provenance(result.to_json(), study)

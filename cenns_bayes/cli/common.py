@@ -294,6 +294,16 @@ def with_provenance(doc: dict[str, Any], study: Any) -> dict[str, Any]:
     return {**doc, **provenance(study)}
 
 
+def task_failure(err, args) -> UserError:
+    """The one-line error of a failed task of a resumable run (its traceback with --debug)."""
+    if getattr(args, "debug", False):
+        print(err.remote_traceback, file=sys.stderr)
+    return UserError(
+        f"{err} (finished results are kept; rerun with the same --out to resume; "
+        "--debug shows the task's traceback)"
+    )
+
+
 def add_sampler_arguments(parser) -> None:
     """``--draws``, ``--tune``, ``--chains`` and ``--seed`` of one NUTS run (spec defaults)."""
     parser.add_argument("--draws", type=int, default=None, help="draws per chain (spec default)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 
 from .common import (
     MAX_SEED,
@@ -23,6 +22,7 @@ from .common import (
     print_json,
     start_local_workers,
     study_from_args,
+    task_failure,
     warn,
     with_provenance,
     write_hepdata,
@@ -172,12 +172,7 @@ def _run(args, axes, scanner) -> int:
     except (PosteriorUnavailableError, ScanSetupError, TableMismatchError, ConnectionError) as err:
         raise UserError(str(err)) from None
     except TaskFailedError as err:
-        if getattr(args, "debug", False):
-            print(err.remote_traceback, file=sys.stderr)
-        raise UserError(
-            f"{err} (finished results are kept; rerun with the same --out to resume; --debug shows "
-            "the task's traceback)"
-        ) from None
+        raise task_failure(err, args) from None
     finally:
         if engine is not None:
             engine.close()

@@ -146,16 +146,8 @@ def run_study(
         data_section = _data_section(study, counting, outdir)
 
     say("sampling the posterior (NUTS)")
-    result = sample_study(
-        study,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        seed=seed,
-        backend=backend,
-        counting=counting,
-        progressbar=progress is not None,
-    )
+    nuts = dict(draws=draws, tune=tune, chains=chains, seed=seed, backend=backend)
+    result = sample_study(study, counting=counting, progressbar=progress is not None, **nuts)
     nc_path = write_netcdf(result.idata, outdir / "posterior.nc")
     params = study.free_parameters
     bayes = summarise_posterior(result.idata, params)
@@ -205,16 +197,7 @@ def run_study(
                 continue
             say(f"sampling with pooling = {alt}")
             alt_result = sample_study(
-                study,
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                seed=seed,
-                backend=backend,
-                pooling=alt,
-                counting=counting,
-                progressbar=False,
-                prior_draws=10,
+                study, pooling=alt, counting=counting, progressbar=False, prior_draws=10, **nuts
             )
             pooling[alt] = {
                 "summary": summarise_posterior(alt_result.idata, params),
