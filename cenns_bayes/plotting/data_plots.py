@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ def draw_stack(
     lo: np.ndarray,
     width: np.ndarray,
     observed: np.ndarray,
-    stacked: list[tuple[str, np.ndarray]],
+    stacked: Sequence[tuple[str, np.ndarray]],
     colours: dict[str, str],
     names: dict[str, str],
     data_label: str = "data",

@@ -415,7 +415,7 @@ def write_paper_figures(outdir: str | os.PathLike, form_factor: str | None = Non
     both, moment_pair = (("numu", "numubar", "nue"),), (("numu", "numubar"),)
     mu_title = r"Fig. 3: $\Delta\chi^2$ profile in the magnetic moment $\mu_{\nu_\mu}$ "
     # parameter, panels, threshold, top, table, quantity, threshold text, title
-    rows = [
+    rows: list[tuple[str, Sequence[Sequence[str]], float, float, str, str, str, str]] = [
         ("sin2_theta_w", single, one, 4.0, "III", "sin2_theta_w", t1,
          r"Fig. 1: $\Delta\chi^2$ profile in $\sin^2\theta_W$"),
         ("sin2_theta_w", both, one, 4.0, "IV", "sin2_theta_w", t1,
@@ -429,11 +429,10 @@ def write_paper_figures(outdir: str | os.PathLike, form_factor: str | None = Non
         ("r2_nu_mu", moment_pair, two, 6.0, "VI", "r2_nu", t90,
          r"Fig. 8: $\langle r^2_{\nu_\mu}\rangle$, prompt and delayed combined"),
     ]  # fmt: skip
-    keys = ("parameter", "panels", "threshold", "top", "table", "quantity", "threshold_text")
     profiles = [
-        _profile_figure(studies, form_factor, **dict(zip(keys, row[:-1], strict=True)),
-                        suptitle=row[-1])
-        for row in rows
+        _profile_figure(studies, form_factor, parameter=p, panels=pn, threshold=th, top=top,
+                        table=tb, quantity=q, threshold_text=tt, suptitle=title)
+        for p, pn, th, top, tb, q, tt, title in rows
     ]  # fmt: skip
     figures = [
         *profiles[:4],

@@ -93,7 +93,7 @@ def _effective_sin2(sin2_theta_w: Any, r2_nu: Any) -> Any:
 
 
 def polynomial_counts(
-    coefficients: Sequence[Any],
+    coefficients: Any,
     sin2_theta_w: Any,
     r2_nu: Any = 0.0,
     mu_nu_squared: Any = 0.0,

@@ -237,7 +237,7 @@ class CountingModel(ModelBase):
         r2 = np.where(is_e, p["r2_nu_e"], p["r2_nu_mu"])
         s = p["sin2_theta_w"] + CHARGE_RADIUS_SHIFT * r2
         strength = p["signal_strength"]
-        coefficients = rm.polynomial
+        coefficients: Any = rm.polynomial
         z = None
         if self.radius_slopes is not None and "neutron_radius" in nuisances:
             z = np.atleast_1d(np.asarray(nuisances["neutron_radius"], dtype=float))[

@@ -280,6 +280,9 @@ class ModelBase:
 
     additive_poisson: dict[str, float] = {}
     has_jacobian = False
+    nuisances: list[NuisanceSpec]
+    fixed: dict[str, float]
+    flavors: list[str]  # response models: the flavours of the coupling rows
 
     @property
     def _nuisance_names(self) -> set[str]:
