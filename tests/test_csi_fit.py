@@ -60,10 +60,11 @@ def csi_per_bin():
 
 
 def _sm_weights(flavor: str) -> np.ndarray:
-    from cenns_bayes.stats import binned
+    from cenns_bayes.physics.cross_sections import neutron_vector_coupling, proton_vector_coupling
 
-    gp = binned._P0 + binned._P1 * SM["sin2_theta_w"]
-    return np.array([gp * gp, 2 * binned._GN * gp, binned._GN**2, 0.0])
+    gp = float(proton_vector_coupling(SM["sin2_theta_w"]))
+    gn = float(neutron_vector_coupling(SM["sin2_theta_w"]))
+    return np.array([gp * gp, 2 * gn * gp, gn**2, 0.0])
 
 
 def _recoil_spectra(study, model):

@@ -54,8 +54,10 @@ def test_bayesian_model_has_one_radius_per_nucleus(study):
 
     model, counting = build_model(study)
     rv = {r.name: r for r in model.free_RVs}
-    assert "neutron_radius" in rv
-    assert model.initial_point()["neutron_radius"].shape == (2,)
+    # non-centred like every normal nuisance: z per nucleus, the radius shift centre + sigma z
+    assert "neutron_radius_z" in rv
+    assert model.initial_point()["neutron_radius_z"].shape == (2,)
+    assert "neutron_radius" in model.named_vars and "neutron_radius" not in rv
 
 
 def test_radius_nuisance_needs_a_stretchable_form_factor(tmp_path):

@@ -17,6 +17,7 @@ Structure (per study):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import cast
 
 import numpy as np
@@ -29,7 +30,13 @@ from ..stats.counting import CountingModel
 from ..stats.model import ExpectationModel
 from .priors import add_parameter
 
-__all__ = ["build_model", "counting_data", "poisson_logp", "poisson_random"]
+__all__ = [
+    "auxiliary_data_names",
+    "build_model",
+    "counting_data",
+    "poisson_logp",
+    "poisson_random",
+]
 
 #: Shape shift of the Gamma marginal of a per-bin rate: m + 1/2 for the Jeffreys prior b^(-1/2),
 #: m + 1 for a flat prior.
@@ -152,37 +159,57 @@ def _label(b) -> str:
 
 
 def _counting_nuisances(study: Study, counting: CountingModel, pooling: str | None) -> dict:
-    """Flux and per-detector normalisations of a counting study, pooled as asked."""
-    nuis = study.spec.nuisances
-    pooling = pooling or nuis.pooling
-    out = {}
-    if nuis.flux_sigma > 0:
-        z = pm.Normal("flux_norm_z", 0.0, 1.0)
-        out["flux_norm"] = pm.Deterministic("flux_norm", pt.exp(nuis.flux_sigma * z))
+    """A counting study's nuisances: its declared constraints, the detector ones pooled as asked.
+
+    ``partial`` -- A_d = exp(c_d + tau z_d), tau ~ HalfNormal(sigma_det); ``complete`` -- no
+    detector term (A_d = 1, the flux term is the shared normalisation); ``none`` --
+    independent, as declared.
+    """
+    pooling = pooling or study.spec.nuisances.pooling
     if pooling not in ("partial", "complete", "none"):
         raise ValueError(f"unknown pooling {pooling!r}: expected partial, complete or none")
-    if nuis.detector_sigma > 0 and pooling != "complete":
-        # complete pooling: no detector term; the shared normalisation is the flux term
-        if pooling == "partial":
-            tau = pm.HalfNormal("detector_norm_scale", nuis.detector_sigma)
-            z = pm.Normal("detector_norm_z", 0.0, 1.0, dims="detector")
-            log_norm = tau * z
-        else:
-            z = pm.Normal("detector_norm_z", 0.0, 1.0, dims="detector")
-            log_norm = nuis.detector_sigma * z
-        out["detector_norm"] = pm.Deterministic("detector_norm", pt.exp(log_norm), dims="detector")
-    if counting.radius_slopes is not None:
-        out["neutron_radius"] = pm.Normal(
-            "neutron_radius", 0.0, 1.0, shape=(len(counting.radius_groups),)
-        )
+    out = {}
+    for spec in counting.nuisances:
+        if spec.name != "detector_norm":
+            out[spec.name] = _nuisance_variable(spec)
+            continue
+        if pooling == "complete":
+            # no detector term: the detectors share one normalisation, the flux term (the
+            # tau -> 0 limit of partial pooling; a common factor would be degenerate with it)
+            continue
+        if pooling == "none":
+            out[spec.name] = _nuisance_variable(spec, dims="detector")
+            continue
+        centre = _centre(spec, dims="detector")
+        tau = pm.HalfNormal("detector_norm_scale", spec.sigma)
+        log_norm = centre + tau * pm.Normal("detector_norm_z", 0.0, 1.0, dims="detector")
+        out[spec.name] = pm.Deterministic("detector_norm", pt.exp(log_norm), dims="detector")
     return out
 
 
-def _declared_nuisances(model: ExpectationModel) -> dict:
-    """PyMC variables for the constrained nuisances an ExpectationModel declares.
+def auxiliary_data_names(model: ExpectationModel) -> dict[str, str]:
+    """Nuisance name -> name of the ``pm.Data`` holding its auxiliary measurement.
 
-    log-normal and normal nuisances are non-centred (z ~ N(0, 1)); a ``poisson`` nuisance
-    (a rate b measured by auxiliary counts m ~ Poisson(tau b)) has the exact marginal
+    Toys swap these with the main counts (``compiled.with_data``), so a posterior refit of a
+    toy is centred on the toy's own auxiliary measurements, as its profile-likelihood fit is.
+    The control data of ``auxiliary`` nuisances are not redrawn and stay constants.
+    """
+    return {s.name: f"{s.name}_centre" for s in model.nuisances if s.kind != "auxiliary"}
+
+
+def _centre(spec, dims: str | None = None):
+    """The auxiliary measurement of ``spec`` as ``pm.Data`` (see :func:`auxiliary_data_names`)."""
+    shape = () if spec.size == 1 and dims is None and spec.kind != "poisson" else (spec.size,)
+    value = np.broadcast_to(np.asarray(spec.centre, dtype=float), shape).copy()
+    return pm.Data(f"{spec.name}_centre", value, dims=dims)
+
+
+def _nuisance_variable(spec, dims: str | None = None):
+    """The PyMC variable of one declared nuisance (its prior, and its auxiliary likelihood).
+
+    log-normal and normal nuisances are non-centred: value = f(centre + sigma z),
+    z ~ N(0, 1), the centre their auxiliary measurement. A ``poisson`` nuisance (a rate b
+    measured by auxiliary counts m ~ Poisson(tau b)) has the exact marginal
     b ~ Gamma(m + 1/2, tau) under the Jeffreys prior b^(-1/2) (``prior = "jeffreys"``) or
     Gamma(m + 1, tau) under a flat prior (``"uniform"``), which is what its prior times its
     auxiliary likelihood integrate to. An ``auxiliary`` nuisance theta = centre + sigma z
@@ -190,25 +217,28 @@ def _declared_nuisances(model: ExpectationModel) -> dict:
     control-data log-likelihood, and the rate prior its ``prior`` names (Jeffreys or flat in
     the background amplitudes, flat in the shape parameters).
     """
-    out = {}
-    for spec in model.nuisances:
-        shape = () if spec.size == 1 else (spec.size,)
-        if spec.kind == "poisson":
-            m = np.broadcast_to(np.asarray(spec.centre, dtype=float), (spec.size,))
-            shift = _GAMMA_SHIFT[spec.prior]
-            value = pm.Gamma(spec.name, alpha=m + shift, beta=spec.sigma, shape=(spec.size,))
-            out[spec.name] = value if spec.size > 1 else value[0]
-            continue
-        if spec.kind == "auxiliary":
-            z = pm.Normal(f"{spec.name}_z", 0.0, _AUXILIARY_Z_WIDTH, shape=(spec.size,))
-            theta = pm.Deterministic(spec.name, spec.from_z(z, xp=pt))
-            pm.Potential(
-                f"{spec.name}_control",
-                -0.5 * spec.auxiliary.control_neg2ll(theta, xp=pt)
-                + spec.auxiliary.log_rate_prior(theta, spec.prior, xp=pt),
-            )
-            out[spec.name] = theta
-            continue
-        z = pm.Normal(f"{spec.name}_z", 0.0, 1.0, shape=shape)
-        out[spec.name] = pm.Deterministic(spec.name, spec.from_z(z, xp=pt))
-    return out
+    if spec.kind == "poisson":
+        m = _centre(spec)
+        shift = _GAMMA_SHIFT[spec.prior]
+        value = pm.Gamma(spec.name, alpha=m + shift, beta=spec.sigma, shape=(spec.size,))
+        return value if spec.size > 1 else value[0]
+    if spec.kind == "auxiliary":
+        z = pm.Normal(f"{spec.name}_z", 0.0, _AUXILIARY_Z_WIDTH, shape=(spec.size,))
+        theta = pm.Deterministic(spec.name, spec.from_z(z, xp=pt))
+        pm.Potential(
+            f"{spec.name}_control",
+            -0.5 * spec.auxiliary.control_neg2ll(theta, xp=pt)
+            + spec.auxiliary.log_rate_prior(theta, spec.prior, xp=pt),
+        )
+        return theta
+    if dims is not None:
+        z = pm.Normal(f"{spec.name}_z", 0.0, 1.0, dims=dims)
+    else:
+        z = pm.Normal(f"{spec.name}_z", 0.0, 1.0, shape=() if spec.size == 1 else (spec.size,))
+    centred = replace(spec, centre=_centre(spec, dims))
+    return pm.Deterministic(spec.name, centred.from_z(z, xp=pt), dims=dims)
+
+
+def _declared_nuisances(model: ExpectationModel) -> dict:
+    """PyMC variables for the constrained nuisances an ExpectationModel declares."""
+    return {spec.name: _nuisance_variable(spec) for spec in model.nuisances}

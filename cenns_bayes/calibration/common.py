@@ -228,8 +228,10 @@ class PosteriorRefitter:
     A counting study that :func:`cenns_bayes.bayes.direct.supported` accepts (and whose
     spec leaves ``sampling.log_density = "auto"``) is sampled through the hand-written
     log-density: each refit builds its few-hundred-number buffer with the toy's counts,
-    nothing is compiled. Other studies compile their PyMC model once and swap the counts
-    (``with_data``). Draws are read from nutpie's raw trace, without an ArviZ object.
+    nothing is compiled. Other studies, and toys that carry their own auxiliary measurements
+    (the hand-written log-density centres the constraints on the study's), go through the
+    PyMC model, compiled once, with the counts and auxiliary data swapped (``with_data``).
+    Draws are read from nutpie's raw trace, without an ArviZ object.
 
     Parameters
     ----------
@@ -240,7 +242,7 @@ class PosteriorRefitter:
 
     def __init__(self, study, settings: SamplerSettings) -> None:
         from ..bayes import direct
-        from ..bayes.model import build_model
+        from ..bayes.model import auxiliary_data_names, build_model
         from ..stats.binned import model_for_study
 
         self.settings = settings
@@ -251,28 +253,53 @@ class PosteriorRefitter:
         self.direct = study.spec.sampling.log_density == "auto" and direct.supported(
             study, self.counting
         )
+        #: nuisance name -> pm.Data of its auxiliary measurement, and that data's shape
+        self.auxiliary_names = auxiliary_data_names(self.counting)
+        self.compiled_shapes = {
+            name: np.shape(self.model[name].get_value()) for name in self.auxiliary_names.values()
+        }
         self.compiled: Any = None
         if not self.direct:
+            self._pytensor_compiled()
+
+    def _pytensor_compiled(self) -> Any:
+        """The PyMC model compiled for nutpie, once (its data are swapped per refit)."""
+        if self.compiled is None:
             import nutpie
 
             self.compiled = nutpie.compile_pymc_model(self.model)
+        return self.compiled
 
-    def fit(self, counts: np.ndarray, seed: int) -> PosteriorFit:
-        """Sample the posterior given observed ``counts`` (one per column), seeded by ``seed``."""
+    def fit(
+        self, counts: np.ndarray, seed: int, auxiliary: Mapping[str, Any] | None = None
+    ) -> PosteriorFit:
+        """Sample the posterior given observed ``counts`` (one per column), seeded by ``seed``.
+
+        ``auxiliary`` (a toy's auxiliary measurements, nuisance name -> value) re-centres the
+        constraints, as in the toy's profile-likelihood fit; by default they keep the study's.
+        """
         import time
 
         import nutpie
 
         s = self.settings
         observed = np.asarray(counts, dtype=float)
-        if self.direct:
+        aux = {n: v for n, v in (auxiliary or {}).items() if n in self.auxiliary_names}
+        if self.direct and not aux:
             from ..bayes.direct import compile_direct
             from ..stats.counting import CountingModel
 
             assert isinstance(self.counting, CountingModel)  # direct.supported checked it
             compiled = compile_direct(self.study, self.counting.with_data(observed))
         else:
-            compiled = self.compiled.with_data(observed_counts=observed)
+            # the hand-written log-density centres its constraints on the study's nominal
+            # auxiliary measurements, so a toy with its own goes through the PyMC graph
+            data = {"observed_counts": observed}
+            for name, value in aux.items():
+                data_name = self.auxiliary_names[name]
+                shape = self.compiled_shapes[data_name]
+                data[data_name] = np.reshape(np.asarray(value, dtype=float), shape)
+            compiled = self._pytensor_compiled().with_data(**data)
         t0 = time.perf_counter()
         trace = nutpie.sample(
             compiled,

@@ -24,9 +24,9 @@ level) is the fraction of toys that cover, with the binomial standard error
 sqrt(p (1 - p) / N). Toys whose chi^2 is undefined (a channel with n = 0) are left out of
 the ``chi2`` rows only; the raw table records them.
 
-The frequentist fits of a toy centre each constraint on the toy's auxiliary measurement,
-so their coverage includes the systematic uncertainties; the posterior refits keep the
-study's priors (centred on the nominal values). See ``docs/calibration.md``.
+The frequentist fits and the posterior refits of a toy centre each constraint on the toy's
+auxiliary measurement, so their coverage includes the systematic uncertainties. See
+``docs/calibration.md``.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ def coverage_toy_task(
         from .common import get_refitter, posterior_intervals
 
         fitter = get_refitter(ref, SamplerSettings(**sampler))
-        fit = fitter.fit(counts, seed=int(rng.integers(2**31 - 1)))
+        fit = fitter.fit(counts, seed=int(rng.integers(2**31 - 1)), auxiliary=auxiliary)
         for p in free:
             intervals[p].update(posterior_intervals(p, fit.draws[p], levels))
         row.update(fit.diagnostics())
@@ -250,7 +250,7 @@ def _response_toy(ref: StudyRef, study, levels: Sequence[float], sampler: dict |
         from .common import get_refitter, posterior_intervals
 
         fit = get_refitter(ref, SamplerSettings(**sampler)).fit(
-            counts, seed=int(rng.integers(2**31 - 1))
+            counts, seed=int(rng.integers(2**31 - 1)), auxiliary=auxiliary
         )
         for p in study.free_parameters:
             intervals[p].update(posterior_intervals(p, fit.draws[p], levels))

@@ -273,13 +273,6 @@ def linear_in_square(counting, study, parameter: str) -> tuple[np.ndarray, np.nd
     return a, b
 
 
-def _poisson_deviance_rows(n: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """Sum over columns of 2 (lam - n + n ln(n / lam)) for each row (n = 0 terms: 2 lam)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_term = np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0) / lam), 0.0)
-    return 2.0 * np.sum(lam - n + log_term, axis=-1)
-
-
 def poisson_t_vectorised(
     counts: np.ndarray, a: np.ndarray, b: np.ndarray, value: float, iterations: int = 60
 ) -> np.ndarray:
@@ -290,6 +283,8 @@ def poisson_t_vectorised(
     Newton iteration (bisection fallback) on D'(s) = 2 sum b (1 - n / (a + b s)) inside a
     bracket [0, s_hi] with D'(s_hi) > 0. Returns t = D(value^2) - D(s_hat) >= 0 per toy.
     """
+    from ..stats.cost import poisson_deviance
+
     n = np.asarray(counts, dtype=float)
     total_b = b.sum()
 
@@ -318,8 +313,8 @@ def poisson_t_vectorised(
             s = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
         n = saved_n
         s_hat[free] = s
-    d_hat = _poisson_deviance_rows(n, a + b * s_hat[:, None])
-    d_val = _poisson_deviance_rows(n, np.broadcast_to(a + b * value**2, n.shape))
+    d_hat = poisson_deviance(n, a + b * s_hat[:, None])
+    d_val = poisson_deviance(n, np.broadcast_to(a + b * value**2, n.shape))
     return np.maximum(0.0, d_val - d_hat)
 
 

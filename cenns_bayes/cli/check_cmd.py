@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import TYPE_CHECKING
 
 from .common import (
@@ -14,6 +13,7 @@ from .common import (
     MAX_WORKERS,
     InterruptGuard,
     UserError,
+    add_engine_arguments,
     add_study_arguments,
     check_int_option,
     check_scheduler,
@@ -23,6 +23,7 @@ from .common import (
     print_json,
     start_local_workers,
     study_from_args,
+    task_failure,
     with_provenance,
     write_text_atomic,
 )
@@ -51,21 +52,7 @@ def add_arguments(parser) -> None:
         metavar="N",
         help="pseudo-experiments (coverage, default 500) or replications (sbc, default 1000)",
     )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="local worker processes (default: all cores; 1: in this process)",
-    )
-    where.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="run on an existing Dask cluster (tcp://host:8786)",
-    )
-    parser.add_argument("--seed", type=int, default=20151, help="master seed (default 20151)")
+    add_engine_arguments(parser)
     parser.add_argument(
         "--out",
         metavar="DIR",
@@ -201,12 +188,7 @@ def _run(args, ref, study) -> int:
     except TableMismatchError as err:
         raise UserError(str(err)) from None
     except TaskFailedError as err:
-        if getattr(args, "debug", False):
-            print(err.remote_traceback, file=sys.stderr)
-        raise UserError(
-            f"{err} (finished results are kept; rerun with the same --out to resume; "
-            "--debug shows the task's traceback)"
-        ) from None
+        raise task_failure(err, args) from None
     finally:
         engine.close()
     doc = with_provenance(result.to_json(), study)

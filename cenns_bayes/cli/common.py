@@ -305,6 +305,47 @@ def with_provenance(doc: dict[str, Any], study: Any) -> dict[str, Any]:
     return {**doc, **provenance(study)}
 
 
+def task_failure(err, args) -> UserError:
+    """The one-line error of a failed task of a resumable run (its traceback with --debug)."""
+    if getattr(args, "debug", False):
+        print(err.remote_traceback, file=sys.stderr)
+    return UserError(
+        f"{err} (finished results are kept; rerun with the same --out to resume; "
+        "--debug shows the task's traceback)"
+    )
+
+
+def add_sampler_arguments(parser) -> None:
+    """``--draws``, ``--tune``, ``--chains`` and ``--seed`` of one NUTS run (spec defaults)."""
+    parser.add_argument("--draws", type=int, default=None, help="draws per chain (spec default)")
+    parser.add_argument("--tune", type=int, default=None, help="warm-up draws per chain")
+    parser.add_argument("--chains", type=int, default=None, help="number of chains")
+    parser.add_argument("--seed", type=int, default=None, help="random seed")
+
+
+def add_engine_arguments(parser, purpose: str = "") -> None:
+    """``--workers`` or ``--scheduler`` (where tasks run) and ``--seed`` (the master seed).
+
+    ``purpose`` names what runs there in the help, e.g. "toys and sampling".
+    """
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"local worker processes{' for ' + purpose if purpose else ''} "
+        "(default: all cores; 1: in this process)",
+    )
+    where.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help=f"run {purpose + ' ' if purpose else ''}on an existing Dask cluster (tcp://host:8786)",
+    )
+    parser.add_argument("--seed", type=int, default=20151, help="master seed (default 20151)")
+
+
 def add_hepdata_argument(parser) -> None:
     """The ``--hepdata DIR`` option: also write the results as a HEPData submission."""
     parser.add_argument(

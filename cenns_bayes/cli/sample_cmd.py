@@ -6,6 +6,7 @@ from .common import (
     InterruptGuard,
     Progress,
     UserError,
+    add_sampler_arguments,
     add_study_arguments,
     check_sampler_options,
     clean_text,
@@ -21,10 +22,7 @@ from .common import (
 def add_arguments(parser) -> None:
     """Register the command's options."""
     add_study_arguments(parser)
-    parser.add_argument("--draws", type=int, default=None, help="draws per chain (spec default)")
-    parser.add_argument("--tune", type=int, default=None, help="warm-up draws per chain")
-    parser.add_argument("--chains", type=int, default=None, help="number of chains")
-    parser.add_argument("--seed", type=int, default=None, help="random seed")
+    add_sampler_arguments(parser)
     parser.add_argument(
         "--backend",
         choices=["auto", "nutpie", "pymc"],

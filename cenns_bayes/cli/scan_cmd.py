@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 
 from .common import (
     MAX_SEED,
     MAX_TOYS,
     MAX_WORKERS,
     UserError,
+    add_engine_arguments,
     add_hepdata_argument,
     check_hepdata_target,
     check_int_option,
@@ -22,6 +22,7 @@ from .common import (
     print_json,
     start_local_workers,
     study_from_args,
+    task_failure,
     warn,
     with_provenance,
     write_hepdata,
@@ -83,21 +84,7 @@ def add_arguments(parser) -> None:
         metavar="N",
         help="Poisson pseudo-experiments per point for the Brazil band (default 0)",
     )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="local worker processes for toys and sampling (default: all cores; 1: in process)",
-    )
-    where.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="run toys and sampling on an existing Dask cluster (tcp://host:8786)",
-    )
-    parser.add_argument("--seed", type=int, default=20151, help="master seed (default 20151)")
+    add_engine_arguments(parser, "toys and sampling")
     parser.add_argument(
         "--out",
         metavar="DIR",
@@ -185,12 +172,7 @@ def _run(args, axes, scanner) -> int:
     except (PosteriorUnavailableError, ScanSetupError, TableMismatchError, ConnectionError) as err:
         raise UserError(str(err)) from None
     except TaskFailedError as err:
-        if getattr(args, "debug", False):
-            print(err.remote_traceback, file=sys.stderr)
-        raise UserError(
-            f"{err} (finished results are kept; rerun with the same --out to resume; --debug shows "
-            "the task's traceback)"
-        ) from None
+        raise task_failure(err, args) from None
     finally:
         if engine is not None:
             engine.close()

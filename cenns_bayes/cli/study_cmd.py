@@ -7,6 +7,7 @@ from .common import (
     Progress,
     UserError,
     add_hepdata_argument,
+    add_sampler_arguments,
     add_study_arguments,
     check_hepdata_target,
     check_sampler_options,
@@ -27,10 +28,7 @@ def add_arguments(parser) -> None:
         required=True,
         help="output folder for the report (replaced whole when the run succeeds)",
     )
-    parser.add_argument("--draws", type=int, default=None, help="draws per chain (spec default)")
-    parser.add_argument("--tune", type=int, default=None, help="warm-up draws per chain")
-    parser.add_argument("--chains", type=int, default=None, help="number of chains")
-    parser.add_argument("--seed", type=int, default=None, help="random seed")
+    add_sampler_arguments(parser)
     parser.add_argument(
         "--no-pooling-comparison",
         action="store_true",

@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -254,29 +253,54 @@ def release_directory() -> Traversable:
         ``cenns_bayes/datasets/coherent_csi_2017`` inside the installed package.
 
     """
-    return resources.files("cenns_bayes.datasets").joinpath(RELEASE_DIRECTORY_NAME)
+    return release_folder(None, RELEASE_DIRECTORY_NAME)
 
 
-def _as_traversable(directory: str | Path | Traversable | None) -> Traversable:
+def release_folder(directory: str | Path | Traversable | None, shipped: str) -> Traversable:
+    """``directory`` as a folder to read, or the copy ``shipped`` inside the package when None."""
     if directory is None:
-        return release_directory()
-    if isinstance(directory, (str, Path)):
-        return Path(directory)
-    return directory
+        return resources.files("cenns_bayes.datasets").joinpath(shipped)
+    return Path(directory) if isinstance(directory, (str, Path)) else directory
 
 
-def _read_sha256sums(text: str) -> dict[str, str]:
-    sums: dict[str, str] = {}
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        match = re.fullmatch(r"([0-9a-f]{64}) [ *](\S+)", line.strip())
-        if match is None:
-            raise ChecksumError(
-                f"SHA256SUMS line {line_number} is not in sha256sum format: {line!r}"
+def verify_release_checksums(
+    folder: Traversable | Path,
+    files: tuple[str, ...],
+    label: str,
+    error: type[ChecksumError] = ChecksumError,
+) -> dict[str, str]:
+    """Check ``files`` in ``folder`` against its ``SHA256SUMS``; shared by the release loaders.
+
+    Raises
+    ------
+    ChecksumError (``error``)
+        One line starting with ``label`` and naming the file: missing, unlisted or altered.
+    """
+    try:
+        text = folder.joinpath("SHA256SUMS").read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        raise error(f"{label}: SHA256SUMS not found in {folder}") from None
+    sums = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and len(parts[0]) == 64:
+            sums[parts[1].lstrip("*")] = parts[0]
+    verified = {}
+    for name in files:
+        if name not in sums:
+            raise error(f"{label}: SHA256SUMS does not list {name!r}")
+        try:
+            digest = hashlib.sha256(folder.joinpath(name).read_bytes()).hexdigest()
+        except (FileNotFoundError, NotADirectoryError):
+            raise error(f"{label}: file {name!r} is missing from {folder}") from None
+        if digest != sums[name]:
+            raise error(
+                f"{label}: SHA-256 mismatch for {name!r} in {folder} "
+                f"(expected {sums[name][:12]}..., got {digest[:12]}...): "
+                "the file was modified or corrupted"
             )
-        sums[match.group(2)] = match.group(1)
-    return sums
+        verified[name] = digest
+    return verified
 
 
 def verify_checksums(directory: str | Path | Traversable | None = None) -> dict[str, str]:
@@ -300,28 +324,9 @@ def verify_checksums(directory: str | Path | Traversable | None = None) -> dict[
         is missing, or a file's SHA-256 differs from the listed value.
 
     """
-    folder = _as_traversable(directory)
-    try:
-        sums = _read_sha256sums(folder.joinpath("SHA256SUMS").read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ChecksumError(f"SHA256SUMS not found in {folder}") from exc
-    missing_from_list = sorted(set(DATA_FILES) - set(sums))
-    if missing_from_list:
-        raise ChecksumError(f"SHA256SUMS does not list: {', '.join(missing_from_list)}")
-    verified: dict[str, str] = {}
-    for name in DATA_FILES:
-        try:
-            content = folder.joinpath(name).read_bytes()
-        except FileNotFoundError as exc:
-            raise ChecksumError(f"release file {name!r} is missing from {folder}") from exc
-        digest = hashlib.sha256(content).hexdigest()
-        if digest != sums[name]:
-            raise ChecksumError(
-                f"SHA-256 mismatch for {name!r} in {folder}: expected {sums[name]}, got {digest}. "
-                "The shipped COHERENT CsI 2017 release file was modified or corrupted."
-            )
-        verified[name] = digest
-    return verified
+    return verify_release_checksums(
+        release_folder(directory, RELEASE_DIRECTORY_NAME), DATA_FILES, "COHERENT CsI 2017 release"
+    )
 
 
 # --------------------------------------------------------------------------- YAML
@@ -518,10 +523,27 @@ def _build_release(folder: Traversable, sha256: dict[str, str]) -> CoherentCsI20
     )
 
 
-@lru_cache(maxsize=1)
-def _load_shipped() -> CoherentCsI2017Release:
-    folder = release_directory()
-    return _build_release(folder, verify_checksums(folder))
+#: Releases parsed from the copies shipped in the package, by folder name.
+_SHIPPED: dict[str, Any] = {}
+
+
+def load_release(
+    directory: str | Path | Traversable | None,
+    shipped: str,
+    verify: Callable[[Traversable], dict[str, str]],
+    build: Callable[[Traversable, dict[str, str]], Any],
+) -> Any:
+    """Verify a release folder's checksums, then parse it with ``build``; shared by the loaders.
+
+    ``directory`` None reads the copy ``shipped`` inside the package, parsed once per process.
+    """
+    if directory is None and shipped in _SHIPPED:
+        return _SHIPPED[shipped]
+    folder = release_folder(directory, shipped)
+    release = build(folder, verify(folder))
+    if directory is None:
+        _SHIPPED[shipped] = release
+    return release
 
 
 def load_coherent_csi_2017(
@@ -550,7 +572,4 @@ def load_coherent_csi_2017(
         If a file does not have the binning described in REFERENCE.md §2.
 
     """
-    if directory is None:
-        return _load_shipped()
-    folder = _as_traversable(directory)
-    return _build_release(folder, verify_checksums(folder))
+    return load_release(directory, RELEASE_DIRECTORY_NAME, verify_checksums, _build_release)

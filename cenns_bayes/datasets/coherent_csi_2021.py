@@ -25,16 +25,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .coherent import ChecksumError
-from .coherent_lar import verify_release_checksums
+from .coherent import ChecksumError, load_release, release_folder, verify_release_checksums
 
 __all__ = [
     "CSI_2021_DATA_FILES",
@@ -98,19 +95,16 @@ class CoherentCsI2021Release:
 
 def csi_2021_directory() -> Traversable:
     """The shipped release folder (``cenns_bayes/datasets/coherent_csi_2021``)."""
-    return resources.files("cenns_bayes.datasets").joinpath(CSI_2021_DIRECTORY_NAME)
-
-
-def _folder(directory: str | Path | Traversable | None) -> Traversable | Path:
-    if directory is None:
-        return csi_2021_directory()
-    return Path(directory) if isinstance(directory, (str, Path)) else directory
+    return release_folder(None, CSI_2021_DIRECTORY_NAME)
 
 
 def verify_csi_2021_checksums(directory: str | Path | Traversable | None = None) -> dict[str, str]:
     """Check every file of :data:`CSI_2021_DATA_FILES` against ``SHA256SUMS`` (one-line error)."""
     return verify_release_checksums(
-        _folder(directory), CSI_2021_DATA_FILES, _LABEL, ReleaseFileError
+        release_folder(directory, CSI_2021_DIRECTORY_NAME),
+        CSI_2021_DATA_FILES,
+        _LABEL,
+        ReleaseFileError,
     )
 
 
@@ -156,12 +150,6 @@ def _build(folder, sha256: dict[str, str]) -> CoherentCsI2021Release:
     )
 
 
-@lru_cache(maxsize=1)
-def _shipped() -> CoherentCsI2021Release:
-    folder = csi_2021_directory()
-    return _build(folder, verify_csi_2021_checksums(folder))
-
-
 def load_coherent_csi_2021(
     directory: str | Path | Traversable | None = None,
 ) -> CoherentCsI2021Release:
@@ -177,7 +165,4 @@ def load_coherent_csi_2021(
     ReleaseFileError
         A file is missing, altered or not in the documented format (one-line message).
     """
-    if directory is None:
-        return _shipped()
-    folder = _folder(directory)
-    return _build(folder, verify_csi_2021_checksums(folder))
+    return load_release(directory, CSI_2021_DIRECTORY_NAME, verify_csi_2021_checksums, _build)

@@ -18,11 +18,8 @@ This module imports numpy and PyYAML only.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
@@ -30,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .coherent import ChecksumError
+from .coherent import ChecksumError, load_release, release_folder, verify_release_checksums
 
 __all__ = [
     "LAR_DATA_FILES",
@@ -151,53 +148,7 @@ class CoherentLAr2020Release:
 
 def lar_release_directory() -> Traversable:
     """The shipped release folder (``cenns_bayes/datasets/coherent_lar_2020``)."""
-    return resources.files("cenns_bayes.datasets").joinpath(LAR_RELEASE_DIRECTORY_NAME)
-
-
-def _folder(directory: str | Path | Traversable | None) -> Traversable:
-    if directory is None:
-        return lar_release_directory()
-    return Path(directory) if isinstance(directory, (str, Path)) else directory
-
-
-def verify_release_checksums(
-    folder: Traversable | Path,
-    files: tuple[str, ...],
-    label: str,
-    error: type[ChecksumError] = ChecksumError,
-) -> dict[str, str]:
-    """Check ``files`` in ``folder`` against its ``SHA256SUMS``; shared by the release loaders.
-
-    Raises
-    ------
-    ChecksumError (``error``)
-        One line starting with ``label`` and naming the file: missing, unlisted or altered.
-    """
-    try:
-        text = folder.joinpath("SHA256SUMS").read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError):
-        raise error(f"{label}: SHA256SUMS not found in {folder}") from None
-    sums = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and len(parts[0]) == 64:
-            sums[parts[1].lstrip("*")] = parts[0]
-    verified = {}
-    for name in files:
-        if name not in sums:
-            raise error(f"{label}: SHA256SUMS does not list {name!r}")
-        try:
-            digest = hashlib.sha256(folder.joinpath(name).read_bytes()).hexdigest()
-        except (FileNotFoundError, NotADirectoryError):
-            raise error(f"{label}: file {name!r} is missing from {folder}") from None
-        if digest != sums[name]:
-            raise error(
-                f"{label}: SHA-256 mismatch for {name!r} in {folder} "
-                f"(expected {sums[name][:12]}..., got {digest[:12]}...): "
-                "the file was modified or corrupted"
-            )
-        verified[name] = digest
-    return verified
+    return release_folder(None, LAR_RELEASE_DIRECTORY_NAME)
 
 
 def verify_lar_checksums(directory: str | Path | Traversable | None = None) -> dict[str, str]:
@@ -209,7 +160,10 @@ def verify_lar_checksums(directory: str | Path | Traversable | None = None) -> d
         One line naming the file: missing, unlisted or a different SHA-256.
     """
     return verify_release_checksums(
-        _folder(directory), LAR_DATA_FILES, "COHERENT LAr 2020 release", ReleaseFileError
+        release_folder(directory, LAR_RELEASE_DIRECTORY_NAME),
+        LAR_DATA_FILES,
+        "COHERENT LAr 2020 release",
+        ReleaseFileError,
     )
 
 
@@ -278,12 +232,6 @@ def _build(folder: Traversable, sha256: dict[str, str]) -> CoherentLAr2020Releas
     )
 
 
-@lru_cache(maxsize=1)
-def _shipped() -> CoherentLAr2020Release:
-    folder = lar_release_directory()
-    return _build(folder, verify_lar_checksums(folder))
-
-
 def load_coherent_lar_2020(
     directory: str | Path | Traversable | None = None,
 ) -> CoherentLAr2020Release:
@@ -300,7 +248,4 @@ def load_coherent_lar_2020(
     ReleaseFileError
         A file is missing, altered, or not in the documented format (one-line message).
     """
-    if directory is None:
-        return _shipped()
-    folder = _folder(directory)
-    return _build(folder, verify_lar_checksums(folder))
+    return load_release(directory, LAR_RELEASE_DIRECTORY_NAME, verify_lar_checksums, _build)

@@ -41,6 +41,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 from scipy.special import gammaln, xlogy
 
+from ..poisson import poisson_deviance_terms
+
 __all__ = [
     "CONTROL_SAMPLE_NAMES",
     "MeasuredBackground",
@@ -51,6 +53,7 @@ __all__ = [
     "on_off_profile_log_likelihood",
     "poisson_log_likelihood",
     "profiled_background",
+    "profiled_rate",
     "pooled_control_counts",
     "steady_state_from_anticoincidence",
 ]
@@ -170,18 +173,28 @@ def profiled_background(
     n = _counts(n_on, "n_on")
     m = _counts(m_off, "m_off")
     s_arr = _expectation(s, "s")
-    n, m, s_arr = np.broadcast_arrays(n, m, s_arr)
-    a = 1.0 + tau
-    big_b = n + m - a * s_arr
-    c = m * s_arr
+    return profiled_rate(n, m, s_arr, tau)
+
+
+def profiled_rate(
+    n_on: ArrayLike, m_off: ArrayLike, s: ArrayLike, tau: ArrayLike = 1.0
+) -> np.ndarray:
+    """The closed form of :func:`profiled_background` without input checks.
+
+    For the fitters' inner loops; non-integer (Asimov) counts allowed. Evaluated without
+    cancellation for B < 0.
+    """
+    n, m, s = (np.asarray(x, dtype=float) for x in (n_on, m_off, s))
+    a = 1.0 + np.asarray(tau, dtype=float)
+    big_b = n + m - a * s
+    c = m * s
     root = np.sqrt(big_b * big_b + 4.0 * a * c)
-    out = np.empty_like(root)
-    positive = big_b >= 0
-    out[positive] = (big_b[positive] + root[positive]) / (2.0 * a)
-    negative = ~positive
-    # (B + √D)/(2A) = 2C / (√D − B): no cancellation when B < 0.
-    out[negative] = 2.0 * c[negative] / (root[negative] - big_b[negative])
-    return out
+    # (B + sqrt(D)) / (2A) = 2C / (sqrt(D) - B): no cancellation when B < 0.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        neg = np.where(
+            root - big_b > 0, 2.0 * c / np.where(root - big_b > 0, root - big_b, 1.0), 0.0
+        )
+    return np.where(big_b >= 0, (big_b + root) / (2.0 * a), neg)
 
 
 def on_off_profile_log_likelihood(
@@ -220,11 +233,7 @@ def on_off_profile_deviance(
     m = _counts(m_off, "m_off")
     b_hat = profiled_background(n, m, s, tau)
     mu_on = _expectation(s, "s") + b_hat
-    mu_off = tau * b_hat
-    with np.errstate(divide="ignore", invalid="ignore"):
-        on = mu_on - n + xlogy(n, n) - xlogy(n, mu_on)
-        off = mu_off - m + xlogy(m, m) - xlogy(m, mu_off)
-    return 2.0 * (on + off)
+    return poisson_deviance_terms(n, mu_on) + poisson_deviance_terms(m, tau * b_hat)
 
 
 # --------------------------------------------------------------------------- control samples

@@ -32,6 +32,8 @@ from typing import Any
 
 from hepdata_lib import Submission, Table, Uncertainty, Variable
 
+from ..stats.parameters import PARAMETERS
+
 __all__ = [
     "HepdataExportError",
     "fit_submission",
@@ -41,15 +43,8 @@ __all__ = [
     "write_submission",
 ]
 
-#: Units of the physics parameters (reports/study.py uses the same strings).
-PARAMETER_UNITS = {
-    "sin2_theta_w": "",
-    "mu_nu_mu": "1e-10 mu_B",
-    "mu_nu_e": "1e-10 mu_B",
-    "r2_nu_mu": "1e-32 cm^2",
-    "r2_nu_e": "1e-32 cm^2",
-    "signal_strength": "ratio to SM",
-}
+#: Units of the physics parameters, from the parameter table (reports use the same).
+PARAMETER_UNITS = {k: p.unit for k, p in PARAMETERS.items() if k != "neutron_skin_fm"}
 
 #: Unit of a spec value, from the suffix of its key (the spec's naming rule).
 _SUFFIX_UNITS = {
@@ -211,24 +206,16 @@ def scan_submission(doc: Mapping[str, Any]) -> Submission:
                 "Expected CEvNS counts", [p.get("expected_counts") for p in points], "events"
             )
         )
-    if any(p.get("chi2_limit") is not None for p in points):
-        table.add_variable(
-            _dependent(
-                "Expected limit (Asimov, Delta chi^2)",
-                [p.get("chi2_limit") for p in points],
-                unit,
-                {**qualifiers, "Delta chi^2": figure.get("delta_chi2")},
-            )
-        )
-    if any(p.get("posterior_limit") is not None for p in points):
-        table.add_variable(
-            _dependent(
-                "Expected limit (posterior, Asimov data)",
-                [p.get("posterior_limit") for p in points],
-                unit,
-                qualifiers,
-            )
-        )
+    for key, name, quals in (
+        (
+            "chi2_limit",
+            "Expected limit (Asimov, Delta chi^2)",
+            {**qualifiers, "Delta chi^2": figure.get("delta_chi2")},
+        ),
+        ("posterior_limit", "Expected limit (posterior, Asimov data)", qualifiers),
+    ):
+        if any(p.get(key) is not None for p in points):
+            table.add_variable(_dependent(name, [p.get(key) for p in points], unit, quals))
     if any(p.get("band") for p in points):
         bands = [p.get("band") or {} for p in points]
         median = [b.get("median") for b in bands]

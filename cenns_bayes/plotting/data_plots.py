@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,45 @@ def _project(values: np.ndarray, labels: list, axis: str):
     out = np.zeros(len(edges))
     np.add.at(out, [index[k] for k in keys], values)
     return np.array(edges), out
+
+
+def draw_stack(
+    ax,
+    rax,
+    lo: np.ndarray,
+    width: np.ndarray,
+    observed: np.ndarray,
+    stacked: Sequence[tuple[str, np.ndarray]],
+    colours: dict[str, str],
+    names: dict[str, str],
+    data_label: str = "data",
+) -> np.ndarray:
+    """Stacked component bars and the data with Poisson errors on ``ax``; residuals on ``rax``.
+
+    ``stacked`` is (component key, counts per bin) from the bottom up. The residual panel
+    shows (data - fit) / sqrt(fit). Returns the stacked total (the fit) per bin.
+    """
+    centres = lo + 0.5 * width
+    bottom = np.zeros_like(observed)
+    for key, comp in stacked:
+        ax.bar(
+            lo,
+            comp,
+            width=width,
+            bottom=bottom,
+            align="edge",
+            color=colours.get(key, "C4"),
+            label=names.get(key, key),
+            alpha=0.85,
+        )
+        bottom = bottom + comp
+    yerr = np.sqrt(np.maximum(observed, 1.0))
+    ax.errorbar(centres, observed, yerr=yerr, fmt="o", color="k", ms=3, label=data_label)
+    ax.set_ylabel("events per bin")
+    rax.axhline(0, color="0.5", lw=0.8)
+    rax.plot(centres, (observed - bottom) / np.sqrt(np.maximum(bottom, 1e-9)), "o", color="k", ms=3)
+    rax.set_ylabel(r"(data $-$ fit)/$\sqrt{\rm fit}$", fontsize=8)
+    return bottom
 
 
 def plot_projections(
@@ -72,35 +112,8 @@ def plot_projections(
         ax, rax = axes[0, col], axes[1, col]
         edges, obs = _project(np.asarray(model.observed, float), labels, kind)
         lo, hi = edges[:, 0], edges[:, 1]
-        centres = 0.5 * (lo + hi)
-        bottom = np.zeros_like(obs)
-        for key in order:
-            _, comp = _project(np.asarray(components[key], float), labels, kind)
-            ax.bar(
-                lo,
-                comp,
-                width=hi - lo,
-                bottom=bottom,
-                align="edge",
-                color=_COLOURS.get(key, "C4"),
-                label=_NAMES.get(key, key),
-                alpha=0.85,
-            )
-            bottom = bottom + comp
-        ax.errorbar(
-            centres,
-            obs,
-            yerr=np.sqrt(np.maximum(obs, 1.0)),
-            fmt="o",
-            color="k",
-            ms=3,
-            label="data (C, beam on)",
-        )
-        ax.set_ylabel("events per bin")
-        resid = (obs - bottom) / np.sqrt(np.maximum(bottom, 1e-9))
-        rax.axhline(0, color="0.5", lw=0.8)
-        rax.plot(centres, resid, "o", color="k", ms=3)
-        rax.set_ylabel(r"(data $-$ fit)/$\sqrt{\rm fit}$", fontsize=8)
+        stacked = [(k, _project(np.asarray(components[k], float), labels, kind)[1]) for k in order]
+        draw_stack(ax, rax, lo, hi - lo, obs, stacked, _COLOURS, _NAMES, "data (C, beam on)")
         rax.set_xlabel("photo-electrons (PE)" if kind == "pe" else r"arrival time ($\mu$s)")
         if col == 0:
             ax.legend(fontsize=7, frameon=False)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..io import save_figure_atomic
 from .backend import pyplot
+from .data_plots import draw_stack
 
 _COLOURS = {
     "steady_state": "0.75",
@@ -72,27 +73,8 @@ def plot_lar_projections(
         lo, width, centres = e[:-1], np.diff(e), 0.5 * (e[:-1] + e[1:])
         ax, rax, sax = axes[0, col], axes[1, col], axes[2, col]
         obs = _project(observed, axis)
-        bottom = np.zeros_like(obs)
-        for key in order:
-            comp = _project(components[key], axis)
-            ax.bar(
-                lo,
-                comp,
-                width=width,
-                bottom=bottom,
-                align="edge",
-                color=_COLOURS.get(key, "C4"),
-                label=_NAMES.get(key, key),
-                alpha=0.85,
-            )
-            bottom = bottom + comp
-        ax.errorbar(
-            centres, obs, yerr=np.sqrt(np.maximum(obs, 1.0)), fmt="o", color="k", ms=3, label="data"
-        )
-        ax.set_ylabel("events per bin")
-        rax.axhline(0, color="0.5", lw=0.8)
-        rax.plot(centres, (obs - bottom) / np.sqrt(np.maximum(bottom, 1e-9)), "o", color="k", ms=3)
-        rax.set_ylabel(r"(data$-$fit)/$\sqrt{\rm fit}$", fontsize=8)
+        stacked = [(k, _project(components[k], axis)) for k in order]
+        bottom = draw_stack(ax, rax, lo, width, obs, stacked, _COLOURS, _NAMES)
         # steady-state-subtracted: this fit and the release's projection
         ss = _project(components.get("steady_state", np.zeros_like(observed)), axis)
         beam = bottom - ss

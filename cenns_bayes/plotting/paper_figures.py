@@ -412,85 +412,33 @@ def write_paper_figures(outdir: str | os.PathLike, form_factor: str | None = Non
     t1 = r"$\Delta\chi^2 = 1$ (1$\sigma$, Tables III, IV)"
     t90 = r"$\Delta\chi^2 = 2.71$ (90 % C.L., Tables V, VI)"
     single = (_PROMPT, _DELAYED)
+    both, moment_pair = (("numu", "numubar", "nue"),), (("numu", "numubar"),)
+    mu_title = r"Fig. 3: $\Delta\chi^2$ profile in the magnetic moment $\mu_{\nu_\mu}$ "
+    # parameter, panels, threshold, top, table, quantity, threshold text, title
+    rows: list[tuple[str, Sequence[Sequence[str]], float, float, str, str, str, str]] = [
+        ("sin2_theta_w", single, one, 4.0, "III", "sin2_theta_w", t1,
+         r"Fig. 1: $\Delta\chi^2$ profile in $\sin^2\theta_W$"),
+        ("sin2_theta_w", both, one, 4.0, "IV", "sin2_theta_w", t1,
+         r"Fig. 2: $\sin^2\theta_W$, prompt and delayed combined"),
+        ("mu_nu_mu", single, two, 6.0, "V", "mu_nu", t90,
+         mu_title + r"($\mu_{\bar\nu_\mu}$ for delayed)"),
+        ("mu_nu_mu", moment_pair, two, 6.0, "V", "mu_nu", t90,
+         r"Fig. 4: $\mu_{\nu_\mu}$, prompt and delayed combined"),
+        ("r2_nu_mu", single, two, 6.0, "VI", "r2_nu", t90,
+         r"Fig. 7: $\Delta\chi^2$ profile in the charge radius $\langle r^2_{\nu_\mu}\rangle$"),
+        ("r2_nu_mu", moment_pair, two, 6.0, "VI", "r2_nu", t90,
+         r"Fig. 8: $\langle r^2_{\nu_\mu}\rangle$, prompt and delayed combined"),
+    ]  # fmt: skip
+    profiles = [
+        _profile_figure(studies, form_factor, parameter=p, panels=pn, threshold=th, top=top,
+                        table=tb, quantity=q, threshold_text=tt, suptitle=title)
+        for p, pn, th, top, tb, q, tt, title in rows
+    ]  # fmt: skip
     figures = [
-        _profile_figure(
-            studies,
-            form_factor,
-            parameter="sin2_theta_w",
-            panels=single,
-            threshold=one,
-            top=4.0,
-            table="III",
-            quantity="sin2_theta_w",
-            threshold_text=t1,
-            suptitle=r"Fig. 1: $\Delta\chi^2$ profile in $\sin^2\theta_W$",
-        ),
-        _profile_figure(
-            studies,
-            form_factor,
-            parameter="sin2_theta_w",
-            panels=(("numu", "numubar", "nue"),),
-            threshold=one,
-            top=4.0,
-            table="IV",
-            quantity="sin2_theta_w",
-            threshold_text=t1,
-            suptitle=r"Fig. 2: $\sin^2\theta_W$, prompt and delayed combined",
-        ),
-        _profile_figure(
-            studies,
-            form_factor,
-            parameter="mu_nu_mu",
-            panels=single,
-            threshold=two,
-            top=6.0,
-            table="V",
-            quantity="mu_nu",
-            threshold_text=t90,
-            suptitle=r"Fig. 3: $\Delta\chi^2$ profile in the magnetic moment "
-            r"$\mu_{\nu_\mu}$ "
-            r"($\mu_{\bar\nu_\mu}$ for delayed)",
-        ),
-        _profile_figure(
-            studies,
-            form_factor,
-            parameter="mu_nu_mu",
-            panels=(("numu", "numubar"),),
-            threshold=two,
-            top=6.0,
-            table="V",
-            quantity="mu_nu",
-            threshold_text=t90,
-            suptitle=r"Fig. 4: $\mu_{\nu_\mu}$, prompt and delayed combined",
-        ),
+        *profiles[:4],
         _fig5(studies, form_factor),
         _fig6(studies, form_factor),
-        _profile_figure(
-            studies,
-            form_factor,
-            parameter="r2_nu_mu",
-            panels=single,
-            threshold=two,
-            top=6.0,
-            table="VI",
-            quantity="r2_nu",
-            threshold_text=t90,
-            suptitle=r"Fig. 7: $\Delta\chi^2$ profile in the charge radius "
-            r"$\langle r^2_{\nu_\mu}\rangle$",
-        ),
-        _profile_figure(
-            studies,
-            form_factor,
-            parameter="r2_nu_mu",
-            panels=(("numu", "numubar"),),
-            threshold=two,
-            top=6.0,
-            table="VI",
-            quantity="r2_nu",
-            threshold_text=t90,
-            suptitle=r"Fig. 8: $\langle r^2_{\nu_\mu}\rangle$, "
-            r"prompt and delayed combined",
-        ),
+        *profiles[4:],
     ]
     return [
         save_png_atomic(fig, outdir / name) for fig, name in zip(figures, FIGURE_NAMES, strict=True)

@@ -16,7 +16,9 @@ with Phi_k(E0) = int_{E0} eta(E) E^k dE. The recoil integral uses Gauss-Legendre
 nodes in ln T, which handles the 1/T of the magnetic term.
 
 Because g_p is linear in s^2_eff and g_n does not depend on it, the count is also a
-quadratic polynomial c0 + c1 s + c2 s^2 + c_mu mu^2 (:attr:`ChannelCoefficients.polynomial`).
+quadratic polynomial c0 + c1 s + c2 s^2 + c_mu mu^2 (:func:`polynomial_coefficients`).
+:func:`polynomial_counts` is the one evaluation of that polynomial: every model (counting,
+detector response, NumPy or PyTensor) calls it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -47,8 +50,12 @@ __all__ = [
     "DetectorSetup",
     "RateModel",
     "channel_coefficients",
+    "count_monomials",
     "differential_coefficients",
+    "flavour_summed_counts",
     "parameter_for_flavor",
+    "polynomial_coefficients",
+    "polynomial_counts",
 ]
 
 #: The physics parameters of a study, with their units.
@@ -65,6 +72,79 @@ PARAMETER_NAMES: dict[str, str] = {
 _P0 = float(proton_vector_coupling(0.0))
 _P1 = float(proton_vector_coupling(1.0)) - _P0
 _GN = float(neutron_vector_coupling(0.0))
+
+
+def polynomial_coefficients(i_pp: Any, i_pn: Any, i_nn: Any, i_mag: Any) -> tuple[Any, ...]:
+    """Coefficients (c0, c1, c2, c_mu) of N = c0 + c1 s + c2 s^2 + c_mu mu^2 from the rows.
+
+    The rows are the coupling integrals (pp, pn, nn, mag) of N = I_pp g_p^2 +
+    2 I_pn g_p g_n + I_nn g_n^2 + I_mag mu^2. Arithmetic only, so they may be NumPy arrays
+    or PyTensor tensors (template rows shifted by nuisances).
+    """
+    c0 = i_pp * _P0**2 + 2 * i_pn * _P0 * _GN + i_nn * _GN**2
+    c1 = 2 * i_pp * _P0 * _P1 + 2 * i_pn * _P1 * _GN
+    c2 = i_pp * _P1**2
+    return c0, c1, c2, i_mag
+
+
+def _effective_sin2(sin2_theta_w: Any, r2_nu: Any) -> Any:
+    """Effective s = sin^2(theta_W) + k <r^2> (Eq. 17, <r^2> in 1e-32 cm^2); arithmetic only."""
+    return sin2_theta_w + const.CHARGE_RADIUS_SHIFT * r2_nu
+
+
+def polynomial_counts(
+    coefficients: Any,
+    sin2_theta_w: Any,
+    r2_nu: Any = 0.0,
+    mu_nu_squared: Any = 0.0,
+    signal_strength: Any = 1.0,
+) -> Any:
+    """Expected counts N = S (c0 + c1 s + c2 s^2) + c_mu mu^2: the one evaluation.
+
+    s = sin^2(theta_W) + k <r^2> (Eq. 17), mu^2 in (1e-10 mu_B)^2 and S the CEvNS signal
+    strength (the magnetic term is separate physics and not scaled). Arithmetic only, so
+    every argument may be a scalar, a NumPy array or a PyTensor tensor (broadcast together).
+
+    Parameters
+    ----------
+    coefficients : sequence of four arrays or tensors
+        (c0, c1, c2, c_mu), e.g. :attr:`ChannelCoefficients.polynomial` or
+        :func:`polynomial_coefficients` of template rows.
+    sin2_theta_w, r2_nu, mu_nu_squared, signal_strength
+        Parameter values: sin^2(theta_W), <r^2> in 1e-32 cm^2, mu^2, S.
+    """
+    c0, c1, c2, cm = coefficients
+    s = _effective_sin2(sin2_theta_w, r2_nu)
+    return signal_strength * (c0 + s * (c1 + s * c2)) + cm * mu_nu_squared
+
+
+def count_monomials(
+    sin2_theta_w: Any, r2_nu: Any, mu_nu_squared: Any, signal_strength: Any = 1.0
+) -> tuple[Any, Any, Any, Any]:
+    """The terms (S, S s, S s^2, mu^2) of :func:`polynomial_counts`, one per coefficient.
+
+    For evaluating the polynomial at many parameter points as a matrix product
+    (:meth:`RateModel.counts`); agrees with :func:`polynomial_counts` to rounding.
+    """
+    s = _effective_sin2(sin2_theta_w, r2_nu)
+    weak_s = signal_strength * s
+    return signal_strength, weak_s, weak_s * s, mu_nu_squared
+
+
+def flavour_summed_counts(rows: Any, flavors: Sequence[str], value: Callable[[str], Any]) -> Any:
+    """Counts summed over flavours from coupling rows, shape (n_flavours, 4, n_bins).
+
+    ``value(name)`` gives each parameter's value (NumPy or PyTensor); the signal strength
+    is not applied (response models scale the whole CEvNS count by it).
+    """
+    total: Any = 0.0
+    s2 = value("sin2_theta_w")
+    for i, flavor in enumerate(flavors):
+        mu_name, r2_name = parameter_for_flavor(flavor)
+        mu = value(mu_name)
+        coefficients = polynomial_coefficients(rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3])
+        total = total + polynomial_counts(coefficients, s2, value(r2_name), mu * mu)
+    return total
 
 
 def parameter_for_flavor(flavor: str) -> tuple[str, str]:
@@ -165,17 +245,17 @@ class ChannelCoefficients:
 
         N = c0 + c1 s + c2 s^2 + c_mu mu^2.
         """
-        c0 = self.i_pp * _P0**2 + 2 * self.i_pn * _P0 * _GN + self.i_nn * _GN**2
-        c1 = 2 * self.i_pp * _P0 * _P1 + 2 * self.i_pn * _P1 * _GN
-        c2 = self.i_pp * _P1**2
-        return np.stack([c0, c1, c2, self.i_mag])
+        return np.stack(polynomial_coefficients(self.i_pp, self.i_pn, self.i_nn, self.i_mag))
 
     def counts(self, sin2_theta_w=const.SIN2_THETA_W_PAPER, mu_nu=0.0, r2_nu=0.0) -> np.ndarray:
         """Expected counts per bin (broadcast over parameter arrays: shape (..., n_bins))."""
-        s = np.asarray(sin2_theta_w + const.CHARGE_RADIUS_SHIFT * np.asarray(r2_nu))[..., None]
-        mu2 = np.asarray(mu_nu, dtype=float)[..., None] ** 2
-        c0, c1, c2, cm = self.polynomial
-        return c0 + s * (c1 + s * c2) + cm * mu2
+        mu = np.asarray(mu_nu, dtype=float)[..., None]
+        return polynomial_counts(
+            self.polynomial,
+            np.asarray(sin2_theta_w, dtype=float)[..., None],
+            np.asarray(r2_nu, dtype=float)[..., None],
+            mu * mu,
+        )
 
 
 #: Parameter values that :meth:`RateModel.counts` treats as one point without array set-up.
@@ -322,6 +402,13 @@ class RateModel:
         w[5], w[6] = np.where(is_e, 0.0, cm), np.where(is_e, cm, 0.0)
         return w
 
+    @staticmethod
+    def _features(strength, s2, r2_mu, r2_e, mu_mu, mu_e) -> tuple:
+        """The rows of :attr:`_weights`' features: :func:`count_monomials` of each flavour."""
+        m0, m1_mu, m2_mu, mu2_mu = count_monomials(s2, r2_mu, mu_mu * mu_mu, strength)
+        _, m1_e, m2_e, mu2_e = count_monomials(s2, r2_e, mu_e * mu_e, strength)
+        return m0, m1_mu, m2_mu, m1_e, m2_e, mu2_mu, mu2_e
+
     #: Parameter points per block in :meth:`counts`: the block's features (7 x block
     #: doubles, 3.5 MB) stay in cache and no temporary grows with the number of points.
     BLOCK_POINTS = 1 << 16
@@ -364,24 +451,10 @@ class RateModel:
             raise KeyError(f"unknown parameter(s) {sorted(unknown)}; expected {list(p)}")
         p.update(parameters)
         names = ("signal_strength", "sin2_theta_w", "r2_nu_mu", "r2_nu_e", "mu_nu_mu", "mu_nu_e")
-        k = const.CHARGE_RADIUS_SHIFT
         raw = [p[name] for name in names]
         if out is None and all(isinstance(v, _SCALAR_TYPES) for v in raw):
             # one point: fits call this in their inner loop, so skip the array machinery
-            strength, s2, r2_mu, r2_e, mu_mu, mu_e = (float(v) for v in raw)
-            s_mu, s_e = s2 + k * r2_mu, s2 + k * r2_e
-            features = np.array(
-                [
-                    strength,
-                    strength * s_mu,
-                    strength * s_mu * s_mu,
-                    strength * s_e,
-                    strength * s_e * s_e,
-                    mu_mu * mu_mu,
-                    mu_e * mu_e,
-                ]
-            )
-            return features @ self._weights
+            return np.array(self._features(*(float(v) for v in raw))) @ self._weights
         values = [np.asarray(v, dtype=float) for v in raw]
         shape = np.broadcast_shapes(*(v.shape for v in values))
         n_points = int(np.prod(shape))
@@ -406,15 +479,11 @@ class RateModel:
             strength_blk, s2_blk, r2_mu_blk, r2_e_blk, mu_mu_blk, mu_e_blk = (
                 v if v.ndim == 0 else v[start:stop] for v in flat
             )
-            np.multiply(k, r2_mu_blk, out=f[1])
-            f[1] += s2_blk  # s_mu
-            np.multiply(k, r2_e_blk, out=f[3])
-            f[3] += s2_blk  # s_e
-            np.multiply(f[1], f[1], out=f[2])
-            np.multiply(f[3], f[3], out=f[4])
-            f[0] = strength_blk
-            f[1:5] *= f[0]
-            np.multiply(mu_mu_blk, mu_mu_blk, out=f[5])
-            np.multiply(mu_e_blk, mu_e_blk, out=f[6])
+            for row, feature in zip(
+                f,
+                self._features(strength_blk, s2_blk, r2_mu_blk, r2_e_blk, mu_mu_blk, mu_e_blk),
+                strict=True,
+            ):
+                row[...] = feature
             np.matmul(f.T, w, out=out2[start:stop])
         return out

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import __version__
 from ..io import write_text_atomic
+from ..stats.parameters import PARAMETERS
 
 __all__ = ["run_study", "sampler_warnings"]
 
@@ -73,14 +74,7 @@ def sampler_warnings(diag: dict, summary: dict | None = None) -> list[str]:
     return out
 
 
-UNITS = {
-    "sin2_theta_w": "",
-    "mu_nu_mu": "1e-10 mu_B",
-    "mu_nu_e": "1e-10 mu_B",
-    "r2_nu_mu": "1e-32 cm^2",
-    "r2_nu_e": "1e-32 cm^2",
-    "signal_strength": "ratio to SM",
-}
+UNITS = {k: p.unit for k, p in PARAMETERS.items() if k != "neutron_skin_fm"}
 
 
 def _fmt(x: float) -> str:
@@ -152,16 +146,8 @@ def run_study(
         data_section = _data_section(study, counting, outdir)
 
     say("sampling the posterior (NUTS)")
-    result = sample_study(
-        study,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        seed=seed,
-        backend=backend,
-        counting=counting,
-        progressbar=progress is not None,
-    )
+    nuts = dict(draws=draws, tune=tune, chains=chains, seed=seed, backend=backend)
+    result = sample_study(study, counting=counting, progressbar=progress is not None, **nuts)
     nc_path = write_netcdf(result.idata, outdir / "posterior.nc")
     params = study.free_parameters
     bayes = summarise_posterior(result.idata, params)
@@ -211,16 +197,7 @@ def run_study(
                 continue
             say(f"sampling with pooling = {alt}")
             alt_result = sample_study(
-                study,
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                seed=seed,
-                backend=backend,
-                pooling=alt,
-                counting=counting,
-                progressbar=False,
-                prior_draws=10,
+                study, pooling=alt, counting=counting, progressbar=False, prior_draws=10, **nuts
             )
             pooling[alt] = {
                 "summary": summarise_posterior(alt_result.idata, params),

@@ -49,15 +49,14 @@ from ..detector.response import (
     ReleaseEfficiency,
     rebin,
 )
-from ..physics import constants as const
-from ..physics.cross_sections import (
-    max_recoil_kev,
-    neutron_vector_coupling,
-    proton_vector_coupling,
-)
+from ..physics.cross_sections import max_recoil_kev
 from ..physics.sns import sns_spectrum
-from ..rates.coefficients import DetectorSetup, differential_coefficients, parameter_for_flavor
-from .model import ModelBase, NuisanceSpec
+from ..rates.coefficients import (
+    DetectorSetup,
+    differential_coefficients,
+)
+from .model import ModelBase, NuisanceSpec, normalisation_nuisances
+from .parameters import defaults
 
 __all__ = [
     "ResponseModel",
@@ -67,19 +66,8 @@ __all__ = [
     "model_for_study",
 ]
 
-_P0 = float(proton_vector_coupling(0.0))
-_P1 = float(proton_vector_coupling(1.0)) - _P0
-_GN = float(neutron_vector_coupling(0.0))
-
 #: Physics parameters the response model understands, with their SM / nominal values.
-_DEFAULTS: dict[str, float] = {
-    "sin2_theta_w": const.SIN2_THETA_W_PAPER,
-    "mu_nu_mu": 0.0,
-    "mu_nu_e": 0.0,
-    "r2_nu_mu": 0.0,
-    "r2_nu_e": 0.0,
-    "signal_strength": 1.0,
-}
+_DEFAULTS: dict[str, float] = defaults()
 
 #: Smallest expectation per bin (keeps ln mu finite when a template interpolation undershoots).
 _FLOOR = 1e-9
@@ -224,11 +212,6 @@ class ResponseModel(ModelBase):
     steady_state_smooth: SmoothSteadyState | None = None
 
     # ------------------------------------------------------------------ evaluation
-    def _value(self, params: Mapping[str, Any], name: str):
-        if name in params:
-            return params[name]
-        return self.fixed.get(name, _DEFAULTS.get(name, 0.0))
-
     def _rows(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np):
         rows: Any = self.rows
         for term in self.shape_terms:
@@ -244,25 +227,7 @@ class ResponseModel(ModelBase):
     def signal(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np):
         """Expected CEvNS counts per bin (signal strength and flux included)."""
         rows = self._rows(params, nuisances, xp)
-        s2 = self._value(params, "sin2_theta_w")
-        total = 0.0
-        for i, flavor in enumerate(self.flavors):
-            mu_name, r2_name = parameter_for_flavor(flavor)
-            s_eff = s2 + const.CHARGE_RADIUS_SHIFT * self._value(params, r2_name)
-            gp = _P0 + _P1 * s_eff
-            mu = self._value(params, mu_name)
-            total = (
-                total
-                + (gp * gp) * rows[i, 0]
-                + (2.0 * _GN * gp) * rows[i, 1]
-                + (_GN * _GN) * rows[i, 2]
-                + (mu * mu) * rows[i, 3]
-            )
-        scale = self._value(params, "signal_strength")
-        for name in ("flux_norm", "detector_norm"):
-            if name in self._nuisance_names:
-                scale = scale * nuisances[name]
-        return scale * total
+        return self._weighted_cevns(rows, params, nuisances)
 
     def neutron_counts(self, nuisances: Mapping[str, Any], xp=np):
         """Expected prompt-neutron counts per bin (0 when the study has none)."""
@@ -299,10 +264,6 @@ class ResponseModel(ModelBase):
         return beam + self.steady_state_counts(nuisances, xp)
 
     # ------------------------------------------------------------------ helpers
-    @property
-    def _nuisance_names(self) -> set[str]:
-        return {n.name for n in self.nuisances}
-
     def nominal_nuisances(self) -> dict[str, np.ndarray | float]:
         """Nuisances at their nominal values (scalars as floats; steady state at the AC counts)."""
         out: dict[str, Any] = {}
@@ -510,24 +471,7 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
     nuisances: list[NuisanceSpec] = []
     terms: list[ShapeTerm] = []
     ns = spec.nuisances
-    if ns.flux_sigma > 0:
-        nuisances.append(
-            NuisanceSpec(
-                "flux_norm",
-                "lognormal",
-                ns.flux_sigma,
-                description="neutrino flux normalisation (neutrinos per proton)",
-            )
-        )
-    if ns.detector_sigma > 0:
-        nuisances.append(
-            NuisanceSpec(
-                "detector_norm",
-                "lognormal",
-                ns.detector_sigma,
-                description="detector normalisation (mass, other efficiencies)",
-            )
-        )
+    nuisances += normalisation_nuisances(ns.flux_sigma, ns.detector_sigma)
     qf_rel = response.quenching.relative_width()
     if ns.quenching and qf_rel > 0:
         values = np.stack(

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..poisson import poisson_deviance_terms
+
 __all__ = [
     "COSTS",
     "chi2",
@@ -41,16 +43,12 @@ COSTS = ("poisson", "chi2")
 
 
 def poisson_deviance(observed, expected) -> np.ndarray:
-    """2 sum[mu - n + n ln(n / mu)] over the last axis; +inf where mu <= 0 < n or mu < 0."""
-    n = np.asarray(observed, dtype=float)
-    mu = np.asarray(expected, dtype=float)
-    safe_n = np.where(n > 0, n, 1.0)
-    safe_mu = np.where(mu > 0, mu, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_term = np.where(n > 0, n * np.log(safe_n / safe_mu), 0.0)
-    value = 2.0 * np.sum(mu - n + log_term, axis=-1)
-    bad = np.any((mu < 0) | ((mu == 0) & (n > 0)), axis=-1)
-    return np.where(bad, np.inf, value)[()]
+    """2 sum[mu - n + n ln(n / mu)] over the last axis; +inf where mu <= 0 < n or mu < 0.
+
+    The sum of :func:`cenns_bayes.poisson.poisson_deviance_terms` (the per-bin primitive,
+    shared with the detector layer's on/off likelihood).
+    """
+    return np.sum(poisson_deviance_terms(observed, expected), axis=-1)[()]
 
 
 def poisson_deviance_gradient(observed, expected) -> np.ndarray:

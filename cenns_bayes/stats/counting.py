@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from ..physics.constants import CHARGE_RADIUS_SHIFT
-from ..rates.coefficients import RateModel
-from .model import ModelBase, NuisanceSpec, with_auxiliary
+from ..rates.coefficients import RateModel, polynomial_counts
+from .model import ModelBase, NuisanceSpec, normalisation_nuisances, with_auxiliary
 from .parameters import defaults
 
 __all__ = ["CountingModel", "evaluate_polynomial"]
@@ -55,15 +55,13 @@ def evaluate_polynomial(rate_model: RateModel, params: Mapping[str, Any], xp=np,
     is_e = rate_model.mu_index == 1
     if coefficients is None:
         coefficients = [np.asarray(row) for row in rate_model.polynomial]
-    c0, c1, c2, cm = coefficients
     if is_e.all() or not is_e.any():
         suffix = "e" if is_e.all() else "mu"
         mu2, r2 = p[f"mu_nu_{suffix}_squared"], p[f"r2_nu_{suffix}"]
     else:
         mu2 = xp.where(is_e, p["mu_nu_e_squared"], p["mu_nu_mu_squared"])
         r2 = xp.where(is_e, p["r2_nu_e"], p["r2_nu_mu"])
-    s = p["sin2_theta_w"] + CHARGE_RADIUS_SHIFT * r2
-    return p["signal_strength"] * (c0 + s * (c1 + s * c2)) + cm * mu2
+    return polynomial_counts(coefficients, p["sin2_theta_w"], r2, mu2, p["signal_strength"])
 
 
 def _per_column(value, index):
@@ -115,26 +113,13 @@ class CountingModel(ModelBase):
         dets = [d for d, _, _ in self.rate_model.labels]
         self.detector_names = list(dict.fromkeys(dets))
         self.detector_index = np.array([self.detector_names.index(d) for d in dets])
-        self.nuisances = []
-        if self.flux_sigma > 0:
-            self.nuisances.append(
-                NuisanceSpec(
-                    "flux_norm",
-                    "lognormal",
-                    self.flux_sigma,
-                    description="neutrino flux normalisation shared by all detectors (ratio)",
-                )
-            )
-        if self.detector_sigma > 0:
-            self.nuisances.append(
-                NuisanceSpec(
-                    "detector_norm",
-                    "lognormal",
-                    self.detector_sigma,
-                    size=len(self.detector_names),
-                    description="per-detector normalisation: efficiency, quenching, mass (ratio)",
-                )
-            )
+        self.nuisances = normalisation_nuisances(
+            self.flux_sigma,
+            self.detector_sigma,
+            len(self.detector_names),
+            "neutrino flux normalisation shared by all detectors (ratio)",
+            "per-detector normalisation: efficiency, quenching, mass (ratio)",
+        )
         if self.radius_slopes is not None:
             self.nuisances.append(
                 NuisanceSpec(
@@ -252,15 +237,17 @@ class CountingModel(ModelBase):
         r2 = np.where(is_e, p["r2_nu_e"], p["r2_nu_mu"])
         s = p["sin2_theta_w"] + CHARGE_RADIUS_SHIFT * r2
         strength = p["signal_strength"]
-        c0, c1, c2, cm = rm.polynomial
+        coefficients: Any = rm.polynomial
         z = None
         if self.radius_slopes is not None and "neutron_radius" in nuisances:
             z = np.atleast_1d(np.asarray(nuisances["neutron_radius"], dtype=float))[
                 self.radius_index
             ]
             first, second = self.radius_slopes
-            c0, c1, c2, cm = (rm.polynomial[k] + z * first[k] + z * z * second[k] for k in range(4))
-        base = strength * (c0 + s * (c1 + s * c2)) + cm * mu**2
+            coefficients = [rm.polynomial[k] + z * first[k] + z * z * second[k] for k in range(4)]
+        _, c1, c2, cm = coefficients
+        weak = polynomial_counts(coefficients, p["sin2_theta_w"], r2)  # S = 1, mu = 0
+        base = strength * weak + cm * mu**2
         flux = float(nuisances.get("flux_norm", 1.0))
         det = (
             np.atleast_1d(np.asarray(nuisances["detector_norm"], dtype=float))[self.detector_index]
@@ -274,7 +261,7 @@ class CountingModel(ModelBase):
             if name == "sin2_theta_w":
                 out[name] = slope
             elif name == "signal_strength":
-                out[name] = (c0 + s * (c1 + s * c2)) * scale
+                out[name] = weak * scale
             elif name in ("mu_nu_mu", "mu_nu_e"):
                 out[name] = np.where(is_e == (name == "mu_nu_e"), 2.0 * cm * mu * scale, 0.0)
             elif name in ("mu_nu_mu_squared", "mu_nu_e_squared"):
@@ -293,9 +280,7 @@ class CountingModel(ModelBase):
             assert self.radius_slopes is not None and self.radius_index is not None
             first, second = self.radius_slopes
             d_coeff = [first[k] + 2.0 * z * second[k] for k in range(4)]
-            d_base = (
-                strength * (d_coeff[0] + s * (d_coeff[1] + s * d_coeff[2])) + d_coeff[3] * mu**2
-            )
+            d_base = polynomial_counts(d_coeff, p["sin2_theta_w"], r2, mu**2, strength)
             onehot = self.radius_index[None, :] == np.arange(len(self.radius_groups))[:, None]
             out["neutron_radius"] = onehot * (d_base * scale)
         return out

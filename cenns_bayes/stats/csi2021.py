@@ -46,7 +46,7 @@ from ..detector.energy_response import trapezoid_weights
 from ..detector.response import ARRIVAL_TIME_COMPONENT
 from ..rates.coefficients import differential_coefficients
 from .lar import _DEFAULTS, _FLOOR, LArModel, TemplateShift, _recoil_grid
-from .model import NuisanceSpec
+from .model import NuisanceSpec, normalisation_nuisances
 
 __all__ = ["CsI2021Model", "build_csi_2021_model", "histogram_events"]
 
@@ -176,24 +176,7 @@ def build_csi_2021_model(study, detector: str | None = None) -> CsI2021Model:
     nuisances: list[NuisanceSpec] = []
     cevns_terms: list[TemplateShift] = []
     ns = spec.nuisances
-    if ns.flux_sigma > 0:
-        nuisances.append(
-            NuisanceSpec(
-                "flux_norm",
-                "lognormal",
-                ns.flux_sigma,
-                description="neutrino flux normalisation (neutrinos per proton)",
-            )
-        )
-    if ns.detector_sigma > 0:
-        nuisances.append(
-            NuisanceSpec(
-                "detector_norm",
-                "lognormal",
-                ns.detector_sigma,
-                description="detector normalisation (mass, other efficiencies)",
-            )
-        )
+    nuisances += normalisation_nuisances(ns.flux_sigma, ns.detector_sigma)
     if ns.quenching:
         for k in (0, 1):
             values = np.stack(

@@ -37,14 +37,16 @@ from typing import Any
 import numpy as np
 
 from ..detector.energy_response import energy_bin_probabilities, trapezoid_weights
-from ..physics import constants as const
 from ..physics.cross_sections import max_recoil_kev
 from ..physics.sns import sns_spectrum
-from ..rates.coefficients import DetectorSetup, differential_coefficients, parameter_for_flavor
+from ..rates.coefficients import (
+    DetectorSetup,
+    differential_coefficients,
+)
 
 # Couplings, parameter defaults and the expectation floor are the response model's own.
-from .binned import _DEFAULTS, _FLOOR, _GN, _P0, _P1, interpolation_coefficients
-from .model import ModelBase, NuisanceSpec
+from .binned import _DEFAULTS, _FLOOR, interpolation_coefficients
+from .model import ModelBase, NuisanceSpec, normalisation_nuisances
 
 __all__ = ["LArModel", "TemplateShift", "build_lar_model"]
 
@@ -165,15 +167,6 @@ class LArModel(ModelBase):
     detector_names: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ evaluation
-    @property
-    def _nuisance_names(self) -> set[str]:
-        return {n.name for n in self.nuisances}
-
-    def _value(self, params: Mapping[str, Any], name: str):
-        if name in params:
-            return params[name]
-        return self.fixed.get(name, _DEFAULTS.get(name, 0.0))
-
     @staticmethod
     def _z(nuisances: Mapping[str, Any], name: str):
         return nuisances[name] if name in nuisances else 0.0
@@ -183,24 +176,7 @@ class LArModel(ModelBase):
         rows: Any = self.rows
         for term in self.cevns_terms:
             rows = rows + term.evaluate(self._z(nuisances, term.name), xp)
-        s2 = self._value(params, "sin2_theta_w")
-        total = 0.0
-        for i, flavor in enumerate(self.flavors):
-            mu_name, r2_name = parameter_for_flavor(flavor)
-            gp = _P0 + _P1 * (s2 + const.CHARGE_RADIUS_SHIFT * self._value(params, r2_name))
-            mu = self._value(params, mu_name)
-            total = (
-                total
-                + (gp * gp) * rows[i, 0]
-                + (2.0 * _GN * gp) * rows[i, 1]
-                + (_GN * _GN) * rows[i, 2]
-                + (mu * mu) * rows[i, 3]
-            )
-        scale = self._value(params, "signal_strength")
-        for name in ("flux_norm", "detector_norm"):
-            if name in self._nuisance_names:
-                scale = scale * nuisances[name]
-        return scale * total
+        return self._weighted_cevns(rows, params, nuisances)
 
     def background(self, name: str, nuisances: Mapping[str, Any], xp=np):
         """Expected counts per bin of one background template (0 when absent)."""
@@ -329,24 +305,11 @@ def build_lar_model(study, detector: str | None = None) -> LArModel:
     nuisances: list[NuisanceSpec] = []
     cevns_terms: list[TemplateShift] = []
     ns = spec.nuisances
-    if ns.flux_sigma > 0:
-        nuisances.append(
-            NuisanceSpec(
-                "flux_norm",
-                "lognormal",
-                ns.flux_sigma,
-                description="neutrino flux normalisation (neutrinos per proton)",
-            )
-        )
-    if ns.detector_sigma > 0:
-        nuisances.append(
-            NuisanceSpec(
-                "detector_norm",
-                "lognormal",
-                ns.detector_sigma,
-                description="fiducial mass (detector normalisation)",
-            )
-        )
+    nuisances += normalisation_nuisances(
+        ns.flux_sigma,
+        ns.detector_sigma,
+        detector_description="fiducial mass (detector normalisation)",
+    )
     qf_nodes = np.array(
         sorted({0.0, *response.template_sigmas, *(-s for s in response.template_sigmas)})
     )

@@ -18,11 +18,16 @@ from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
+from ..rates.coefficients import flavour_summed_counts
+from .cost import poisson_deviance
+from .parameters import defaults
+
 __all__ = [
     "ExpectationModel",
     "NuisanceSpec",
     "constraint_neg2logpdf",
     "draw_auxiliary",
+    "normalisation_nuisances",
     "with_auxiliary",
 ]
 
@@ -95,8 +100,6 @@ class NuisanceSpec:
         if self.kind == "poisson":
             raise TypeError(f"{self.name}: a poisson nuisance has no standard-normal form")
         if self.kind == "lognormal":
-            if np.all(np.asarray(self.centre) == 0):
-                return xp.exp(self.sigma * z)
             return xp.exp(self.centre + self.sigma * z)
         return self.centre + self.sigma * z
 
@@ -110,6 +113,34 @@ class NuisanceSpec:
         raise TypeError(f"{self.name}: a poisson nuisance has no standard-normal form")
 
 
+def normalisation_nuisances(
+    flux_sigma: float,
+    detector_sigma: float,
+    n_detectors: int = 1,
+    flux_description: str = "neutrino flux normalisation (neutrinos per proton)",
+    detector_description: str = "detector normalisation (mass, other efficiencies)",
+) -> list[NuisanceSpec]:
+    """The log-normal flux and detector normalisations of a study's ``[nuisances]`` table.
+
+    ``flux_norm`` (one ratio, shared by every detector at the source) and ``detector_norm``
+    (one ratio per detector), each left out when its relative width is 0.
+    """
+    out = []
+    if flux_sigma > 0:
+        out.append(NuisanceSpec("flux_norm", "lognormal", flux_sigma, description=flux_description))
+    if detector_sigma > 0:
+        out.append(
+            NuisanceSpec(
+                "detector_norm",
+                "lognormal",
+                detector_sigma,
+                size=n_detectors,
+                description=detector_description,
+            )
+        )
+    return out
+
+
 def constraint_neg2logpdf(spec: NuisanceSpec, value: np.ndarray) -> float:
     """-2 ln of the constraint at ``value``, zero at the nominal value.
 
@@ -121,11 +152,8 @@ def constraint_neg2logpdf(spec: NuisanceSpec, value: np.ndarray) -> float:
     if spec.kind == "poisson":
         if np.any(value <= 0):
             return np.inf
-        m = np.asarray(spec.centre, dtype=float)
-        lam = spec.sigma * value
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_term = np.where(m > 0, m * np.log(m / lam), 0.0)
-        return float(2.0 * np.sum(lam - m + log_term))
+        m = np.atleast_1d(np.asarray(spec.centre, dtype=float))
+        return float(poisson_deviance(m, spec.sigma * np.atleast_1d(value)))
     if spec.kind == "auxiliary":
         centre = np.asarray(spec.centre, dtype=float)
         value_at = float(spec.auxiliary.control_neg2ll(value))
@@ -262,6 +290,30 @@ class ModelBase:
     fixed: dict[str, float]
     additive_poisson: dict[str, float] = {}
     has_jacobian = False
+    flavors: list[str]  # response models: the flavours of the coupling rows
+
+    @property
+    def _nuisance_names(self) -> set[str]:
+        return {n.name for n in self.nuisances}
+
+    def _value(self, params: Mapping[str, Any], name: str):
+        """Physics parameter ``name``: given, else fixed by the study, else its SM value."""
+        if name in params:
+            return params[name]
+        return self.fixed.get(name, defaults().get(name, 0.0))
+
+    def _weighted_cevns(self, rows, params: Mapping[str, Any], nuisances: Mapping[str, Any]):
+        """CEvNS counts of coupling rows (n_flavours, 4, n_bins) of :attr:`flavors`.
+
+        The polynomial of :func:`cenns_bayes.rates.coefficients.flavour_summed_counts`,
+        times the signal strength and the flux and detector normalisations present.
+        """
+        total = flavour_summed_counts(rows, self.flavors, lambda name: self._value(params, name))
+        scale = self._value(params, "signal_strength")
+        for name in ("flux_norm", "detector_norm"):
+            if name in self._nuisance_names:
+                scale = scale * nuisances[name]
+        return scale * total
 
     def expected(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np) -> Any:
         """Expected counts per bin: each model defines it."""

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special
 
+from ..detector.background import profiled_rate
 from . import parameters as _par
 from .cost import cost as _cost
 from .cost import cost_gradient as _cost_gradient
@@ -169,26 +170,6 @@ def find_crossing(
         x_prev = x
         step *= 1.5
     raise RuntimeError(f"no crossing of Delta = {delta} found")
-
-
-def profiled_rate(
-    n_on: np.ndarray, m_off: np.ndarray | float, s: np.ndarray, tau: np.ndarray | float = 1.0
-) -> np.ndarray:
-    """Per-bin maximum-likelihood rate b of Pois(n; s + b) Pois(m; tau b), non-integer n allowed.
-
-    The closed form of :func:`cenns_bayes.detector.background.profiled_background`, evaluated
-    without cancellation for B < 0.
-    """
-    n, m, s = (np.asarray(x, dtype=float) for x in (n_on, m_off, s))
-    a = 1.0 + tau
-    big_b = n + m - a * s
-    c = m * s
-    root = np.sqrt(big_b * big_b + 4.0 * a * c)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        neg = np.where(
-            root - big_b > 0, 2.0 * c / np.where(root - big_b > 0, root - big_b, 1.0), 0.0
-        )
-    return np.where(big_b >= 0, (big_b + root) / (2.0 * a), neg)
 
 
 @dataclass
