@@ -255,8 +255,9 @@ class PosteriorRefitter:
         )
         #: nuisance name -> pm.Data of its auxiliary measurement, and that data's shape
         self.auxiliary_names = auxiliary_data_names(self.counting)
-        self.compiled_shapes = {
-            name: np.shape(self.model[name].get_value()) for name in self.auxiliary_names.values()
+        self.nominal_auxiliary = {
+            name: np.asarray(self.model[name].get_value(), dtype=float)
+            for name in self.auxiliary_names.values()
         }
         self.compiled: Any = None
         if not self.direct:
@@ -284,7 +285,14 @@ class PosteriorRefitter:
 
         s = self.settings
         observed = np.asarray(counts, dtype=float)
-        aux = {n: v for n, v in (auxiliary or {}).items() if n in self.auxiliary_names}
+        aux = {}  # pm.Data name -> the toy's auxiliary measurement, where not the nominal one
+        for name, value in (auxiliary or {}).items():
+            data_name = self.auxiliary_names.get(name)
+            if data_name is not None:
+                nominal = self.nominal_auxiliary[data_name]
+                measured = np.reshape(np.asarray(value, dtype=float), nominal.shape)
+                if not np.array_equal(measured, nominal):
+                    aux[data_name] = measured
         if self.direct and not aux:
             from ..bayes.direct import compile_direct
             from ..stats.counting import CountingModel
@@ -294,12 +302,7 @@ class PosteriorRefitter:
         else:
             # the hand-written log-density centres its constraints on the study's nominal
             # auxiliary measurements, so a toy with its own goes through the PyMC graph
-            data = {"observed_counts": observed}
-            for name, value in aux.items():
-                data_name = self.auxiliary_names[name]
-                shape = self.compiled_shapes[data_name]
-                data[data_name] = np.reshape(np.asarray(value, dtype=float), shape)
-            compiled = self._pytensor_compiled().with_data(**data)
+            compiled = self._pytensor_compiled().with_data(observed_counts=observed, **aux)
         t0 = time.perf_counter()
         trace = nutpie.sample(
             compiled,
