@@ -290,11 +290,30 @@ class JointModel(ModelBase):
         return p, n
 
     def expected(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np):
-        """Expected counts per bin, the members' concatenated (NumPy or PyTensor)."""
-        parts = [
-            m.model.expected(*self.member_inputs(m, params, nuisances), xp=xp) for m in self.members
-        ]
-        return xp.concatenate(parts)
+        """Expected counts per bin, the members' concatenated (NumPy or PyTensor).
+
+        On NumPy a member whose inputs equal those of the previous call is not recomputed:
+        a numerical gradient moves one nuisance at a time, which changes one member only.
+        """
+        if xp is not np:
+            return xp.concatenate(
+                [
+                    m.model.expected(*self.member_inputs(m, params, nuisances), xp=xp)
+                    for m in self.members
+                ]
+            )
+        cache = self.__dict__.setdefault("_last_expected", {})
+        parts = []
+        for m in self.members:
+            p, n = self.member_inputs(m, params, nuisances)
+            key = _inputs_key(p, n)
+            hit = cache.get(m.label)
+            if hit is None or hit[0] != key:
+                value = np.asarray(m.model.expected(p, n), dtype=float)
+                hit = (key, np.broadcast_to(value, (m.n_bins,)).copy())
+                cache[m.label] = hit
+            parts.append(hit[1])
+        return np.concatenate(parts)
 
     def signal(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np):
         """Expected CEvNS counts per bin, the members' concatenated."""
@@ -324,6 +343,15 @@ class JointModel(ModelBase):
                 for k, v in m.model.components(*self.member_inputs(m, params, nuisances)).items():
                     out[f"{m.label}.{k}"] = v
         return out
+
+
+def _inputs_key(params: Mapping[str, Any], nuisances: Mapping[str, Any]) -> tuple:
+    """A hashable snapshot of a member's inputs (exact values, so a cache hit is exact)."""
+    return tuple(
+        (k, np.asarray(v, dtype=float).tobytes())
+        for d in (params, nuisances)
+        for k, v in sorted(d.items())
+    )
 
 
 def build_joint_model(
@@ -421,3 +449,152 @@ def build_joint_model(
         members=joined,
         notes=notes,
     )
+
+
+# ---------------------------------------------------------------------- studies
+
+
+def member_models(study) -> dict[str, Any]:
+    """Each member's model, built once per joint study (cached on it)."""
+    from .binned import model_for_study
+
+    cache = study._cache.setdefault("member_models", {})
+    for label, member in study.members.items():
+        if label not in cache:
+            cache[label] = model_for_study(member)
+    return cache
+
+
+def joint_model_for_study(study, labels: list[str] | None = None) -> JointModel:
+    """The :class:`JointModel` of a joint study's selected fit (of some members only, if given).
+
+    One member alone gives that data set's own likelihood, with the fit's parameters
+    (radii included) entering exactly as in the joint model.
+    """
+    models = member_models(study)
+    chosen = list(study.members) if labels is None else labels
+    nuis = study.spec.nuisances
+    free = study.free_parameters
+    key = (
+        "joint",
+        tuple(chosen),
+        tuple(sorted(p for p in free if p in RADIUS_PARAMETERS.values())),
+    )
+    cache = study._cache.setdefault("joint_models", {})
+    if key not in cache:
+        cache[key] = build_joint_model(
+            [(label, study.members[label], models[label]) for label in chosen],
+            free,
+            study.true_parameters(),
+            nuis.flux_sigma,
+            nuis.flux_pooling if len(chosen) > 1 else "complete",
+        )
+    model = cache[key]
+    # the non-free parameters at the spec's values, the radii at their nominal values
+    model.fixed = {
+        **model.notes["nominal_radii_fm"],
+        **{k: v for k, v in study.true_parameters().items() if k not in free},
+    }
+    return model
+
+
+def _fit_one(model: JointModel, free: list[str], bounds: dict, progress=None) -> dict:
+    """Best fit, 68 % and 90 % profile intervals of each free parameter, pulls and counts."""
+    from .profile import DELTA_68, DELTA_90, ProfileFitter, nuisance_table
+
+    fitter = ProfileFitter(model, free, bounds=bounds)
+    best = fitter.best_fit()
+    out: dict[str, Any] = {"parameters": {}}
+    for name in free:
+        if progress is not None:
+            progress(f"profile of {name}")
+        out["parameters"][name] = {
+            "best": best.parameters[name],
+            "interval_68": list(fitter.interval(name, DELTA_68)),
+            "interval_90": list(fitter.interval(name, DELTA_90)),
+        }
+    signal = np.asarray(model.signal(best.parameters, best.nuisances), float)
+    out["cevns_events_at_best"] = {
+        label: float(signal[sl].sum()) for label, sl in model.member_slices().items()
+    }
+    if "signal_strength" in free:
+        out["significance_sigma"] = fitter.significance("signal_strength", 0.0)
+    out["minimum_neg2ll"] = best.neg2ll
+    out["converged"] = best.success
+    out["nuisances"] = nuisance_table(model, best)
+    out["n_bins"] = int(model.observed.size)
+    return out
+
+
+def fit_bounds(study) -> dict[str, tuple[float, float]]:
+    """Fit bounds of the free parameters: their uniform priors' ranges where given."""
+    out = {}
+    for name, prior in study.spec.priors.items():
+        lo, hi = getattr(prior, "lower", None), getattr(prior, "upper", None)
+        if lo is not None and hi is not None:
+            plo, phi = _par.bounds(name)
+            out[name] = (max(float(lo), plo), min(float(hi), phi))
+    return out
+
+
+def fit_joint(
+    study, fits: list[str] | None = None, per_data_set: bool = True, progress=None
+) -> dict:
+    """Fit a joint study: each ``[[fits]]`` entry jointly and, beside it, per data set.
+
+    Returns the JSON-ready result of ``cenns-bayes fit JOINT.toml``: per fit, the joint
+    best fit and profile intervals (68 %: Delta = 1, 90 %: Delta = 2.706; for the magnetic
+    moments the 90 % upper end is the limit) and the same for every member alone (only the
+    parameters its data depend on; radii of isotopes it lacks are left out).
+    """
+    import time
+
+    out: dict[str, Any] = {"study": study.name, "fits": {}}
+    bounds = fit_bounds(study)
+    names = fits or [f.name for f in study.spec.fits]
+    for name in names:
+        sub = study.for_fit(name)
+        free = sub.free_parameters
+        entry: dict[str, Any] = {"free": free}
+        if progress is not None:
+            progress(f"{name}: joint fit of {', '.join(free)}")
+        start = time.perf_counter()
+        model = joint_model_for_study(sub)
+        entry["joint"] = _fit_one(model, free, bounds, progress)
+        entry["joint"]["seconds"] = time.perf_counter() - start
+        if per_data_set:
+            entry["members"] = {}
+            for label in sub.members:
+                alone = joint_model_for_study(sub, [label])
+                own = [
+                    p for p in free if p not in RADIUS_PARAMETERS.values() or p in _radii_of(alone)
+                ]
+                if not own:
+                    continue
+                if progress is not None:
+                    progress(f"{name}: {label} alone")
+                start = time.perf_counter()
+                entry["members"][label] = _fit_one(alone, own, bounds)
+                entry["members"][label]["seconds"] = time.perf_counter() - start
+        out["fits"][name] = entry
+    out["details"] = {
+        "members": {label: s.path for label, s in study.members.items()},
+        "flux": {
+            "sigma": study.spec.nuisances.flux_sigma,
+            "pooling": study.spec.nuisances.flux_pooling,
+        },
+        "statistic": "poisson profile likelihood; intervals: Delta(-2 ln L) = 1 (68 %) and "
+        "2.706 (90 %), clipped at physical bounds (mu_nu >= 0)",
+        "fixed_parameters": study.true_parameters(),
+        "radius_templates": {
+            k: v
+            for m in study._cache.get("joint_models", {}).values()
+            for k, v in m.notes["radius_templates"].items()
+        },
+    }
+    return out
+
+
+def _radii_of(model: JointModel) -> set[str]:
+    """Radius parameters whose isotopes the model's targets hold."""
+    return set(model.notes["nominal_radii_fm"])
