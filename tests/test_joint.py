@@ -117,3 +117,93 @@ def test_flux_pooling_none_keeps_each_members_flux(members):
     names = [n.name for n in joint.nuisances]
     assert "flux_norm" not in names
     assert {"csi2017.flux_norm", "csi2021.flux_norm", "lar2020.flux_norm"} <= set(names)
+
+
+# ---------------------------------------------------------------------- specs
+
+
+def _joint_text(**replace: str) -> str:
+    text = (MODELS / "coherent_joint.toml").read_text()
+    for old, new in replace.items():
+        assert old in text
+        text = text.replace(old, new)
+    return text
+
+
+def test_joint_spec_loads_members_and_fits():
+    from cenns_bayes.specs.joint import is_joint_spec, load_joint_study
+
+    study = load_joint_study(MODELS / "coherent_joint.toml")
+    assert is_joint_spec(MODELS / "coherent_joint.toml")
+    assert not is_joint_spec(MODELS / "coherent_csi_2021.toml")
+    assert list(study.members) == ["csi2017", "csi2021", "lar2020"]
+    assert study.free_parameters == ["sin2_theta_w"]
+    radii = study.for_fit("neutron_radii")
+    assert radii.free_parameters == RADII
+    assert radii.true_parameters()["sin2_theta_w"] == pytest.approx(0.23120)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "problem"),
+    [
+        (
+            'free = ["sin2_theta_w"]',
+            'free = ["sin2_theta_w"]\nbogus = 1',
+            "fits[0].bogus",
+            "unknown",
+        ),
+        (
+            "sin2_theta_w = { dist",
+            "#sin2_theta_w = { dist",
+            "fits[0].free",
+            "no [priors] entry",
+        ),
+        (
+            'neutron_radius_ar40_fm = { dist = "uniform", lower = 2.6',
+            'neutron_radius_ar40_fm = { dist = "uniform", lower = 1.0',
+            "priors.neutron_radius_ar40_fm",
+            "template range",
+        ),
+        ('spec = "coherent_lar_2020.toml"', 'spec = "missing.toml"', "members[2].spec", "no such"),
+        ('label = "lar2020"', 'label = "csi2021"', "members", "unique"),
+    ],
+)
+def test_joint_spec_errors_name_file_and_key(tmp_path, old, new, key, problem):
+    from cenns_bayes.specs import SpecError
+    from cenns_bayes.specs.joint import load_joint_study
+
+    text = _joint_text(**{old: new}).replace('spec = "coherent_', f'spec = "{MODELS}/coherent_')
+    path = tmp_path / "joint.toml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as err:
+        load_joint_study(path)
+    assert err.value.path == str(path)
+    assert err.value.key == key
+    assert problem in err.value.problem
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["template_sigmas=[1.0]", "resolution_sqrt_kevee=0.5", "shape_systematics=false"],
+)
+def test_lar_only_keys_refused_for_the_csi_2021_release(override):
+    from cenns_bayes.specs import SpecStructureError
+
+    name, value = override.split("=")
+    with pytest.raises(SpecStructureError) as err:
+        load_study(
+            MODELS / "coherent_csi_2021.toml",
+            {f"detectors.CsI.energy_response.{name}": eval(value.replace("false", "False"))},
+        )
+    assert err.value.key == "detectors[0].energy_response"
+    assert name in err.value.problem and "coherent-lar-2020" in err.value.problem
+
+
+def test_commands_without_joint_support_refuse_a_joint_spec_in_one_line():
+    from .test_cli import run_cli
+
+    proc = run_cli("rates", str(MODELS / "coherent_joint.toml"))
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "joint study" in lines[0] and "use fit, sample or study" in lines[0]

@@ -226,14 +226,14 @@ def load_joint_study(path: str | Path, overrides: dict[str, Any] | None = None) 
                 raise SpecPhysicsError(
                     path_s, f"fits[{i}].free", f"{name} is free but has no [priors] entry"
                 )
-    for name, (lo, hi) in RADIUS_RANGES_FM.items():
-        prior = spec.priors.get(name)
+    for radius, (lo, hi) in RADIUS_RANGES_FM.items():
+        prior = spec.priors.get(radius)  # type: ignore[call-overload]
         if prior is None:
             continue
         if not isinstance(prior, schema.UniformPrior) or prior.lower < lo or prior.upper > hi:
             raise SpecPhysicsError(
                 path_s,
-                f"priors.{name}",
+                f"priors.{radius}",
                 f"must be uniform within the template range [{lo}, {hi}] fm",
             )
     return JointStudy(spec, path_s, hashlib.sha256(text.encode()).hexdigest(), members)
