@@ -207,3 +207,21 @@ def test_commands_without_joint_support_refuse_a_joint_spec_in_one_line():
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "joint study" in lines[0] and "use fit, sample or study" in lines[0]
+
+
+def test_joint_expectation_is_the_same_on_pytensor(joint):
+    """The graph the PyMC builder uses gives the NumPy values (radii and nuisances moved)."""
+    pytensor = pytest.importorskip("pytensor")
+    pt = pytensor.tensor
+
+    names = ["sin2_theta_w", "mu_nu_mu", *RADII]
+    values = [0.245, 12.0, 5.3, 4.2, 3.9]
+    symbols = {n: pt.dscalar(n) for n in names}
+    nominal = joint.nominal_nuisances()
+    moved = {**nominal, "flux_norm": 0.93, "csi2021.qf_eig1": -0.7, "lar2020.qf_a": 1.4}
+    as_tensors = {k: pt.as_tensor_variable(np.asarray(v, float)) for k, v in moved.items()}
+    graph = joint.expected(symbols, as_tensors, xp=pt)
+    f = pytensor.function(list(symbols.values()), graph, mode="FAST_COMPILE")
+    got = f(*values)
+    want = joint.expected(dict(zip(names, values, strict=True)), moved)
+    assert got == pytest.approx(want, rel=1e-10)

@@ -95,6 +95,7 @@ class JointFitSection(schema._Strict):
 
     name: Label
     free: list[JointParameterName] = Field(min_length=1, max_length=8)
+    sample: bool = Field(True, description="the main job samples this fit's posterior")
 
 
 class JointSpec(schema._Strict):
