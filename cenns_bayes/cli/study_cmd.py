@@ -36,6 +36,14 @@ def add_arguments(parser) -> None:
         action="store_true",
         help="skip re-sampling with the other two pooling choices",
     )
+    parser.add_argument(
+        "--fit",
+        dest="joint_fits",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="joint specs: run only this [[fits]] entry (repeatable; default all)",
+    )
     add_hepdata_argument(parser)
 
 
@@ -92,6 +100,9 @@ def _run_joint(args, study) -> int:
     """The joint main job (``[[members]]`` spec): profiles and posteriors side by side."""
     if args.hepdata:
         raise UserError(f"{study.path}: --hepdata is not available for a joint study")
+    from .fit_cmd import _joint_fits
+
+    fits = _joint_fits(args, study)
     folder = output_folder(args, whole=True)
     assert folder is not None  # --out is required
     name = clean_text(study.name, 80)
@@ -107,6 +118,7 @@ def _run_joint(args, study) -> int:
                 chains=args.chains,
                 seed=args.seed,
                 progress=say,
+                fits=fits,
             )
         folder.commit()
     finally:

@@ -96,6 +96,7 @@ class JointFitSection(schema._Strict):
     name: Label
     free: list[JointParameterName] = Field(min_length=1, max_length=8)
     sample: bool = Field(True, description="the main job samples this fit's posterior")
+    per_data_set: bool = Field(True, description="also fit each data set alone")
 
 
 class JointSpec(schema._Strict):

@@ -562,7 +562,7 @@ def fit_joint(
         model = joint_model_for_study(sub)
         entry["joint"] = _fit_one(model, free, bounds, progress)
         entry["joint"]["seconds"] = time.perf_counter() - start
-        if per_data_set:
+        if per_data_set and sub.fit.per_data_set:
             entry["members"] = {}
             for label in sub.members:
                 alone = joint_model_for_study(sub, [label])
