@@ -225,3 +225,12 @@ def test_joint_expectation_is_the_same_on_pytensor(joint):
     got = f(*values)
     want = joint.expected(dict(zip(names, values, strict=True)), moved)
     assert got == pytest.approx(want, rel=1e-10)
+
+
+def test_fit_refuses_an_unknown_joint_fit_name_in_one_line():
+    from .test_cli import run_cli
+
+    proc = run_cli("fit", str(MODELS / "coherent_joint.toml"), "--fit", "nope")
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--fit nope" in lines[0] and "weak_mixing" in lines[0]
