@@ -21,7 +21,11 @@ def run() -> list[dict]:
     from cenns_bayes.specs import load_study
 
     rows = []
+    from cenns_bayes.specs.joint import is_joint_spec
+
     for path in sorted((ROOT / "models").glob("*.toml")):
+        if is_joint_spec(path):  # sampled by its own main job (docs/coherent_joint.md)
+            continue
         study = load_study(path)
         if not study.free_parameters:
             rows.append({"study": path.name, "skipped": True, "mu_upper_90": None})

@@ -23,6 +23,7 @@ from typing import Any
 import tomli_w
 
 from cenns_bayes.specs import SpecError, parse_study
+from cenns_bayes.specs.joint import is_joint_spec
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -81,6 +82,8 @@ def shipped_specs() -> list[tuple[Path, str, dict]]:
     """(path, text, parsed dict) of every shipped model."""
     out = []
     for p in sorted(MODELS.glob("*.toml")):
+        if is_joint_spec(p):  # a joint spec has its own loader
+            continue
         text = p.read_text(encoding="utf-8")
         out.append((p, text, tomllib.loads(text)))
     return out

@@ -13,10 +13,12 @@ import math
 import pytest
 
 from cenns_bayes.cli.main import main
+from cenns_bayes.specs.joint import is_joint_spec
 
 from .conftest import MODELS
 
-MODEL_FILES = sorted(p.name for p in MODELS.glob("*.toml"))
+# joint specs ([[members]]) have their own tests (tests/test_joint.py)
+MODEL_FILES = sorted(p.name for p in MODELS.glob("*.toml") if not is_joint_spec(p))
 #: Fits of a detector-response model with a free parameter the response model has no exact
 #: gradient for (numerical gradients over 2 x 144 background rates): 30-100 s each on 2 busy cores.
 SLOW_FITS = {

@@ -8,10 +8,13 @@ pytest.importorskip("pymc")
 
 from cenns_bayes.bayes import diagnostics, sample_study, summarise_posterior  # noqa: E402
 from cenns_bayes.specs import load_study  # noqa: E402
+from cenns_bayes.specs.joint import is_joint_spec  # noqa: E402
 
 from .conftest import MODELS  # noqa: E402
 
-SAMPLED = sorted(p for p in MODELS.glob("*.toml") if load_study(p).free_parameters)
+SAMPLED = sorted(
+    p for p in MODELS.glob("*.toml") if not is_joint_spec(p) and load_study(p).free_parameters
+)
 
 
 @pytest.mark.slow

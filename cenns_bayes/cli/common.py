@@ -230,8 +230,21 @@ def overrides_from_args(args) -> dict[str, Any]:
     return overrides
 
 
-def study_from_args(args):
-    """Load the study named on the command line with its ``--set`` overrides."""
+def study_from_args(args, joint: bool = False):
+    """Load the study named on the command line with its ``--set`` overrides.
+
+    A joint spec (``[[members]]``, e.g. ``models/coherent_joint.toml``) gives a
+    :class:`~cenns_bayes.specs.joint.JointStudy` when the command handles one (``joint``),
+    otherwise one clean line saying which commands do.
+    """
+    from ..specs.joint import is_joint_spec, load_joint_study
+
+    if is_joint_spec(args.study):
+        if not joint:
+            raise UserError(
+                f"{args.study}: a joint study ([[members]]): use fit, sample or study with it"
+            )
+        return load_joint_study(args.study, overrides_from_args(args) or None)
     return load_study(args.study, overrides_from_args(args) or None)
 
 

@@ -47,13 +47,23 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--fc-seed", type=int, default=20151, help="feldman-cousins: seed of the toys"
     )
+    parser.add_argument(
+        "--fit",
+        dest="joint_fits",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="joint specs: run only this [[fits]] entry (repeatable; default all)",
+    )
     add_hepdata_argument(parser)
 
 
 def run(args) -> int:
     """Fit and print."""
     check_hepdata_target(args)
-    study = study_from_args(args)
+    study = study_from_args(args, joint=True)
+    if hasattr(study, "members"):
+        return _run_joint(args, study)
     if not study.free_parameters:
         raise UserError(
             f"{study.path}: priors: no free parameters; give each parameter to fit a [priors] entry"
@@ -155,3 +165,59 @@ def _fmt(x: float) -> str:
 
 def _interval(pair) -> str:
     return f"[{_fmt(pair[0])}, {_fmt(pair[1])}]"
+
+
+def _run_joint(args, study) -> int:
+    """``fit JOINT.toml``: every ``[[fits]]`` entry jointly and per data set, side by side."""
+    if args.method != "profile":
+        raise UserError(
+            f"{study.path}: --method {args.method}: a joint study is fitted by profile "
+            "likelihood only (docs/coherent_joint.md says why)"
+        )
+    if args.hepdata:
+        raise UserError(f"{study.path}: --hepdata is not available for a joint study")
+    from ..stats.joint import fit_joint
+
+    fits = _joint_fits(args, study)
+    with Progress("fit", study.name) as say:
+        result = fit_joint(study, fits=fits, progress=say)
+    result = with_provenance(result, study)
+    if args.json:
+        print_json(result)
+        return 0
+    from rich.table import Table
+
+    console = plain_console()
+    for fit_name, entry in result["fits"].items():
+        table = Table(title=f"{clean_text(study.name, None)}: {fit_name} (profile likelihood)")
+        for col in ("parameter", "data", "best fit", "68 % interval", "90 % interval"):
+            table.add_column(col, justify="left" if col in ("parameter", "data") else "right")
+        for p in entry["free"]:
+            rows = [("joint", entry["joint"])] + list(entry.get("members", {}).items())
+            for label, fit in rows:
+                if p not in fit["parameters"]:
+                    continue
+                row = fit["parameters"][p]
+                table.add_row(
+                    p,
+                    label,
+                    _fmt(row["best"]),
+                    _interval(row["interval_68"]),
+                    _interval(row["interval_90"]),
+                )
+        console.print(table)
+        sig = entry["joint"].get("significance_sigma")
+        if sig is not None:
+            console.print(f"No-CEvNS rejected (joint) at {sig:.2f} sigma")
+    return 0
+
+
+def _joint_fits(args, study) -> list[str]:
+    """The ``--fit`` names, checked against the spec's ``[[fits]]`` (default: all)."""
+    known = [f.name for f in study.spec.fits]
+    for name in args.joint_fits:
+        if name not in known:
+            raise UserError(
+                f"{study.path}: --fit {name}: no such [[fits]] entry ({', '.join(known)})"
+            )
+    return list(args.joint_fits) or known

@@ -36,6 +36,14 @@ def add_arguments(parser) -> None:
         help="write the InferenceData to this NetCDF file (atomically)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--fit",
+        dest="joint_fits",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="joint specs: the [[fits]] entry whose posterior to sample (one; default the first)",
+    )
 
 
 def run(args) -> int:
@@ -50,7 +58,9 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    study = study_from_args(args)
+    study = study_from_args(args, joint=True)
+    if hasattr(study, "members"):
+        return _run_joint(args, study)
     if not study.free_parameters:
         raise UserError(f"{study.path}: priors: no free parameter; give [priors] for at least one")
     from ..bayes import diagnostics, sample_study, summarise_posterior
@@ -147,5 +157,60 @@ def _run(args) -> int:
     console.print(
         f"divergences: {diag['divergences']}; compile {result.compile_seconds:.1f} s, "
         f"sampling {result.sampling_seconds:.1f} s" + (f"; wrote {args.out}" if args.out else "")
+    )
+    return 0
+
+
+def _run_joint(args, study) -> int:
+    """The joint posterior of one ``[[fits]]`` entry of a joint spec (JSON summary)."""
+    from ..bayes import build_model, diagnostics, summarise_posterior
+    from ..bayes.sampling import sample_model, write_netcdf
+    from ..stats.joint import joint_model_for_study
+    from .fit_cmd import _joint_fits
+
+    if len(args.joint_fits) > 1:
+        raise UserError(f"{study.path}: sample takes one --fit at a time")
+    name = _joint_fits(args, study)[0]
+    sub = study.for_fit(name)
+    cfg = study.spec.sampling
+    with InterruptGuard(), Progress("sample", f"{study.name}: {name}") as say:
+        say("building the joint model")
+        model, _ = build_model(sub, counting=joint_model_for_study(sub))
+        say("compiling the model and sampling the posterior (NUTS)")
+        seed = cfg.seed if args.seed is None else args.seed
+        idata, backend, t_compile, t_sample = sample_model(
+            model,
+            draws=cfg.draws if args.draws is None else args.draws,
+            tune=cfg.tune if args.tune is None else args.tune,
+            chains=cfg.chains if args.chains is None else args.chains,
+            seed=seed,
+            target_accept=cfg.target_accept,
+            backend=args.backend or cfg.backend,
+            progressbar=False,
+        )
+    idata.attrs.update(
+        {"study": study.name, "fit": name, "spec_sha256": study.sha256, "sampler": backend}
+    )
+    if args.out:
+        write_netcdf(idata, args.out)
+    params = sub.free_parameters
+    summary = summarise_posterior(idata, params)
+    diag = diagnostics(idata, params)
+    print_json(
+        with_provenance(
+            {
+                "study": study.name,
+                "fit": name,
+                "parameters": summary,
+                "divergences": diag["divergences"],
+                "diagnostics": diag,
+                "sampler": {
+                    "backend": backend,
+                    "compile_seconds": t_compile,
+                    "sampling_seconds": t_sample,
+                },
+            },
+            study,
+        )
     )
     return 0

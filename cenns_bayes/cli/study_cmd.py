@@ -34,6 +34,14 @@ def add_arguments(parser) -> None:
         action="store_true",
         help="skip re-sampling with the other two pooling choices",
     )
+    parser.add_argument(
+        "--fit",
+        dest="joint_fits",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="joint specs: run only this [[fits]] entry (repeatable; default all)",
+    )
     add_hepdata_argument(parser)
 
 
@@ -41,7 +49,9 @@ def run(args) -> int:
     """Run the study and report where the results are."""
     check_sampler_options(args)
     check_hepdata_target(args)
-    study = study_from_args(args)
+    study = study_from_args(args, joint=True)
+    if hasattr(study, "members"):
+        return _run_joint(args, study)
     if not study.free_parameters:
         raise UserError(f"{study.path}: priors: no free parameter; give [priors] for at least one")
     # --out checked and locked before any computation; written into a temporary sibling folder
@@ -82,4 +92,40 @@ def run(args) -> int:
             f"  {p}: posterior HDI 90 % [{s['hdi_90'][0]:.4g}, {s['hdi_90'][1]:.4g}]; "
             f"frequentist 90 % [{f['interval_90'][0]:.4g}, {f['interval_90'][1]:.4g}]"
         )
+    return 0
+
+
+def _run_joint(args, study) -> int:
+    """The joint main job (``[[members]]`` spec): profiles and posteriors side by side."""
+    if args.hepdata:
+        raise UserError(f"{study.path}: --hepdata is not available for a joint study")
+    from .fit_cmd import _joint_fits
+
+    fits = _joint_fits(args, study)
+    folder = output_folder(args, whole=True)
+    assert folder is not None and folder.work is not None  # --out is required; acquired
+    name = clean_text(study.name, 80)
+    try:
+        from ..reports.joint import run_joint_study
+
+        with InterruptGuard(), Progress("study", name) as say:
+            summary = run_joint_study(
+                study,
+                folder.work,
+                draws=args.draws,
+                tune=args.tune,
+                chains=args.chains,
+                seed=args.seed,
+                progress=say,
+                fits=fits,
+            )
+        folder.commit()
+    finally:
+        folder.release()
+    d = summary["diagnostics"]
+    print(
+        f"{name}: report in {args.out}/report.md ({summary['wall_seconds']:.0f} s; "
+        f"{d['divergences']} divergences, max R-hat {d['max_r_hat']:.3f}, "
+        f"min bulk ESS {d['min_ess_bulk']:.0f})"
+    )
     return 0

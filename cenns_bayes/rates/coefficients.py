@@ -53,6 +53,7 @@ __all__ = [
     "count_monomials",
     "differential_coefficients",
     "flavour_summed_counts",
+    "isotope_differential_coefficients",
     "parameter_for_flavor",
     "polynomial_coefficients",
     "polynomial_counts",
@@ -324,6 +325,18 @@ def differential_coefficients(
         _component_integrands(setup, flavor, i, t) for i in range(len(setup.target.components))
     )
     return total * _efficiency(setup, t)
+
+
+def isotope_differential_coefficients(
+    setup: DetectorSetup, flavor: str, component: int, recoil_kev: np.ndarray
+) -> np.ndarray:
+    """The part of :func:`differential_coefficients` from one isotope of the target, (4, n).
+
+    ``component`` indexes ``setup.target.components``; summed over all components this gives
+    :func:`differential_coefficients`. Per-isotope neutron-radius templates use it.
+    """
+    t = np.asarray(recoil_kev, dtype=float)
+    return _component_integrands(setup, flavor, component, t) * _efficiency(setup, t)
 
 
 def channel_coefficients(

@@ -340,6 +340,12 @@ class EnergyResponseSection(_Strict):
         if self.release == "coherent-lar-2020" and self.quenching is None:
             raise ValueError("the coherent-lar-2020 response needs 'quenching'")
         if self.release == "coherent-csi-2021":
+            for name in ("template_sigmas", "resolution_sqrt_kevee", "shape_systematics"):
+                if name in self.model_fields_set:  # given, not defaulted: it would be ignored
+                    raise ValueError(
+                        f"'{name}' applies to the coherent-lar-2020 response only; "
+                        "remove it for release = 'coherent-csi-2021'"
+                    )
             if self.quenching is not None:
                 raise ValueError(
                     "the coherent-csi-2021 response takes its quenching from the release, "

@@ -210,6 +210,9 @@ class ResponseModel(ModelBase):
     notes: dict[str, Any] = field(default_factory=dict)
     steady_state_spread: np.ndarray | None = None
     steady_state_smooth: SmoothSteadyState | None = None
+    #: ``(recoil_grid_kev, A, B)``: the nominal response as a linear map of recoil spectra,
+    #: rows[f, r] = (dI_{f r}/dT @ A.T) @ B[f] (:func:`~cenns_bayes.stats.joint.project_spectra`).
+    spectrum_projection: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ evaluation
     def _rows(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np):
@@ -409,6 +412,15 @@ def _recoil_grid(setup: DetectorSetup, flavors: list[str], n_points: int) -> np.
 
 def _one_pe_rows(setup, flavors, grid, quenching, response, qf_scale: float) -> np.ndarray:
     """Coefficient rows per flavour in 1-PE bins before efficiency, (n_flav, 4, n_one_pe)."""
+    matrix = _one_pe_matrix(grid, quenching, response, qf_scale)  # (n_one_pe, n_T)
+    spectra = np.stack(
+        [differential_coefficients(setup, f, grid) for f in flavors]
+    )  # (n_f, 4, n_T)
+    return spectra @ matrix.T
+
+
+def _one_pe_matrix(grid, quenching, response, qf_scale: float) -> np.ndarray:
+    """1-PE counts per unit dN/dT on ``grid`` before efficiency, (n_one_pe, n_T)."""
     det_response = DetectorResponse(
         qf=_qf_model(quenching, qf_scale),
         light_yield_pe_per_kevee=response.light_yield_pe_per_kevee,
@@ -417,11 +429,7 @@ def _one_pe_rows(setup, flavors, grid, quenching, response, qf_scale: float) -> 
         n_one_pe_bins=response.pe_max,
         rebin_factor=1,
     )
-    matrix = det_response.response_matrix(grid).matrix_before_efficiency  # (n_one_pe, n_T)
-    spectra = np.stack(
-        [differential_coefficients(setup, f, grid) for f in flavors]
-    )  # (n_f, 4, n_T)
-    return spectra @ matrix.T
+    return det_response.response_matrix(grid).matrix_before_efficiency
 
 
 def build_response_model(study, detector: str | None = None) -> ResponseModel:
@@ -652,6 +660,13 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
         notes=notes,
         steady_state_spread=steady_spread,
         steady_state_smooth=smooth,
+    )
+    # the nominal response as a linear map of recoil spectra (per-isotope templates use it)
+    n_one = base_one_pe.shape[-1]
+    model.spectrum_projection = (
+        grid,
+        _one_pe_matrix(grid, response.quenching, response, 1.0),
+        project_rows(np.broadcast_to(np.eye(n_one), (len(flavors), n_one, n_one)), eff0),
     )
     if spec.data.kind == "coherent-csi-2017":
         model.observed = binning.region(np.asarray(release.coincidence_beam_on, dtype=float))

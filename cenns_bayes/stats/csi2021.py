@@ -304,6 +304,15 @@ def build_csi_2021_model(study, detector: str | None = None) -> CsI2021Model:
         detector_names=[det.name],
         steady_state_smooth=smooth,
     )
+    # the nominal response as a linear map of recoil spectra (per-isotope templates use it)
+    n_pe, n_t = pe_edges.size - 1, t_edges.size - 1
+    model.spectrum_projection = (
+        grid,
+        _pe_matrix(grid, pe_edges, scint["nominal"], effs["nominal"]),
+        (np.eye(n_pe)[None, :, :, None] * per_time[:, None, None, :]).reshape(
+            len(flavors), n_pe, n_pe * n_t
+        ),
+    )
     if spec.data.kind == "coherent-csi-2021":
         model.observed = histogram_events(np.asarray(release.events_c), pe_edges, t_edges).ravel()
     else:  # asimov: the expectation at [parameters] with nominal nuisances

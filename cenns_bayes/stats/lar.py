@@ -165,6 +165,9 @@ class LArModel(ModelBase):
     fixed: dict[str, float]
     notes: dict[str, Any] = field(default_factory=dict)
     detector_names: list[str] = field(default_factory=list)
+    #: ``(recoil_grid_kev, A, B)``: the nominal response as a linear map of recoil spectra,
+    #: rows[f, r] = (dI_{f r}/dT @ A.T) @ B[f] (:func:`~cenns_bayes.stats.joint.project_spectra`).
+    spectrum_projection: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ evaluation
     @staticmethod
@@ -235,6 +238,17 @@ def _energy_rows(
     resolution: float,
 ) -> np.ndarray:
     """Coefficient rows per flavour in the release's energy bins, (n_flav, 4, n_energy)."""
+    matrix = _energy_matrix(grid, release, qf_a, qf_b, resolution)  # (n_energy, n_T)
+    spectra = np.stack(
+        [differential_coefficients(setup, f, grid) for f in flavors]
+    )  # (n_f, 4, n_T)
+    return spectra @ matrix.T
+
+
+def _energy_matrix(
+    grid: np.ndarray, release, qf_a: float, qf_b: float, resolution: float
+) -> np.ndarray:
+    """Counts per energy bin per unit dN/dT on ``grid``, acceptance included, (n_energy, n_T)."""
     e_edges = np.asarray(release.energy_edges_kevee, dtype=float)
     fine_edges = np.arange(e_edges[0], e_edges[-1] + 0.5 * _FINE_WIDTH_KEVEE, _FINE_WIDTH_KEVEE)
     fine_centres = 0.5 * (fine_edges[1:] + fine_edges[:-1])
@@ -246,11 +260,7 @@ def _energy_rows(
     prob = energy_bin_probabilities(grid, fine_edges, qf_a, qf_b, resolution)  # (n_fine, n_T)
     per_fine = acceptance[:, None] * prob * trapezoid_weights(grid)[None, :]
     n_sub = int(round((e_edges[1] - e_edges[0]) / _FINE_WIDTH_KEVEE))
-    matrix = per_fine.reshape(e_edges.size - 1, n_sub, -1).sum(axis=1)  # (n_energy, n_T)
-    spectra = np.stack(
-        [differential_coefficients(setup, f, grid) for f in flavors]
-    )  # (n_f, 4, n_T)
-    return spectra @ matrix.T
+    return per_fine.reshape(e_edges.size - 1, n_sub, -1).sum(axis=1)
 
 
 def _cevns_shape(template: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -423,6 +433,13 @@ def build_lar_model(study, detector: str | None = None) -> LArModel:
         fixed=fixed,
         notes=notes,
         detector_names=[det.name],
+    )
+    # the nominal response as a linear map of recoil spectra (per-isotope templates use it)
+    n_e = energy_rows.shape[-1]
+    model.spectrum_projection = (
+        grid,
+        _energy_matrix(grid, release, q.a, q.b_per_kevnr, res),
+        np.broadcast_to(_expand(np.eye(n_e), shape), (len(flavors), n_e, rows.shape[-1])),
     )
     if spec.data.kind == "coherent-lar-2020":
         model.observed = np.asarray(hist["data"], float).ravel()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..physics.constants import SIN2_THETA_W_PAPER
 
-__all__ = ["PARAMETERS", "Parameter", "bounds", "defaults", "step"]
+__all__ = ["PARAMETERS", "ROW_PARAMETERS", "Parameter", "bounds", "defaults", "step"]
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,27 @@ PARAMETERS: dict[str, Parameter] = {
         Parameter("r2_nu_e", "1e-32 cm^2", 0.0, -1e3, 1e3, 0.3),
         Parameter("signal_strength", "ratio to SM", 1.0, 0.0, 100.0, 0.1),
         Parameter("neutron_skin_fm", "fm", 0.0, -0.5, 1.5, 0.1),
+        # rms radii of the neutron distributions (Helm, surface thickness 0.9 fm) of the joint
+        # COHERENT study; defaults are the proton rms radii of the Lewin-Smith Helm form
+        # factor (no skin); bounds are the ranges of their templates (stats/joint.py)
+        Parameter("neutron_radius_cs133_fm", "fm", 4.8045, 3.8, 7.3, 0.2),
+        Parameter("neutron_radius_i127_fm", "fm", 4.7348, 3.8, 7.3, 0.2),
+        Parameter("neutron_radius_ar40_fm", "fm", 3.4012, 2.6, 5.2, 0.2),
     )
 }
+
+#: Parameters that change the coefficient rows themselves, not the count polynomial's weights.
+ROW_PARAMETERS = (
+    "neutron_skin_fm",
+    "neutron_radius_cs133_fm",
+    "neutron_radius_i127_fm",
+    "neutron_radius_ar40_fm",
+)
 
 
 def defaults() -> dict[str, float]:
     """Standard-Model values of the parameters of the count polynomial."""
-    return {k: p.default for k, p in PARAMETERS.items() if k != "neutron_skin_fm"}
+    return {k: p.default for k, p in PARAMETERS.items() if k not in ROW_PARAMETERS}
 
 
 def bounds(name: str) -> tuple[float, float]:
