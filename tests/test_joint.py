@@ -166,6 +166,14 @@ def test_joint_spec_loads_members_and_fits():
         ),
         ('spec = "coherent_lar_2020.toml"', 'spec = "missing.toml"', "members[2].spec", "no such"),
         ('label = "lar2020"', 'label = "csi2021"', "members", "unique"),
+        (
+            "sin2_theta_w = { dist",
+            'neutron_radius_xe_fm = { dist = "uniform", lower = 4, upper = 6 }\n'
+            "sin2_theta_w = { dist",
+            "priors.neutron_radius_xe_fm",
+            # the joint schema's names, not a single study's
+            "mu_nu_e, r2_nu_mu, r2_nu_e, neutron_radius_cs133_fm, neutron_radius_i127_fm",
+        ),
     ],
 )
 def test_joint_spec_errors_name_file_and_key(tmp_path, old, new, key, problem):

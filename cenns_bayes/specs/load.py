@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import io
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -183,12 +184,14 @@ def _structure_error(path: str, err: ValidationError, raw: Any = None) -> SpecSt
         )
         return SpecStructureError(path, key, msg)
     if kind == "literal_error" and key.startswith("priors") and len(loc) == 2:
-        hint = _suggest(str(loc[-1]), _PARAMETER_NAMES)
+        # the schema's own list (a joint spec allows the neutron radii too)
+        expected = str(first.get("ctx", {}).get("expected", ""))
+        names = re.findall(r"'([^']+)'", expected) or list(_PARAMETER_NAMES)
+        hint = _suggest(str(loc[-1]), names)
         return SpecStructureError(
             path,
             key,
-            f"no parameter {_shown(loc[-1])}{hint}: priors can be given for "
-            f"{', '.join(_PARAMETER_NAMES)}",
+            f"no parameter {_shown(loc[-1])}{hint}: priors can be given for {', '.join(names)}",
         )
     if len(msg) > 200:
         msg = msg[:199] + "\u2026"
