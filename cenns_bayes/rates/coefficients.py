@@ -423,8 +423,10 @@ class RateModel:
         return m0, m1_mu, m2_mu, m1_e, m2_e, mu2_mu, mu2_e
 
     #: Parameter points per block in :meth:`counts`: the block's features (7 x block
-    #: doubles, 3.5 MB) stay in cache and no temporary grows with the number of points.
-    BLOCK_POINTS = 1 << 16
+    #: doubles, 0.9 MB) and their temporaries stay in cache, and no temporary grows with the
+    #: number of points. 2^14 was the fastest of 2^12, 2^14 and 2^16 side by side
+    #: (docs/benchmarks.md).
+    BLOCK_POINTS = 1 << 14
 
     def counts(
         self, parameters: Mapping[str, float | np.ndarray], out: np.ndarray | None = None
