@@ -417,7 +417,7 @@ class Engine:
                         n_workers=self.workers,
                         threads_per_worker=1,
                         processes=True,
-                        dashboard_address=None,
+                        dashboard_address=":0",  # a free port: 8787 may be taken
                         silence_logs=logging.ERROR,
                     )
                 )
