@@ -235,14 +235,12 @@ def _timed(fn, repeats: int = 9) -> tuple[float, float]:
     return min(times), statistics.median(times)
 
 
-def bench_counts() -> None:
+def counts_workload(n: int = 1_000_000) -> tuple:
+    """The realistic preset's RateModel (12 channels) and ``n`` random parameter points."""
     from cenns_bayes.paper.reproduce import load_presets
-    from cenns_bayes.parallel import single_threaded_blas
 
-    section("counts of 12 channels at 10^6 parameter points (warm; min / median of 9)")
     model = load_presets()["realistic"].rate_model()
     rng = np.random.default_rng(1)
-    n = 1_000_000
     p = {
         "sin2_theta_w": rng.uniform(0.2, 0.26, n),
         "mu_nu_mu": rng.uniform(0, 20, n),
@@ -251,6 +249,15 @@ def bench_counts() -> None:
         "r2_nu_e": rng.normal(0, 1, n),
         "signal_strength": rng.uniform(0.5, 1.5, n),
     }
+    return model, p
+
+
+def bench_counts() -> None:
+    from cenns_bayes.parallel import single_threaded_blas
+
+    section("counts of 12 channels at 10^6 parameter points (warm; min / median of 9)")
+    model, p = counts_workload()
+    n = len(p["sin2_theta_w"])
     out = np.empty((n, model.polynomial.shape[1]))
     with single_threaded_blas():
         ref = _previous_counts(model, p)

@@ -10,8 +10,8 @@ import os
 import time
 
 import numpy as np
+from bench_speed import counts_workload  # the same workload as its counts section
 
-from cenns_bayes.paper.reproduce import load_presets
 from cenns_bayes.parallel import single_threaded_blas
 from cenns_bayes.rates.coefficients import RateModel
 
@@ -20,18 +20,8 @@ SIZES = (1 << 12, 1 << 14, 1 << 16)
 
 def main() -> None:
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {os.getloadavg()}")
-    model = load_presets()["realistic"].rate_model()
-    rng = np.random.default_rng(1)
-    n = 1_000_000
-    p = {
-        "sin2_theta_w": rng.uniform(0.2, 0.26, n),
-        "mu_nu_mu": rng.uniform(0, 20, n),
-        "mu_nu_e": rng.uniform(0, 20, n),
-        "r2_nu_mu": rng.normal(0, 1, n),
-        "r2_nu_e": rng.normal(0, 1, n),
-        "signal_strength": rng.uniform(0.5, 1.5, n),
-    }
-    out = np.empty((n, model.polynomial.shape[1]))
+    model, p = counts_workload()
+    out = np.empty((len(p["sin2_theta_w"]), model.polynomial.shape[1]))
     times: dict[int, list[float]] = {size: [] for size in SIZES}
     default = RateModel.BLOCK_POINTS
     try:
