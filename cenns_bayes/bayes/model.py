@@ -27,7 +27,7 @@ import pytensor.tensor as pt
 from ..specs import Study
 from ..specs.schema import ParameterName
 from ..stats.counting import CountingModel
-from ..stats.model import ExpectationModel
+from ..stats.model import ExpectationModel, draw_pseudo_data
 from .priors import add_parameter
 
 __all__ = [
@@ -52,8 +52,15 @@ def poisson_logp(value, expected):
 
 
 def poisson_random(expected, rng=None, size=None):
-    """Integer Poisson draws, for prior and posterior predictive sampling."""
-    return rng.poisson(expected, size=size)
+    """Poisson draws of the counts, for prior (SBC) and posterior predictive sampling.
+
+    Drawn by the toy generator of the fits (:func:`cenns_bayes.stats.model.draw_pseudo_data`).
+    The auxiliary measurements are not drawn: in the PyMC model they are data that centre
+    the nuisances' priors, so a joint prior draw keeps them as they are.
+    """
+    mean = np.asarray(expected, dtype=float)
+    counts, _ = draw_pseudo_data(mean if size is None else np.broadcast_to(mean, size), [], {}, rng)
+    return counts
 
 
 def build_model(

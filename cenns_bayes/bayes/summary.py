@@ -255,10 +255,14 @@ def posterior_predictive_pvalue(
     if lam.shape[0] > max_draws:
         lam = lam[rng.choice(lam.shape[0], max_draws, replace=False)]
     from ..stats.cost import poisson_deviance
+    from ..stats.model import draw_pseudo_data
 
     n = np.asarray(observed, dtype=float)
     t_obs = poisson_deviance(n, lam)
-    t_rep = poisson_deviance(rng.poisson(lam).astype(float), lam)
+    # one replicated data set per draw, from the toy generator of the fits; T depends on
+    # the main counts alone, so no auxiliary measurement is replicated
+    replicated, _ = draw_pseudo_data(lam, [], {}, rng)
+    t_rep = poisson_deviance(replicated, lam)
     return {
         "pvalue": float(np.mean(t_rep >= t_obs)),
         "mean_observed_deviance": float(t_obs.mean()),

@@ -354,9 +354,9 @@ def fc_point_task(
     }
     coefficients = linear_in_square(model, study, parameter)
     if coefficients is not None:
-        a, b = coefficients
-        counts = rng.poisson(a + b * float(value) ** 2, size=(n_toys, a.size)).astype(float)
-        t = poisson_t_vectorised(counts, a, b, float(value))
+        # every toy at once, from the model; it has no nuisances, so no auxiliary data
+        counts, _ = model.sample(truth, rng, size=n_toys)
+        t = poisson_t_vectorised(counts, *coefficients, float(value))
     else:
         t = np.empty(n_toys)
         for i in range(n_toys):

@@ -27,6 +27,7 @@ __all__ = [
     "NuisanceSpec",
     "constraint_neg2logpdf",
     "draw_auxiliary",
+    "draw_pseudo_data",
     "normalisation_nuisances",
     "with_auxiliary",
 ]
@@ -167,21 +168,71 @@ def constraint_neg2logpdf(spec: NuisanceSpec, value: np.ndarray) -> float:
     return float(np.sum(spec.z_of(value) ** 2))
 
 
-def draw_auxiliary(spec: NuisanceSpec, true_value, rng: np.random.Generator) -> np.ndarray:
+def draw_auxiliary(
+    spec: NuisanceSpec, true_value, rng: np.random.Generator, batch: tuple[int, ...] = ()
+) -> np.ndarray:
     """A pseudo auxiliary measurement of ``spec`` when the nuisance's true value is ``true_value``.
 
     normal: centre ~ N(value, sigma); log-normal: ln-centre ~ N(ln value, sigma);
-    poisson: m ~ Poisson(tau b); auxiliary: the control-data centre, unchanged. Shape (size,).
+    poisson: m ~ Poisson(tau b); auxiliary: the control-data centre, unchanged.
+    Shape ``batch + (size,)``: one measurement per toy of a batch (``true_value`` may
+    then hold one true value per toy).
     """
+    shape = (*batch, spec.size)
     if spec.kind == "auxiliary":
         # The control samples stay as observed: their likelihood is not redrawn per toy.
-        return np.asarray(spec.centre, dtype=float).copy()
-    value = np.broadcast_to(np.asarray(true_value, dtype=float), (spec.size,))
+        return np.broadcast_to(np.asarray(spec.centre, dtype=float), shape).copy()
+    value = np.asarray(true_value, dtype=float)
+    if spec.size == 1 and batch and value.shape == batch:
+        value = value[..., None]  # one scalar true value per toy
+    value = np.broadcast_to(value, shape)
     if spec.kind == "normal":
-        return rng.normal(value, spec.sigma)
+        return rng.normal(value, spec.sigma, size=shape)
     if spec.kind == "lognormal":
-        return rng.normal(np.log(value), spec.sigma)
-    return rng.poisson(spec.sigma * value).astype(float)
+        return rng.normal(np.log(value), spec.sigma, size=shape)
+    return rng.poisson(spec.sigma * value, size=shape).astype(float)
+
+
+def draw_pseudo_data(
+    expected,
+    nuisances: list[NuisanceSpec],
+    true_nuisances: Mapping[str, Any],
+    rng: np.random.Generator,
+    size: int | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Main counts n ~ Poisson(expected) and one auxiliary measurement per nuisance.
+
+    The one toy generator: :meth:`ModelBase.sample` (coverage, Feldman-Cousins belts,
+    Brazil bands), the posterior predictive check and the PyMC model's random draws (SBC)
+    all draw through it.
+
+    Parameters
+    ----------
+    expected : array, shape (n_bins,) or (n_toys, n_bins)
+        Expected main counts; one row per toy when two-dimensional.
+    nuisances : list of NuisanceSpec
+        The constrained nuisances whose auxiliary measurements are drawn.
+    true_nuisances : mapping
+        True value of each nuisance: one value (shape (size,) or scalar) for every toy, or,
+        for a batch, one per toy (shape (n_toys,) or (n_toys, size)).
+    rng : numpy.random.Generator
+    size : int, optional
+        Number of toys drawn at one ``expected`` (n_bins,): the counts get shape
+        (size, n_bins) and each auxiliary measurement (size, nuisance size).
+
+    Returns
+    -------
+    (counts, auxiliary)
+        Float counts; auxiliary measurements by nuisance name, shape ``batch + (size,)``.
+    """
+    mean = np.asarray(expected, dtype=float)
+    shape = mean.shape if size is None else (size, *mean.shape)
+    counts = rng.poisson(mean, size=shape).astype(float)
+    batch = shape[:-1]
+    auxiliary = {
+        spec.name: draw_auxiliary(spec, true_nuisances[spec.name], rng, batch) for spec in nuisances
+    }
+    return counts, auxiliary
 
 
 def with_auxiliary(
@@ -264,8 +315,12 @@ class ExpectationModel(Protocol):
         params: Mapping[str, Any],
         rng: np.random.Generator,
         nuisances: Mapping[str, Any] | None = None,
+        size: int | None = None,
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Pseudo-data: main counts and auxiliary measurements, drawn at the true values."""
+        """Pseudo-data: main counts and auxiliary measurements, drawn at the true values.
+
+        ``size`` toys at once give arrays with a leading toy axis.
+        """
         ...
 
     def with_data(
@@ -336,20 +391,19 @@ class ModelBase:
         params: Mapping[str, Any],
         rng: np.random.Generator,
         nuisances: Mapping[str, Any] | None = None,
+        size: int | None = None,
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Main counts n ~ Poisson(expected) and one auxiliary measurement per nuisance.
 
         The nuisances' true values default to their nominal ones; the auxiliary
-        measurements scatter around them (:func:`draw_auxiliary`), so a toy fitted through
-        :meth:`with_data` carries the systematic uncertainty as the real data do.
+        measurements scatter around them (:func:`draw_pseudo_data`), so a toy fitted through
+        :meth:`with_data` carries the systematic uncertainty as the real data do. With
+        ``size`` the counts have shape (size, n_bins) and each auxiliary measurement
+        (size, nuisance size): one toy per row.
         """
         true = self.nominal_nuisances() if nuisances is None else dict(nuisances)
-        mean = np.asarray(self.expected({**self.fixed, **params}, true), dtype=float)
-        counts = rng.poisson(mean).astype(float)
-        auxiliary = {
-            spec.name: draw_auxiliary(spec, true[spec.name], rng) for spec in self.nuisances
-        }
-        return counts, auxiliary
+        mean = self.expected({**self.fixed, **params}, true)
+        return draw_pseudo_data(mean, self.nuisances, true, rng, size)
 
     def with_data(self, observed, auxiliary=None):
         """The same model with main data ``observed`` and constraints centred on ``auxiliary``."""
