@@ -112,6 +112,28 @@ def test_auxiliary_constraint_is_zero_at_the_control_fit_and_positive_elsewhere(
     assert constraint_neg2logpdf(spec, np.r_[theta[:-1], theta[-1] + 0.5 * sigma[-1]]) > res.fun
 
 
+def test_control_deviance_is_the_same_in_numpy_and_pytensor():
+    """The control constraint is the Poisson deviance, in both array modules.
+
+    Independent reference: -2 sum [ln Pois(M; tau b) - ln Pois(M; M)] from scipy's pmf.
+    """
+    import pytensor
+    import pytensor.tensor as pt
+    from scipy import stats
+
+    control = _toy_control()
+    control[0, :3] = 0.0  # empty bins: the deviance term is 2 tau b there
+    model = SmoothSteadyState(control, 2.0, T_LO)
+    theta = model.fit_control()[0] + 0.03
+    lam = 2.0 * model.counts(theta)
+    m = control.reshape(-1)
+    reference = -2.0 * np.sum(stats.poisson.logpmf(m, lam) - stats.poisson.logpmf(m, m))
+    symbolic = pt.dvector("theta")
+    graph = pytensor.function([symbolic], model.control_neg2ll(symbolic, xp=pt))
+    assert float(model.control_neg2ll(theta)) == pytest.approx(reference, rel=1e-10)
+    assert float(graph(theta)) == pytest.approx(reference, rel=1e-10)
+
+
 def test_smooth_model_fit_recovers_asimov_signal_strength():
     study = load_study(CSI, {"data.kind": "asimov", "signal_strength": 0.7})
     model = build_response_model(study)

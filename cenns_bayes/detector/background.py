@@ -346,9 +346,6 @@ class SmoothSteadyState:
             self._cache["early"] = (
                 np.asarray(self.time_lower_edges_us) < self.early_time_us - 1e-12
             ).astype(float)
-        self._cache["const"] = float(
-            np.sum(xlogy(self._cache["m_flat"], self._cache["m_flat"]) - self._cache["m_flat"])
-        )
 
     # ---------------------------------------------------------------- parameters
     @property
@@ -415,8 +412,7 @@ class SmoothSteadyState:
     def control_neg2ll(self, theta, xp=np):
         """Poisson deviance of the pooled control counts against tau * b(theta)."""
         lam = self.tau * self.counts(theta, xp)
-        m = self._cache["m_flat"]
-        return 2.0 * (xp.sum(lam - m * xp.log(lam)) + self._cache["const"])
+        return xp.sum(poisson_deviance_terms(self._cache["m_flat"], lam, xp))
 
     def log_rate_prior(self, theta, kind: str, xp=np):
         """Ln of a prior density on theta that is ``kind`` in the amplitudes P (flat in the rest).
