@@ -69,21 +69,39 @@ def _quantity(kind, v):
 
 
 @numba.njit(cache=True)
-def logp_kernel(x, grad, buf):
-    """(status, log-density) at ``x``; writes the gradient into ``grad``. Status 0 is success."""
-    n_cols = int(buf[1])
-    n_phys = int(buf[2])
-    n_det = int(buf[3])
-    pooling = int(buf[4])
-    flux_sigma = buf[5]
-    det_sigma = buf[6]
-    o_phys = int(buf[8])
+def _header(buf):
+    """The header fields both kernels read, at the positions :class:`.direct.DirectModel` writes.
+
+    (n_cols, n_phys, n_det, pooling, flux_sigma, det_sigma, o_phys, o_cols, radius shift).
+    """
+    return (
+        int(buf[1]),
+        int(buf[2]),
+        int(buf[3]),
+        int(buf[4]),
+        buf[5],
+        buf[6],
+        int(buf[8]),
+        int(buf[10]),
+        buf[13],
+    )
+
+
+@numba.njit(cache=True)
+def _fixed_quantities(buf):
+    """The quantities of every slot at their fixed values (free ones are overwritten)."""
     o_fixed = int(buf[9])
-    o_cols = int(buf[10])
-    shift = buf[13]
     q = np.empty(_N_SLOTS)
     for k in range(_N_SLOTS):
         q[k] = buf[o_fixed + k]
+    return q
+
+
+@numba.njit(cache=True)
+def logp_kernel(x, grad, buf):
+    """(status, log-density) at ``x``; writes the gradient into ``grad``. Status 0 is success."""
+    n_cols, n_phys, n_det, pooling, flux_sigma, det_sigma, o_phys, o_cols, shift = _header(buf)
+    q = _fixed_quantities(buf)
     dq = np.empty(n_phys)
     logp = 0.0
     for i in range(n_phys):
@@ -184,21 +202,10 @@ def logp_kernel(x, grad, buf):
 @numba.njit(cache=True)
 def expand_kernel(x, out, buf):
     """The trace's variables at ``x`` into ``out``, in the order :mod:`.direct` names them."""
-    n_cols = int(buf[1])
-    n_phys = int(buf[2])
-    n_det = int(buf[3])
-    pooling = int(buf[4])
-    flux_sigma = buf[5]
-    det_sigma = buf[6]
-    o_phys = int(buf[8])
-    o_fixed = int(buf[9])
-    o_cols = int(buf[10])
+    n_cols, n_phys, n_det, pooling, flux_sigma, det_sigma, o_phys, o_cols, shift = _header(buf)
     n_out = int(buf[11])
     o_out = int(buf[12])
-    shift = buf[13]
-    q = np.empty(_N_SLOTS)
-    for k in range(_N_SLOTS):
-        q[k] = buf[o_fixed + k]
+    q = _fixed_quantities(buf)
     values = np.empty(n_phys)
     for i in range(n_phys):
         row = o_phys + 5 * i

@@ -52,22 +52,6 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 # Buffer layout: a header of _HEADER numbers, then the tables at the offsets it names.
 _HEADER = 16
-(
-    _H_NDIM,
-    _H_NCOLS,
-    _H_NPHYS,
-    _H_NDET,
-    _H_POOLING,
-    _H_FLUX_SIGMA,
-    _H_DET_SIGMA,
-    _H_NEXP,
-    _H_PHYS,
-    _H_FIXED,
-    _H_COLS,
-    _H_NOUT,
-    _H_OUT,
-    _H_RADIUS_SHIFT,
-) = range(14)
 _PHYS_WIDTH = 5  # prior kind, a, b, slot, map
 _COL_WIDTH = 8  # c0, c1, c2, c_mu, is_e, detector, n, lnGamma(n + 1)
 
@@ -264,39 +248,24 @@ class DirectModel:
         o_fixed = o_phys + phys.size
         o_cols = o_fixed + len(_SLOTS)
         o_out = o_cols + columns.size
-        header[
-            [
-                _H_NDIM,
-                _H_NCOLS,
-                _H_NPHYS,
-                _H_NDET,
-                _H_POOLING,
-                _H_FLUX_SIGMA,
-                _H_DET_SIGMA,
-                _H_NEXP,
-                _H_PHYS,
-                _H_FIXED,
-                _H_COLS,
-                _H_NOUT,
-                _H_OUT,
-                _H_RADIUS_SHIFT,
-            ]
-        ] = [
-            n_dim,
-            n_cols,
-            len(layouts),
-            n_det,
-            pooling_code,
-            flux_sigma,
-            det_sigma,
-            n_expanded,
-            o_phys,
-            o_fixed,
-            o_cols,
-            len(program),
-            o_out,
-            CHARGE_RADIUS_SHIFT,
-        ]
+        # the header's fields in the order the kernels read them (_direct_kernels: buf[0] ...)
+        fields = dict(
+            n_dim=n_dim,
+            n_cols=n_cols,
+            n_phys=len(layouts),
+            n_det=n_det,
+            pooling=pooling_code,
+            flux_sigma=flux_sigma,
+            det_sigma=det_sigma,
+            n_expanded=n_expanded,
+            o_phys=o_phys,
+            o_fixed=o_fixed,
+            o_cols=o_cols,
+            n_out=len(program),
+            o_out=o_out,
+            radius_shift=CHARGE_RADIUS_SHIFT,
+        )
+        header[: len(fields)] = list(fields.values())
         self.buffer = np.concatenate(
             [header, phys.ravel(), fixed_slots, columns.ravel(), np.ravel(program)]
         ).astype(float)
