@@ -46,7 +46,7 @@ import traceback
 import uuid
 import warnings
 from collections.abc import Callable, Generator, Mapping, Sequence
-from contextlib import ExitStack, closing, nullcontext
+from contextlib import ExitStack, closing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,7 @@ __all__ = [
     "TaskFailedError",
     "TableMismatchError",
     "default_workers",
+    "engine_or_local",
     "scheduler_security_warning",
     "read_table",
     "run_tasks",
@@ -533,6 +534,16 @@ class Engine:
                     return
         finally:
             client.cancel([f for f in futures if not f.done()])
+
+
+@contextmanager
+def engine_or_local(engine: Engine | None) -> Generator[Engine, None, None]:
+    """``engine`` as given (left open), or a one-worker engine in this process, closed after."""
+    if engine is not None:
+        yield engine
+        return
+    with Engine(workers=1, progress=False) as local:
+        yield local
 
 
 def run_tasks(

@@ -358,14 +358,12 @@ def run_coverage(
     out_dir : path-like, optional
         Writes ``fc_belt.jsonl`` and ``coverage_toys.jsonl`` there (resumable).
     """
-    from ..parallel import Engine, Task
+    from ..parallel import Task, engine_or_local
 
-    own = engine is None
-    engine = Engine(workers=1, progress=False) if own else engine
     study = ref.load()
     truth = study.true_parameters()
     out = Path(out_dir) if out_dir is not None else None
-    try:
+    with engine_or_local(engine) as engine:
         belts: dict[str, NeymanBelt] = {}
         if settings.feldman_cousins and any(is_moment(p) for p in study.free_parameters):
             grids, tasks = _belt_tasks(ref, settings)
@@ -410,9 +408,6 @@ def run_coverage(
             description="coverage toys",
             table=None if out is None else out / "coverage_toys.jsonl",
         )
-    finally:
-        if own:
-            engine.close()
     summary = coverage_rows(rows, truth, settings.levels)
     return CoverageResult(study.name, truth, rows, summary, belts, settings)
 

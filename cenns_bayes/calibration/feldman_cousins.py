@@ -392,7 +392,7 @@ def feldman_cousins_of_data(
         ``{"interval_68": [lo, hi], "interval_90": ..., "open": {level: bool}, "grid": [...],
         "critical": {...}, "toys_per_point": N, "acceptance_stderr": {...}}``.
     """
-    from ..parallel import Engine, Task
+    from ..parallel import Task, engine_or_local
     from ..stats.profile import ProfileFitter, delta_chi2_for
 
     study = ref.load()
@@ -421,13 +421,8 @@ def feldman_cousins_of_data(
         tasks.append(
             Task((1, 0, k), fc_point_task, (ref, parameter, float(v), n_toys, conditional))
         )
-    own = engine is None
-    engine = Engine(workers=1, progress=False) if own else engine
-    try:
+    with engine_or_local(engine) as engine:
         rows = engine.run(tasks, seed=seed, description="Feldman-Cousins belt")
-    finally:
-        if own:
-            engine.close()
     samples = [np.asarray(r["t"]) for r in sorted(rows, key=lambda r: r["key"][2])]
     belt = NeymanBelt.from_samples(parameter, grid, samples, levels)
     t_grid = data_fit.profile(parameter, grid)

@@ -263,21 +263,19 @@ def run_sbc(
     out_dir: str | os.PathLike | None = None,
 ) -> SBCResult:
     """Run ``replications`` SBC replications (resumable: ``out_dir/sbc_replications.jsonl``)."""
-    from ..parallel import Engine, Task
+    from ..parallel import Task, engine_or_local
 
     study = ref.load()
     if study.response_detector is not None:
         raise ValueError(response_refusal(study))
     if sampler.chains * sampler.draws < RANK_DRAWS:
         raise ValueError(f"chains x draws must be at least {RANK_DRAWS} for the rank statistic")
-    own = engine is None
-    engine = Engine(workers=1, progress=False) if own else engine
     tasks = [
         Task((SBC_PREFIX, i), sbc_replication_task, (ref, sampler.as_dict()))
         for i in range(replications)
     ]
     meta = {"kind": "sbc", "study": ref.key, "sampler": sampler.as_dict(), "rank_draws": RANK_DRAWS}
-    try:
+    with engine_or_local(engine) as engine:
         rows = engine.run(
             tasks,
             seed=seed,
@@ -285,9 +283,6 @@ def run_sbc(
             description="SBC replications",
             table=None if out_dir is None else Path(out_dir) / "sbc_replications.jsonl",
         )
-    finally:
-        if own:
-            engine.close()
     return sbc_result(study.name, rows, study.free_parameters)
 
 

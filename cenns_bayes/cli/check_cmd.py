@@ -21,6 +21,7 @@ from .common import (
     overrides_from_args,
     plain_console,
     print_json,
+    require_free_parameters,
     start_local_workers,
     study_from_args,
     task_failure,
@@ -132,8 +133,7 @@ def run(args) -> int:
     study_from_args(args)  # checked as every command checks a spec (file kind, size, schema)
     ref = StudyRef.from_file(args.study, overrides_from_args(args))
     study = ref.load()
-    if not study.free_parameters:
-        raise UserError(f"{study.path}: priors: no free parameter; give [priors] for at least one")
+    require_free_parameters(study)
     folder = output_folder(args, whole=False)
     try:
         with InterruptGuard():  # a posterior fit cut short by Ctrl-C never reaches the report

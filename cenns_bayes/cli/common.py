@@ -218,6 +218,37 @@ def add_study_arguments(parser) -> None:
     )
 
 
+def add_joint_fits_argument(
+    parser, help_text: str = "joint specs: run only this [[fits]] entry (repeatable; default all)"
+) -> None:
+    """The repeatable ``--fit NAME`` option of the commands that take a joint spec."""
+    parser.add_argument(
+        "--fit",
+        dest="joint_fits",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=help_text,
+    )
+
+
+def joint_fits(args, study) -> list[str]:
+    """The ``--fit`` names, checked against the joint spec's ``[[fits]]`` (default: all)."""
+    known = [f.name for f in study.spec.fits]
+    for name in args.joint_fits:
+        if name not in known:
+            raise UserError(
+                f"{study.path}: --fit {name}: no such [[fits]] entry ({', '.join(known)})"
+            )
+    return list(args.joint_fits) or known
+
+
+def require_free_parameters(study) -> None:
+    """One clean line when the study frees no parameter (nothing to infer)."""
+    if not study.free_parameters:
+        raise UserError(f"{study.path}: priors: no free parameter; give [priors] for at least one")
+
+
 def overrides_from_args(args) -> dict[str, Any]:
     """The ``--set NAME=VALUE`` overrides as a dict (values parsed as TOML)."""
     overrides = {}

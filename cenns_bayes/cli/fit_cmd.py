@@ -12,9 +12,11 @@ from .common import (
     Progress,
     UserError,
     add_hepdata_argument,
+    add_joint_fits_argument,
     add_study_arguments,
     check_hepdata_target,
     clean_text,
+    joint_fits,
     overrides_from_args,
     plain_console,
     print_json,
@@ -47,14 +49,7 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--fc-seed", type=int, default=20151, help="feldman-cousins: seed of the toys"
     )
-    parser.add_argument(
-        "--fit",
-        dest="joint_fits",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="joint specs: run only this [[fits]] entry (repeatable; default all)",
-    )
+    add_joint_fits_argument(parser)
     add_hepdata_argument(parser)
 
 
@@ -178,7 +173,7 @@ def _run_joint(args, study) -> int:
         raise UserError(f"{study.path}: --hepdata is not available for a joint study")
     from ..stats.joint import fit_joint
 
-    fits = _joint_fits(args, study)
+    fits = joint_fits(args, study)
     with Progress("fit", study.name) as say:
         result = fit_joint(study, fits=fits, progress=say)
     result = with_provenance(result, study)
@@ -210,14 +205,3 @@ def _run_joint(args, study) -> int:
         if sig is not None:
             console.print(f"No-CEvNS rejected (joint) at {sig:.2f} sigma")
     return 0
-
-
-def _joint_fits(args, study) -> list[str]:
-    """The ``--fit`` names, checked against the spec's ``[[fits]]`` (default: all)."""
-    known = [f.name for f in study.spec.fits]
-    for name in args.joint_fits:
-        if name not in known:
-            raise UserError(
-                f"{study.path}: --fit {name}: no such [[fits]] entry ({', '.join(known)})"
-            )
-    return list(args.joint_fits) or known

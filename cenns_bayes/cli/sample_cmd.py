@@ -6,13 +6,16 @@ from .common import (
     InterruptGuard,
     Progress,
     UserError,
+    add_joint_fits_argument,
     add_sampler_arguments,
     add_study_arguments,
     check_sampler_options,
     clean_text,
+    joint_fits,
     output_file,
     plain_console,
     print_json,
+    require_free_parameters,
     study_from_args,
     warn,
     with_provenance,
@@ -36,13 +39,8 @@ def add_arguments(parser) -> None:
         help="write the InferenceData to this NetCDF file (atomically)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument(
-        "--fit",
-        dest="joint_fits",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="joint specs: the [[fits]] entry whose posterior to sample (one; default the first)",
+    add_joint_fits_argument(
+        parser, "joint specs: the [[fits]] entry whose posterior to sample (one; default the first)"
     )
 
 
@@ -61,8 +59,7 @@ def _run(args) -> int:
     study = study_from_args(args, joint=True)
     if hasattr(study, "members"):
         return _run_joint(args, study)
-    if not study.free_parameters:
-        raise UserError(f"{study.path}: priors: no free parameter; give [priors] for at least one")
+    require_free_parameters(study)
     from ..bayes import diagnostics, sample_study, summarise_posterior
     from ..bayes.sampling import write_netcdf
     from ..reports.study import sampler_warnings
@@ -166,11 +163,10 @@ def _run_joint(args, study) -> int:
     from ..bayes import build_model, diagnostics, summarise_posterior
     from ..bayes.sampling import sample_model, write_netcdf
     from ..stats.joint import joint_model_for_study
-    from .fit_cmd import _joint_fits
 
     if len(args.joint_fits) > 1:
         raise UserError(f"{study.path}: sample takes one --fit at a time")
-    name = _joint_fits(args, study)[0]
+    name = joint_fits(args, study)[0]
     sub = study.for_fit(name)
     cfg = study.spec.sampling
     with InterruptGuard(), Progress("sample", f"{study.name}: {name}") as say:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from .common import (
     InterruptGuard,
     Progress,
     UserError,
     add_hepdata_argument,
+    add_joint_fits_argument,
     add_sampler_arguments,
     add_study_arguments,
     check_hepdata_target,
     check_sampler_options,
     clean_text,
+    joint_fits,
     output_folder,
+    require_free_parameters,
     study_from_args,
     warn,
     write_hepdata,
@@ -34,14 +40,7 @@ def add_arguments(parser) -> None:
         action="store_true",
         help="skip re-sampling with the other two pooling choices",
     )
-    parser.add_argument(
-        "--fit",
-        dest="joint_fits",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="joint specs: run only this [[fits]] entry (repeatable; default all)",
-    )
+    add_joint_fits_argument(parser)
     add_hepdata_argument(parser)
 
 
@@ -50,28 +49,37 @@ def run(args) -> int:
     check_sampler_options(args)
     check_hepdata_target(args)
     study = study_from_args(args, joint=True)
-    if hasattr(study, "members"):
-        return _run_joint(args, study)
-    if not study.free_parameters:
-        raise UserError(f"{study.path}: priors: no free parameter; give [priors] for at least one")
+    joint = hasattr(study, "members")
+    options: dict[str, Any]
+    if joint:
+        if args.hepdata:
+            raise UserError(f"{study.path}: --hepdata is not available for a joint study")
+        options = {"fits": joint_fits(args, study)}
+    else:
+        require_free_parameters(study)
+        options = {"pooling_comparison": not args.no_pooling_comparison}
     # --out checked and locked before any computation; written into a temporary sibling folder
     # and swapped in at the end, so DIR holds the old complete report or the new one.
     folder = output_folder(args, whole=True)
     assert folder is not None and folder.work is not None  # --out is required; acquired above
     name = clean_text(study.name, 80)
     try:
-        from ..reports.study import run_study
+        run_report: Callable[..., dict[str, Any]]
+        if joint:
+            from ..reports.joint import run_joint_study as run_report
+        else:
+            from ..reports.study import run_study as run_report
 
         with InterruptGuard(), Progress("study", name) as say:
-            summary = run_study(
+            summary = run_report(
                 study,
                 folder.work,
                 draws=args.draws,
                 tune=args.tune,
                 chains=args.chains,
                 seed=args.seed,
-                pooling_comparison=not args.no_pooling_comparison,
                 progress=say,
+                **options,
             )
         folder.commit()
     finally:
@@ -86,46 +94,12 @@ def run(args) -> int:
         f"{d['divergences']} divergences, max R-hat {d['max_r_hat']:.3f}, "
         f"min bulk ESS {d['min_ess_bulk']:.0f})"
     )
+    if joint:
+        return 0  # the joint report compares several fits: see report.md
     for p, s in summary["posterior"].items():
         f = summary["frequentist"][p].get("chi2") or summary["frequentist"][p]["profile"]
         print(
             f"  {p}: posterior HDI 90 % [{s['hdi_90'][0]:.4g}, {s['hdi_90'][1]:.4g}]; "
             f"frequentist 90 % [{f['interval_90'][0]:.4g}, {f['interval_90'][1]:.4g}]"
         )
-    return 0
-
-
-def _run_joint(args, study) -> int:
-    """The joint main job (``[[members]]`` spec): profiles and posteriors side by side."""
-    if args.hepdata:
-        raise UserError(f"{study.path}: --hepdata is not available for a joint study")
-    from .fit_cmd import _joint_fits
-
-    fits = _joint_fits(args, study)
-    folder = output_folder(args, whole=True)
-    assert folder is not None and folder.work is not None  # --out is required; acquired
-    name = clean_text(study.name, 80)
-    try:
-        from ..reports.joint import run_joint_study
-
-        with InterruptGuard(), Progress("study", name) as say:
-            summary = run_joint_study(
-                study,
-                folder.work,
-                draws=args.draws,
-                tune=args.tune,
-                chains=args.chains,
-                seed=args.seed,
-                progress=say,
-                fits=fits,
-            )
-        folder.commit()
-    finally:
-        folder.release()
-    d = summary["diagnostics"]
-    print(
-        f"{name}: report in {args.out}/report.md ({summary['wall_seconds']:.0f} s; "
-        f"{d['divergences']} divergences, max R-hat {d['max_r_hat']:.3f}, "
-        f"min bulk ESS {d['min_ess_bulk']:.0f})"
-    )
     return 0

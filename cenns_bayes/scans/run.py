@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ..parallel import Engine, Task, single_threaded_blas
+from ..parallel import Engine, Task, engine_or_local, single_threaded_blas
 from ..rates.coefficients import (
     ChannelCoefficients,
     RateModel,
@@ -473,9 +473,7 @@ def run_scan(
                 if spec.kind == "interval":
                     point.chi2_interval = (res.lower, res.upper)
     out = Path(out_dir) if out_dir is not None else None
-    own_engine = engine is None
-    engine = Engine(workers=1, progress=False) if engine is None else engine
-    try:
+    with engine_or_local(engine) as engine:
         meta = {
             "kind": "scan",
             "study": scanner.fingerprint,
@@ -534,7 +532,4 @@ def run_scan(
                 p.posterior_limit = r["posterior_limit"]
                 if spec.kind == "interval":
                     p.posterior_interval = (r["lower"], r["upper"])
-    finally:
-        if own_engine:
-            engine.close()
     return ScanResult(studies[0].name, spec, list(axes), points, method, toys, seed, settings)
