@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import save_figure_atomic, write_text_atomic
+from ..io import write_text_atomic
 from ..plotting.backend import pyplot as _pyplot
+from ..plotting.backend import save_and_close
 
 __all__ = ["write_asimov_report", "write_coverage_report", "write_sbc_report"]
 
@@ -46,10 +47,7 @@ def plot_coverage(result, path: str | os.PathLike) -> Path:
         ax.set_xlabel("coverage (fraction of toys whose interval holds the truth)")
         ax.set_title(f"{_label(p)} = {result.truth[p]:g}, {len(result.rows)} toys")
         ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    out = save_figure_atomic(fig, path)
-    plt.close(fig)
-    return out
+    return save_and_close(fig, path)
 
 
 def write_coverage_report(result, out_dir: str | os.PathLike) -> Path:
@@ -136,10 +134,7 @@ def plot_rank_histograms(result, path: str | os.PathLike) -> Path:
         ax.set_title(f"p = {result.pvalues[p]:.3g}")
     axes[0, 0].set_ylabel("replications")
     axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
-    out = save_figure_atomic(fig, path)
-    plt.close(fig)
-    return out
+    return save_and_close(fig, path)
 
 
 def plot_ecdf_difference(result, path: str | os.PathLike) -> Path:
@@ -231,10 +226,7 @@ def plot_asimov(result, path: str | os.PathLike) -> Path:
         ax.axvline(result.truth[p], color="k", ls=":", label="truth")
         ax.set_xlabel(_label(p))
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    out = save_figure_atomic(fig, path)
-    plt.close(fig)
-    return out
+    return save_and_close(fig, path)
 
 
 def write_asimov_report(result, out_dir: str | os.PathLike) -> Path:

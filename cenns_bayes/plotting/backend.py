@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 def pyplot():
     """Return ``matplotlib.pyplot``, on the non-interactive Agg backend unless one is in use.
@@ -18,3 +21,13 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_and_close(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Lay ``fig`` out, write it as PNG at ``path`` atomically and close it; returns the path."""
+    from ..io import save_figure_atomic
+
+    fig.tight_layout()
+    out = save_figure_atomic(fig, path, dpi=dpi)
+    pyplot().close(fig)
+    return out

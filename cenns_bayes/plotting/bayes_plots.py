@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import save_figure_atomic
 from .backend import pyplot as _pyplot
+from .backend import save_and_close
 
 LABELS = {
     "sin2_theta_w": r"$\sin^2\theta_W$",
@@ -57,14 +57,17 @@ def plot_profile_vs_posterior(
         ax.plot([lo, hi], [y0 + 0.25 * i] * 2, lw=3, color=f"C{i + 1}", label=label)
     ax.legend(loc="upper center", fontsize=8, frameon=False)
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    path = save_figure_atomic(fig, path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_and_close(fig, path)
 
 
-def plot_pair(samples: dict[str, np.ndarray], path: str | Path, title: str = "") -> Path:
-    """Pairwise scatter of posterior draws of the free parameters (the Fig. 5 ridge)."""
+def plot_pair(
+    samples: dict[str, np.ndarray], path: str | Path, title: str = "", density: bool = False
+) -> Path:
+    """Pairwise plot of posterior draws of the free parameters (the Fig. 5 ridge).
+
+    Scatter plots below the diagonal, or with ``density`` 2-D histograms (a corner plot,
+    for many draws of several parameters); 1-D histograms on the diagonal.
+    """
     plt = _pyplot()
 
     names = list(samples)
@@ -76,8 +79,13 @@ def plot_pair(samples: dict[str, np.ndarray], path: str | Path, title: str = "")
             if j > i:
                 ax.axis("off")
                 continue
-            if i == j:
+            if i == j and density:
+                ax.hist(samples[xj], bins=40, color="0.35", histtype="stepfilled")
+                ax.set_yticks([])
+            elif i == j:
                 ax.hist(samples[xj], bins=50, color="C0", alpha=0.6)
+            elif density:
+                ax.hist2d(samples[xj], samples[yi], bins=40, cmap="Greys")
             else:
                 ax.plot(samples[xj], samples[yi], ".", ms=1.5, alpha=0.3, color="C0")
             if i == k - 1:
@@ -86,7 +94,4 @@ def plot_pair(samples: dict[str, np.ndarray], path: str | Path, title: str = "")
                 ax.set_ylabel(LABELS.get(yi, yi), fontsize=8)
             ax.tick_params(labelsize=7)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = save_figure_atomic(fig, path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_and_close(fig, path, dpi=100)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import save_figure_atomic
-from .backend import pyplot
+from .backend import pyplot, save_and_close
 
 _COLOURS = {
     "steady_state": "0.75",
@@ -118,7 +117,4 @@ def plot_projections(
         if col == 0:
             ax.legend(fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = save_figure_atomic(fig, path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_and_close(fig, path)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import save_figure_atomic
-from .backend import pyplot
+from .backend import pyplot, save_and_close
 from .data_plots import draw_stack
 
 _COLOURS = {
@@ -125,7 +124,4 @@ def plot_lar_projections(
             ax.legend(fontsize=7, frameon=False)
             sax.legend(fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = save_figure_atomic(fig, path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_and_close(fig, path)

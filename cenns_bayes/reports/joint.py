@@ -28,36 +28,6 @@ PUBLISHED = {
 }
 
 
-def _corner(draws: dict[str, np.ndarray], path: Path, title: str) -> Path:
-    """A corner plot (1-D histograms on the diagonal, 2-D histograms below) of the draws."""
-    from ..plotting.backend import pyplot
-
-    plt = pyplot()
-    names = list(draws)
-    n = len(names)
-    fig, axes = plt.subplots(n, n, figsize=(2.6 * n, 2.6 * n), squeeze=False)
-    for i, yi in enumerate(names):
-        for j, xj in enumerate(names):
-            ax = axes[i][j]
-            if j > i:
-                ax.axis("off")
-                continue
-            if i == j:
-                ax.hist(draws[xj], bins=40, color="0.35", histtype="stepfilled")
-                ax.set_yticks([])
-            else:
-                ax.hist2d(draws[xj], draws[yi], bins=40, cmap="Greys")
-            if i == n - 1:
-                ax.set_xlabel(xj, fontsize=8)
-            if j == 0 and i > 0:
-                ax.set_ylabel(yi, fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
 def run_joint_study(
     study,
     outdir: str | Path,
@@ -72,6 +42,7 @@ def run_joint_study(
     """Run the joint main job into ``outdir`` (all ``[[fits]]`` or those named in ``fits``)."""
     from ..bayes import build_model, diagnostics, summarise_posterior
     from ..bayes.sampling import sample_model, write_netcdf
+    from ..plotting.bayes_plots import plot_pair
     from ..stats.joint import fit_joint, joint_model_for_study
 
     say = progress or (lambda msg: None)
@@ -133,10 +104,11 @@ def run_joint_study(
         if len(params) > 1:
             draws_of = {p: np.asarray(idata["posterior"][p]).reshape(-1) for p in params}
             figures.append(
-                _corner(
+                plot_pair(
                     draws_of,
                     outdir / "figures" / f"corner_{fit.name}.png",
                     f"{study.name}: {fit.name} (joint posterior)",
+                    density=True,
                 )
             )
     diag_all = [p["diagnostics"] for p in posterior.values()]
