@@ -113,20 +113,12 @@ class JointSpec(schema._Strict):
     @field_validator("members")
     @classmethod
     def _unique_labels(cls, v):
-        labels = [m.label for m in v]
-        dup = sorted({x for x in labels if labels.count(x) > 1})
-        if dup:
-            raise ValueError(f"member labels must be unique; repeated: {dup}")
-        return v
+        return schema.require_unique(v, "label", "member labels")
 
     @field_validator("fits")
     @classmethod
     def _unique_fits(cls, v):
-        names = [f.name for f in v]
-        dup = sorted({x for x in names if names.count(x) > 1})
-        if dup:
-            raise ValueError(f"fit names must be unique; repeated: {dup}")
-        return v
+        return schema.require_unique(v, "name", "fit names")
 
 
 @dataclass

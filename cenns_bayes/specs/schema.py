@@ -48,6 +48,15 @@ ParameterName = Literal[
 ReleaseName = Literal["coherent-csi-2017"]
 
 
+def require_unique(items: list, attribute: str, what: str) -> list:
+    """``items`` unchanged, or a ValueError naming the repeated values of ``attribute``."""
+    values = [getattr(x, attribute) for x in items]
+    repeated = sorted({x for x in values if values.count(x) > 1})
+    if repeated:
+        raise ValueError(f"{what} must be unique; repeated: {repeated}")
+    return items
+
+
 def _has_bool(tp) -> bool:
     if tp is bool:
         return True
@@ -746,8 +755,4 @@ class StudySpec(_Strict):
     @field_validator("detectors")
     @classmethod
     def _unique_names(cls, v):
-        names = [d.name for d in v]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"detector names must be unique; repeated: {sorted(dup)}")
-        return v
+        return require_unique(v, "name", "detector names")
