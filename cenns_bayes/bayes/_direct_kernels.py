@@ -98,6 +98,19 @@ def _fixed_quantities(buf):
 
 
 @numba.njit(cache=True)
+def _column(buf, c, q, shift):
+    """Count column at offset ``c``: (s_eff, c0 + c1 s + c2 s^2, mu^2, is_e).
+
+    The count polynomial of :func:`cenns_bayes.rates.coefficients.polynomial_counts`,
+    compiled: s_eff = sin^2 theta_W + shift * <r^2> of the column's flavour.
+    """
+    is_e = buf[c + 4] > 0.5
+    s = q[0] + shift * (q[5] if is_e else q[4])
+    mu2 = q[3] if is_e else q[2]
+    return s, buf[c] + s * (buf[c + 1] + s * buf[c + 2]), mu2, is_e
+
+
+@numba.njit(cache=True)
 def logp_kernel(x, grad, buf):
     """(status, log-density) at ``x``; writes the gradient into ``grad``. Status 0 is success."""
     n_cols, n_phys, n_det, pooling, flux_sigma, det_sigma, o_phys, o_cols, shift = _header(buf)
@@ -151,16 +164,12 @@ def logp_kernel(x, grad, buf):
     strength = q[1]
     for j in range(n_cols):
         c = o_cols + 8 * j
-        c0 = buf[c]
         c1 = buf[c + 1]
         c2 = buf[c + 2]
         cm = buf[c + 3]
-        is_e = buf[c + 4] > 0.5
         d = int(buf[c + 5])
         n = buf[c + 6]
-        s = q[0] + shift * (q[5] if is_e else q[4])
-        mu2 = q[3] if is_e else q[2]
-        weak = c0 + s * (c1 + s * c2)
+        s, weak, mu2, is_e = _column(buf, c, q, shift)
         scale = math.exp(log_flux + log_det[d])
         lam = scale * (strength * weak + cm * mu2)
         if not lam > 0.0 or not math.isfinite(lam):
@@ -254,10 +263,8 @@ def expand_kernel(x, out, buf):
         k += n_det
     for j in range(n_cols):
         c = o_cols + 8 * j
-        is_e = buf[c + 4] > 0.5
-        s = q[0] + shift * (q[5] if is_e else q[4])
-        mu2 = q[3] if is_e else q[2]
-        base = q[1] * (buf[c] + s * (buf[c + 1] + s * buf[c + 2])) + buf[c + 3] * mu2
+        weak, mu2 = _column(buf, c, q, shift)[1:3]
+        base = q[1] * weak + buf[c + 3] * mu2
         out[k + j] = base * flux * norm[int(buf[c + 5])]
     return 0
 
