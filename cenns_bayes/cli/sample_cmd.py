@@ -160,33 +160,25 @@ def _run(args) -> int:
 
 def _run_joint(args, study) -> int:
     """The joint posterior of one ``[[fits]]`` entry of a joint spec (JSON summary)."""
-    from ..bayes import build_model, diagnostics, summarise_posterior
-    from ..bayes.sampling import sample_model, write_netcdf
-    from ..stats.joint import joint_model_for_study
+    from ..bayes import diagnostics, summarise_posterior
+    from ..bayes.sampling import write_netcdf
+    from ..reports.joint import sample_joint_fit
 
     if len(args.joint_fits) > 1:
         raise UserError(f"{study.path}: sample takes one --fit at a time")
     name = joint_fits(args, study)[0]
     sub = study.for_fit(name)
-    cfg = study.spec.sampling
     with InterruptGuard(), Progress("sample", f"{study.name}: {name}") as say:
-        say("building the joint model")
-        model, _ = build_model(sub, counting=joint_model_for_study(sub))
-        say("compiling the model and sampling the posterior (NUTS)")
-        seed = cfg.seed if args.seed is None else args.seed
-        idata, backend, t_compile, t_sample = sample_model(
-            model,
-            draws=cfg.draws if args.draws is None else args.draws,
-            tune=cfg.tune if args.tune is None else args.tune,
-            chains=cfg.chains if args.chains is None else args.chains,
-            seed=seed,
-            target_accept=cfg.target_accept,
-            backend=args.backend or cfg.backend,
-            progressbar=False,
+        say("building the joint model, compiling it and sampling the posterior (NUTS)")
+        idata, backend, t_compile, t_sample = sample_joint_fit(
+            study,
+            name,
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            seed=args.seed,
+            backend=args.backend,
         )
-    idata.attrs.update(
-        {"study": study.name, "fit": name, "spec_sha256": study.sha256, "sampler": backend}
-    )
     if args.out:
         write_netcdf(idata, args.out)
     params = sub.free_parameters

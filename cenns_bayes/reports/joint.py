@@ -18,7 +18,7 @@ import numpy as np
 
 from .study import PUBLISHED_CSI_2017, PUBLISHED_CSI_2021, PUBLISHED_LAR_2020
 
-__all__ = ["PUBLISHED", "run_joint_study"]
+__all__ = ["PUBLISHED", "run_joint_study", "sample_joint_fit"]
 
 #: Published numbers of each member data set (see reports/study.py for their sources).
 PUBLISHED = {
@@ -26,6 +26,53 @@ PUBLISHED = {
     "csi2021": PUBLISHED_CSI_2021,
     "lar2020": PUBLISHED_LAR_2020,
 }
+
+
+def sample_joint_fit(
+    study,
+    fit: str,
+    *,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    seed: int | None = None,
+    backend: str | None = None,
+) -> tuple[Any, str, float, float]:
+    """NUTS posterior of the ``[[fits]]`` entry ``fit`` of a joint study.
+
+    Options default to the spec's ``[sampling]``. Returns ``(idata, backend, compile
+    seconds, sampling seconds)``; the idata carries the study, fit, spec and seed.
+    """
+    from ..bayes import build_model
+    from ..bayes.sampling import sample_model
+    from ..stats.joint import joint_model_for_study
+
+    cfg = study.spec.sampling
+    seed = cfg.seed if seed is None else seed
+    sub = study.for_fit(fit)
+    model, _ = build_model(sub, counting=joint_model_for_study(sub))
+    idata, used, t_compile, t_sample = sample_model(
+        model,
+        draws=cfg.draws if draws is None else draws,
+        tune=cfg.tune if tune is None else tune,
+        chains=cfg.chains if chains is None else chains,
+        seed=seed,
+        target_accept=cfg.target_accept,
+        backend=backend or cfg.backend,
+        progressbar=False,
+    )
+    idata.attrs.update(
+        {
+            "study": study.name,
+            "fit": fit,
+            "spec_path": study.path,
+            "spec_sha256": study.sha256,
+            "sampler": used,
+            "seed": seed,
+            "units": "mu_nu in 1e-10 mu_B; r2_nu in 1e-32 cm^2; neutron radii in fm",
+        }
+    )
+    return idata, used, t_compile, t_sample
 
 
 def run_joint_study(
@@ -40,10 +87,10 @@ def run_joint_study(
     fits: list[str] | None = None,
 ) -> dict[str, Any]:
     """Run the joint main job into ``outdir`` (all ``[[fits]]`` or those named in ``fits``)."""
-    from ..bayes import build_model, diagnostics, summarise_posterior
-    from ..bayes.sampling import sample_model, write_netcdf
+    from ..bayes import diagnostics, summarise_posterior
+    from ..bayes.sampling import write_netcdf
     from ..plotting.bayes_plots import plot_pair
-    from ..stats.joint import fit_joint, joint_model_for_study
+    from ..stats.joint import fit_joint
 
     say = progress or (lambda msg: None)
     outdir = Path(outdir)
@@ -68,29 +115,8 @@ def run_joint_study(
             continue
         sub = study.for_fit(fit.name)
         say(f"{fit.name}: sampling the joint posterior (NUTS)")
-        counting = joint_model_for_study(sub)
-        model, _ = build_model(sub, counting=counting)
-        idata: Any
-        idata, backend, t_compile, t_sample = sample_model(
-            model,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed,
-            target_accept=cfg.target_accept,
-            backend=cfg.backend,
-            progressbar=False,
-        )
-        idata.attrs.update(
-            {
-                "study": study.name,
-                "fit": fit.name,
-                "spec_path": study.path,
-                "spec_sha256": study.sha256,
-                "sampler": backend,
-                "seed": seed,
-                "units": "mu_nu in 1e-10 mu_B; r2_nu in 1e-32 cm^2; neutron radii in fm",
-            }
+        idata, backend, t_compile, t_sample = sample_joint_fit(
+            study, fit.name, draws=draws, tune=tune, chains=chains, seed=seed
         )
         write_netcdf(idata, outdir / f"posterior_{fit.name}.nc")
         params = sub.free_parameters
