@@ -20,8 +20,8 @@ def count(path: Path) -> tuple[int, int]:
     prose: set[int] = set()
     previous = tokenize.NEWLINE
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-        if tok.type == tokenize.COMMENT:
-            prose.add(tok.start[0])
+        if tok.type == tokenize.COMMENT and not tok.line[: tok.start[1]].strip():
+            prose.add(tok.start[0])  # a comment alone on its line
         elif tok.type == tokenize.STRING and previous in (
             tokenize.NEWLINE,
             tokenize.INDENT,
