@@ -367,6 +367,11 @@ def add_sampler_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed")
 
 
+def sampler_options(args) -> dict[str, Any]:
+    """The options of :func:`add_sampler_arguments` as keywords (None: the spec's value)."""
+    return {k: getattr(args, k) for k in ("draws", "tune", "chains", "seed")}
+
+
 def add_engine_arguments(parser, purpose: str = "") -> None:
     """``--workers`` or ``--scheduler`` (where tasks run) and ``--seed`` (the master seed).
 

@@ -16,6 +16,7 @@ from .common import (
     plain_console,
     print_json,
     require_free_parameters,
+    sampler_options,
     study_from_args,
     warn,
     with_provenance,
@@ -67,13 +68,7 @@ def _run(args) -> int:
     with InterruptGuard(), Progress("sample", study.name) as say:
         say("compiling the model and sampling the posterior (NUTS)")
         result = sample_study(
-            study,
-            draws=args.draws,
-            tune=args.tune,
-            chains=args.chains,
-            seed=args.seed,
-            backend=args.backend,
-            progressbar=not args.json,
+            study, backend=args.backend, progressbar=not args.json, **sampler_options(args)
         )
     if args.out:
         write_netcdf(result.idata, args.out)
@@ -171,13 +166,7 @@ def _run_joint(args, study) -> int:
     with InterruptGuard(), Progress("sample", f"{study.name}: {name}") as say:
         say("building the joint model, compiling it and sampling the posterior (NUTS)")
         idata, backend, t_compile, t_sample = sample_joint_fit(
-            study,
-            name,
-            draws=args.draws,
-            tune=args.tune,
-            chains=args.chains,
-            seed=args.seed,
-            backend=args.backend,
+            study, name, backend=args.backend, **sampler_options(args)
         )
     if args.out:
         write_netcdf(idata, args.out)

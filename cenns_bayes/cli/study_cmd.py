@@ -19,6 +19,7 @@ from .common import (
     joint_fits,
     output_folder,
     require_free_parameters,
+    sampler_options,
     study_from_args,
     warn,
     write_hepdata,
@@ -72,14 +73,7 @@ def run(args) -> int:
 
         with InterruptGuard(), Progress("study", name) as say:
             summary = run_report(
-                study,
-                folder.work,
-                draws=args.draws,
-                tune=args.tune,
-                chains=args.chains,
-                seed=args.seed,
-                progress=say,
-                **options,
+                study, folder.work, progress=say, **sampler_options(args), **options
             )
         folder.commit()
     finally:
