@@ -613,9 +613,7 @@ class ProfileFitter:
             res = None
             if use_gradient and len(bounds) == 1:  # one coordinate: no scipy.optimize needed
                 res = _minimize_1d(fused or objective_and_gradient, float(x0[0]), *bounds[0])
-            if res is not None:
-                pass
-            elif use_gradient:
+            if res is None and use_gradient:
                 from scipy import optimize  # here: importing it costs ~0.45 s
 
                 res = optimize.minimize(
@@ -626,7 +624,7 @@ class ProfileFitter:
                     bounds=bounds,
                     options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 5000},
                 )
-            else:
+            elif res is None:
                 from scipy import optimize
 
                 res = optimize.minimize(
