@@ -1,7 +1,7 @@
 """Speed of the main paths, each variant beside its alternative in one run.
 
 Run:  .venv/bin/python benchmarks/bench_speed.py
-      [--only study,fits,curves,toys,scan,counts,reproduce] [--repeats N]
+      [--only study,fits,curves,kernel,toys,scan,counts,reproduce] [--repeats N]
       [--baseline REV] [--skip-pytensor]
 
 ``--baseline REV`` adds, to every whole-process section (study, toys, reproduce), the same
@@ -24,6 +24,8 @@ Sections (the load average is printed before each, since the machine is shared):
   time: walked from the best fit, each point started at its neighbour's minimum (the
   default, ``ProfileFitter.profile(..., follow=True)``), and as independent fits with every
   start;
+* ``kernel``: the main job's first best fit in a fresh process with an empty Numba cache
+  (the compiled objective is compiled) and again with that cache (it is loaded);
 * ``toys``: ``cenns-bayes check models/calibration_ge76_mu.toml --kind coverage --toys 100
   --workers 1`` (chi^2, profile and Feldman-Cousins intervals, the FC belt, a posterior
   refit per toy) as a whole process, default and ``--set sampling.log_density=pytensor``;
@@ -205,6 +207,33 @@ def bench_curves(repeats: int) -> None:
     a, b = curves.values()
     worst = max(float(np.max(np.abs(x - y))) for x, y in zip(a, b, strict=True))
     print(f"largest difference of Delta(-2 ln L) between the two: {worst:.1e}")
+    print(f"after: {load()}")
+
+
+def bench_kernel() -> None:
+    section("the compiled fit objective: first best fit of the main job in a fresh process")
+    code = (
+        "import time\n"
+        "from cenns_bayes.specs import load_study\n"
+        "from cenns_bayes.stats.binned import model_for_study\n"
+        "from cenns_bayes.stats.profile import ProfileFitter\n"
+        "study = load_study('models/paper_realistic.toml')\n"
+        "counting = model_for_study(study)\n"
+        "t0, c0 = time.perf_counter(), time.process_time()\n"
+        "ProfileFitter(counting, study.free_parameters).best_fit()\n"
+        "print(f'{time.perf_counter() - t0:.2f} s wall, {time.process_time() - c0:.2f} s CPU')\n"
+    )
+    with tempfile.TemporaryDirectory() as cache:  # an empty Numba cache: compiled afresh
+        for label in ("cold (compiles the kernel)", "warm (loads it from the cache)"):
+            out = subprocess.run(
+                [sys.executable, "-c", code],
+                cwd=ROOT,
+                env={**os.environ, "NUMBA_CACHE_DIR": cache},
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            print(f"{label}: {out}")
     print(f"after: {load()}")
 
 
@@ -404,7 +433,7 @@ def bench_reproduce(repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="study,fits,curves,toys,scan,counts,reproduce")
+    parser.add_argument("--only", default="study,fits,curves,kernel,toys,scan,counts,reproduce")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each main-job variant")
     parser.add_argument("--baseline", metavar="REV", help="also run the package at git REV")
     parser.add_argument("--skip-pytensor", action="store_true", help="no pytensor variants")
@@ -427,6 +456,8 @@ def main() -> None:
             bench_fits(args.repeats)
         if "curves" in only:
             bench_curves(args.repeats)
+        if "kernel" in only:
+            bench_kernel()
         if "toys" in only:
             bench_toys(args.repeats, not args.skip_pytensor)
         if "study" in only:
