@@ -249,3 +249,21 @@ def test_delta_90_is_the_chi2_quantile():
     from scipy import special
 
     assert DELTA_90 == float(special.chdtri(1, 0.10))
+
+
+def test_walked_profile_equals_independent_fits():
+    """``profile(..., follow=True)`` (the report's curves): each point started at its
+    neighbour's minimum gives the curve of independent fits with every start, on both sides
+    of the best fit, for a moment (minimum on the boundary) and for sin^2 theta_W."""
+    from cenns_bayes.stats.binned import model_for_study
+
+    study = load_study(MODELS / "paper_realistic.toml")
+    model = model_for_study(study)
+    for parameter, grid in (
+        ("mu_nu_e", np.linspace(0.0, 12.0, 7)),
+        ("sin2_theta_w", np.linspace(0.20, 0.26, 7)),
+    ):
+        independent = ProfileFitter(model, study.free_parameters).profile(parameter, grid)
+        walked = ProfileFitter(model, study.free_parameters).profile(parameter, grid, follow=True)
+        assert independent.max() > 2.0  # the grid reaches beyond the 90 % interval
+        np.testing.assert_allclose(walked, independent, rtol=0, atol=1e-8)
