@@ -39,7 +39,8 @@ def _generic(fitter: ProfileFitter, names, squared, scale, x):
 
 @pytest.mark.parametrize("cost", ["poisson", "chi2"])
 @pytest.mark.parametrize("toy", [False, True])
-def test_fused_value_and_gradient_equal_the_generic_path(cost, toy):
+@pytest.mark.parametrize("compiled", [False, True])  # NumPy objective and Numba kernel
+def test_fused_value_and_gradient_equal_the_generic_path(cost, toy, compiled):
     study = load_study(MODELS / "paper_realistic.toml")
     model = model_for_study(study)
     rng = np.random.default_rng(3)
@@ -53,7 +54,15 @@ def test_fused_value_and_gradient_equal_the_generic_path(cost, toy):
     squared = [p.startswith("mu_nu") for p in names]
     scale = np.array([0.01, 4.0, 4.0, 0.1])
     fused = counting_objective(
-        model, cost, fitter.observed, fitter._numeric, names, squared, scale, fitter.fixed
+        model,
+        cost,
+        fitter.observed,
+        fitter._numeric,
+        names,
+        squared,
+        scale,
+        fitter.fixed,
+        compiled=compiled,
     )
     assert fused is not None
     for _ in range(5):

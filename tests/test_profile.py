@@ -202,3 +202,68 @@ def test_counting_adapter_numpy_and_pytensor_agree():
     nuis = {"flux_norm": 1.07, "detector_norm": np.array([0.9, 1.1, 1.05, 0.97])}
     got = fn(*values.values(), *nuis.values())
     np.testing.assert_allclose(got, model.expected(values, nuis), rtol=1e-12)
+
+
+def test_brent_root_matches_scipy_brentq_and_closed_forms():
+    """The engine's own Brent iteration: the roots scipy's brentq gives, and exact roots."""
+    from cenns_bayes.stats.profile import _brent_root
+
+    cases = [
+        (lambda x: x**2 - 2.0, 0.0, 3.0, np.sqrt(2.0)),
+        (lambda x: np.cos(x) - x, 0.0, 1.0, None),
+        (lambda x: np.exp(x) - 5.0, -3.0, 4.0, np.log(5.0)),
+        (lambda x: (x - 0.3) ** 3, -1.0, 2.0, 0.3),
+        (lambda x: np.tanh(20.0 * (x - 0.71)), 0.0, 1.0, 0.71),
+    ]
+    for f, a, b, exact in cases:
+        mine = _brent_root(f, a, b, xtol=1e-12, rtol=1e-14, maxiter=200)
+        assert mine == optimize.brentq(f, a, b, xtol=1e-12, rtol=1e-14, maxiter=200)
+        if exact is not None:
+            assert mine == pytest.approx(exact, abs=1e-5 if exact == 0.3 else 1e-11)
+    with pytest.raises(ValueError):
+        _brent_root(lambda x: x**2 + 1.0, -1.0, 1.0, 1e-12, 1e-14, 200)
+
+
+def test_one_coordinate_minimiser_finds_interior_and_boundary_minima():
+    """x -> (x - c)^2 on [lo, hi]: the minimum at c inside, at the nearer bound outside."""
+    from cenns_bayes.stats.profile import _minimize_1d
+
+    def make(c):
+        return lambda x: (float((x[0] - c) ** 2), np.array([2.0 * (x[0] - c)]))
+
+    for c, x0, lo, hi, expected in (
+        (0.37, 5.0, -10.0, 10.0, 0.37),
+        (0.37, -9.0, -10.0, 10.0, 0.37),
+        (-3.0, 0.5, 0.0, 4.0, 0.0),
+        (12.0, 0.5, 0.0, 4.0, 4.0),
+        (2.5, 2.5, 0.0, 4.0, 2.5),
+    ):
+        res = _minimize_1d(make(c), x0, lo, hi)
+        assert res is not None and res.x[0] == pytest.approx(expected, abs=1e-10)
+    # a non-finite value on the way: declined, so that the caller uses L-BFGS-B
+    assert _minimize_1d(lambda x: (np.inf, np.zeros(1)), 0.0, -1.0, 1.0) is None
+
+
+def test_delta_90_is_the_chi2_quantile():
+    """The written-out 90 % threshold equals the chi^2 (1 dof) quantile."""
+    from scipy import special
+
+    assert DELTA_90 == float(special.chdtri(1, 0.10))
+
+
+def test_walked_profile_equals_independent_fits():
+    """``profile(..., follow=True)`` (the report's curves): each point started at its
+    neighbour's minimum gives the curve of independent fits with every start, on both sides
+    of the best fit, for a moment (minimum on the boundary) and for sin^2 theta_W."""
+    from cenns_bayes.stats.binned import model_for_study
+
+    study = load_study(MODELS / "paper_realistic.toml")
+    model = model_for_study(study)
+    for parameter, grid in (
+        ("mu_nu_e", np.linspace(0.0, 12.0, 7)),
+        ("sin2_theta_w", np.linspace(0.20, 0.26, 7)),
+    ):
+        independent = ProfileFitter(model, study.free_parameters).profile(parameter, grid)
+        walked = ProfileFitter(model, study.free_parameters).profile(parameter, grid, follow=True)
+        assert independent.max() > 2.0  # the grid reaches beyond the 90 % interval
+        np.testing.assert_allclose(walked, independent, rtol=0, atol=1e-8)

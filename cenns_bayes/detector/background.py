@@ -38,8 +38,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize
-from scipy.special import gammaln, xlogy
 
 from ..poisson import poisson_deviance_terms
 
@@ -115,6 +113,8 @@ def poisson_log_likelihood(counts: ArrayLike, expected: ArrayLike) -> NDArray[np
     """Element-wise ``ln Pois(n; μ) = n ln μ − μ − ln n!`` (−inf where μ = 0 < n)."""
     n = _counts(counts, "counts")
     mu = _expectation(expected, "expected")
+    from scipy.special import gammaln, xlogy  # here: importing scipy costs ~0.4 s
+
     with np.errstate(divide="ignore"):
         return xlogy(n, mu) - mu - gammaln(n + 1.0)
 
@@ -444,6 +444,8 @@ class SmoothSteadyState:
             def objective(x):
                 value = self.control_neg2ll(np.concatenate([theta0[: len(start)], x]))
                 return float(value) if np.isfinite(value) else 1e30
+
+            from scipy import optimize
 
             res = optimize.minimize(
                 objective,

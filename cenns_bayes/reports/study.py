@@ -93,7 +93,7 @@ def _profile_curves(study, counting, parameter, lo, hi, n=61):
     curves = {}
     for label, stat in (("chi2 (Eq. 10)", "chi2"), ("Poisson profile", "poisson")):
         fitter = ProfileFitter(counting, study.free_parameters, cost=stat)
-        curves[label] = (grid, fitter.profile(parameter, grid))
+        curves[label] = (grid, fitter.profile(parameter, grid, follow=True))
     return curves
 
 
