@@ -320,9 +320,12 @@ class DirectModel:
 
 
 def _label(b) -> str:
-    from .model import _label as label
-
-    return label(b)
+    """A bin's coordinate label, as the PyMC model names it (without importing PyMC)."""
+    return (
+        "/".join(f"{x:g}" if isinstance(x, float) else str(x) for x in b)
+        if isinstance(b, tuple)
+        else str(b)
+    )
 
 
 def compile_direct(study: Study, counting: CountingModel, pooling: str | None = None):

@@ -28,6 +28,7 @@ from ..specs import Study
 from ..specs.schema import ParameterName
 from ..stats.counting import CountingModel
 from ..stats.model import ExpectationModel, draw_pseudo_data
+from .direct import _label
 from .priors import add_parameter
 
 __all__ = [
@@ -155,14 +156,6 @@ def counting_data(counting: CountingModel) -> dict[str, np.ndarray]:
     if counting.radius_slopes is not None:
         out["radius_slopes"] = np.array(counting.radius_slopes, dtype=float)
     return out
-
-
-def _label(b) -> str:
-    return (
-        "/".join(f"{x:g}" if isinstance(x, float) else str(x) for x in b)
-        if isinstance(b, tuple)
-        else str(b)
-    )
 
 
 def _counting_nuisances(study: Study, counting: CountingModel, pooling: str | None) -> dict:

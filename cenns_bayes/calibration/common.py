@@ -10,6 +10,7 @@ Later tasks in the same process swap the observed counts with
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -242,26 +243,44 @@ class PosteriorRefitter:
 
     def __init__(self, study, settings: SamplerSettings) -> None:
         from ..bayes import direct
-        from ..bayes.model import auxiliary_data_names, build_model
         from ..stats.binned import model_for_study
 
         self.settings = settings
         self.parameters = list(study.free_parameters)
         self.study = study
-        # the PyMC model also serves prior draws (SBC)
-        self.model, self.counting = build_model(study, counting=model_for_study(study))
+        self.counting = model_for_study(study)
         self.direct = study.spec.sampling.log_density == "auto" and direct.supported(
             study, self.counting
         )
-        #: nuisance name -> pm.Data of its auxiliary measurement, and that data's shape
-        self.auxiliary_names = auxiliary_data_names(self.counting)
-        self.nominal_auxiliary = {
-            name: np.asarray(self.model[name].get_value(), dtype=float)
-            for name in self.auxiliary_names.values()
-        }
         self.compiled: Any = None
         if not self.direct:
             self._pytensor_compiled()
+
+    @functools.cached_property
+    def model(self) -> Any:
+        """The study's PyMC model, built at first use (the direct path never needs it).
+
+        It serves the PyTensor path, toys with their own auxiliary measurements, and prior
+        draws (SBC).
+        """
+        from ..bayes.model import build_model
+
+        return build_model(self.study, counting=self.counting)[0]
+
+    @functools.cached_property
+    def auxiliary_names(self) -> dict[str, str]:
+        """Nuisance name -> name of the ``pm.Data`` holding its auxiliary measurement."""
+        from ..bayes.model import auxiliary_data_names
+
+        return auxiliary_data_names(self.counting)
+
+    @functools.cached_property
+    def nominal_auxiliary(self) -> dict[str, np.ndarray]:
+        """``pm.Data`` name -> the study's auxiliary measurement (builds the PyMC model)."""
+        return {
+            name: np.asarray(self.model[name].get_value(), dtype=float)
+            for name in self.auxiliary_names.values()
+        }
 
     def _pytensor_compiled(self) -> Any:
         """The PyMC model compiled for nutpie, once (its data are swapped per refit)."""
