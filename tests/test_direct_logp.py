@@ -183,3 +183,50 @@ def test_hand_written_and_pytensor_paths_sample_the_same_posterior():
                 ]
             assert abs(x - y) < 4.0 * np.hypot(*se), (name, kind, x, y, se)
         assert int(a.sample_stats["diverging"].sum()) == 0
+
+
+def test_swapping_counts_gives_the_buffer_of_a_fresh_build():
+    """The buffer with a toy's counts is, number for number, the one built from its counts."""
+    study = load_study(MODELS / "paper_realistic.toml")
+    counting = model_for_study(study)
+    built = direct.DirectModel(study, counting)
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        counts = rng.poisson(np.maximum(counting.observed, 1.0)).astype(float)
+        fresh = direct.DirectModel(study, counting.with_data(counts))
+        np.testing.assert_array_equal(built.buffer_with_counts(counts), fresh.buffer)
+    assert not np.array_equal(built.buffer_with_counts(counts + 1.0), fresh.buffer)
+    with pytest.raises(ValueError, match="counts"):
+        built.buffer_with_counts(counts[:-1])
+
+
+def test_refits_with_swapped_counts_equal_refits_of_a_fresh_build():
+    """A refitter reused across toys gives, seed for seed, the draws of the study compiled
+    anew with each toy's counts (``compile_direct``), whatever it fitted before."""
+    import nutpie
+
+    from cenns_bayes.calibration.common import PosteriorRefitter, SamplerSettings, raw_draws
+
+    study = load_study(MODELS / "calibration_ge76_mu.toml")
+    settings = SamplerSettings(draws=60, tune=60, chains=2)
+    reused = PosteriorRefitter(study, settings)
+    assert reused.direct
+    toys = [np.array(c, dtype=float) for c in ([590, 1402, 951], [640, 1350, 930], [3, 0, 7])]
+    fits = [reused.fit(counts, seed=40 + k).draws["mu_nu_mu"] for k, counts in enumerate(toys)]
+    for k, counts in enumerate(toys):
+        compiled = direct.compile_direct(study, reused.counting.with_data(counts))
+        trace = nutpie.sample(
+            compiled,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=1,
+            seed=40 + k,
+            target_accept=settings.target_accept,
+            progress_bar=False,
+            save_warmup=False,
+            return_raw_trace=True,
+        )
+        np.testing.assert_array_equal(fits[k], raw_draws(trace, ["mu_nu_mu"])[0]["mu_nu_mu"])
+    # the counts reach the posterior: different toys, different draws
+    assert not np.array_equal(fits[0], fits[1])

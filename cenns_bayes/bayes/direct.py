@@ -274,6 +274,8 @@ class DirectModel:
         ]
         self.free = free
         self.outputs = outputs
+        self.n_cols = n_cols
+        self.o_cols = o_cols
         self.n_dim = n_dim
         self.n_expanded = n_expanded
         self.layouts = layouts
@@ -281,6 +283,23 @@ class DirectModel:
             "bin": [_label(b) for b in counting.bin_labels],
             "detector": list(counting.detector_names),
         }
+
+    def buffer_with_counts(self, observed: np.ndarray) -> np.ndarray:
+        """The buffer with other observed counts (one per column), the rest unchanged.
+
+        Equal, number for number, to the buffer of the counting model ``with_data(observed)``
+        (the same n and ln Gamma(n + 1)), without rebuilding the rest of it.
+        """
+        counts = np.asarray(observed, dtype=float)
+        if counts.shape != (self.n_cols,):
+            raise ValueError(f"expected {self.n_cols} counts, got shape {counts.shape}")
+        buffer = self.buffer.copy()
+        columns = buffer[self.o_cols : self.o_cols + self.n_cols * _COL_WIDTH].reshape(
+            self.n_cols, _COL_WIDTH
+        )  # a view: writing it writes the buffer
+        columns[:, 6] = counts
+        columns[:, 7] = [math.lgamma(n + 1.0) for n in counts]
+        return buffer
 
     def logp_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Log-density and gradient at the unconstrained point ``x`` (for tests)."""
@@ -334,10 +353,27 @@ def compile_direct(study: Study, counting: CountingModel, pooling: str | None = 
     Returns an object :func:`nutpie.sample` accepts, with the variables, dimensions and
     coordinates of the PyMC model's posterior.
     """
+    return compile_direct_model(DirectModel(study, counting, pooling))
+
+
+def with_counts(compiled: Any, direct: DirectModel, observed: np.ndarray) -> Any:
+    """``compiled`` (from :func:`compile_direct_model` of ``direct``) on other observed counts.
+
+    Toys and replications swap their counts this way instead of compiling the study anew;
+    the buffer equals the one of ``compile_direct`` on the counting model with those counts.
+    """
+    import dataclasses
+
+    buffer = direct.buffer_with_counts(observed)
+    buffer.flags.writeable = False
+    return dataclasses.replace(compiled, user_data=buffer)
+
+
+def compile_direct_model(direct: DirectModel):
+    """The nutpie model of an already built :class:`DirectModel` (see :func:`compile_direct`)."""
     import pandas as pd
     from nutpie.compile_pymc import CompiledPyMCModel
 
-    direct = DirectModel(study, counting, pooling)
     kernels = _kernels()
     names = [name for name, _, _ in direct.outputs]
     shapes = [shape for _, shape, _ in direct.outputs]

@@ -253,8 +253,20 @@ class PosteriorRefitter:
             study, self.counting
         )
         self.compiled: Any = None
+        self._direct: tuple[Any, Any] | None = None
         if not self.direct:
             self._pytensor_compiled()
+
+    def _direct_compiled(self) -> tuple[Any, Any]:
+        """The hand-written log-density of the study, built once: (nutpie model, DirectModel)."""
+        if self._direct is None:
+            from ..bayes.direct import DirectModel, compile_direct_model
+            from ..stats.counting import CountingModel
+
+            assert isinstance(self.counting, CountingModel)  # direct.supported checked it
+            model = DirectModel(self.study, self.counting)
+            self._direct = (compile_direct_model(model), model)
+        return self._direct
 
     @functools.cached_property
     def model(self) -> Any:
@@ -313,11 +325,9 @@ class PosteriorRefitter:
                 if not np.array_equal(measured, nominal):
                     aux[data_name] = measured
         if self.direct and not aux:
-            from ..bayes.direct import compile_direct
-            from ..stats.counting import CountingModel
+            from ..bayes.direct import with_counts
 
-            assert isinstance(self.counting, CountingModel)  # direct.supported checked it
-            compiled = compile_direct(self.study, self.counting.with_data(observed))
+            compiled = with_counts(*self._direct_compiled(), observed)
         else:
             # the hand-written log-density centres its constraints on the study's nominal
             # auxiliary measurements, so a toy with its own goes through the PyMC graph
