@@ -305,14 +305,26 @@ def poisson_t_vectorised(
         s = np.maximum(0.0, (nf.sum(axis=1) - a.sum()) / total_b)
         saved_n = n
         n = nf
+        fitted = np.empty_like(s)
+        rows = np.arange(s.size)  # the toys still iterated, as rows of nf
         for _ in range(iterations):
             g = slope(s)
             lo = np.where(g < 0.0, s, lo)
             hi = np.where(g >= 0.0, s, hi)
             step = s - g / curvature(s)
-            s = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+            new = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+            moving = new != s
+            if not moving.all():
+                # a toy whose iterate repeats exactly has reached its fixed point: the
+                # remaining passes would give it the same number, so it leaves the loop
+                fitted[rows[~moving]] = new[~moving]
+                rows, lo, hi, n = rows[moving], lo[moving], hi[moving], n[moving]
+            s = new[moving]
+            if not rows.size:
+                break
+        fitted[rows] = s
         n = saved_n
-        s_hat[free] = s
+        s_hat[free] = fitted
     d_hat = poisson_deviance(n, a + b * s_hat[:, None])
     d_val = poisson_deviance(n, np.broadcast_to(a + b * value**2, n.shape))
     return np.maximum(0.0, d_val - d_hat)
@@ -364,7 +376,7 @@ def fc_point_task(
             counts, auxiliary = model.sample(truth, rng, conditional.get("nuisances"))
             like = profile_likelihood(model.with_data(counts, auxiliary), study, counts, "poisson")
             t[i] = max(0.0, float(like.profile(parameter, np.array([float(value)]))[0]))
-    return {"value": float(value), "t": [round(float(v), 10) for v in t]}
+    return {"value": float(value), "t": [round(v, 10) for v in t.tolist()]}  # Python floats
 
 
 def feldman_cousins_of_data(
