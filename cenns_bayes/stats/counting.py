@@ -45,8 +45,12 @@ def evaluate_polynomial(rate_model: RateModel, params: Mapping[str, Any], xp=np,
     """
     p = {**_DEFAULTS, **params}
     if xp is np:  # a grid of parameter values: one leading axis per grid axis, columns last
-        p = {
-            k: (np.asarray(v, dtype=float)[..., None] if np.ndim(v) > 0 else v)
+        p = {  # Python floats (the usual scalar fit) skip np.ndim, a slow call per value
+            k: (
+                v
+                if isinstance(v, float | int) or np.ndim(v) == 0
+                else np.asarray(v, dtype=float)[..., None]
+            )
             for k, v in p.items()
         }
     for flavour in ("mu", "e"):
