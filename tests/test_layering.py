@@ -126,3 +126,22 @@ def test_reproduce_imports_no_scipy():
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == ""
+
+
+def test_posterior_refits_of_the_direct_path_import_no_pymc():
+    """Coverage toys of a counting study sample the hand-written log-density: they import
+    neither PyMC nor PyTensor (about 1 s of the check's start-up) and build no PyMC model."""
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from cenns_bayes.calibration.common import PosteriorRefitter, SamplerSettings\n"
+        "from cenns_bayes.specs import load_study\n"
+        f"study = load_study({str(ROOT / 'models' / 'calibration_ge76_mu.toml')!r})\n"
+        "refitter = PosteriorRefitter(study, SamplerSettings(draws=30, tune=30, chains=1))\n"
+        "fit = refitter.fit(np.array([600.0, 1390.0, 940.0]), seed=1)\n"
+        "assert refitter.direct and fit.draws['mu_nu_mu'].shape == (1, 30)\n"
+        "assert 'model' not in vars(refitter)\n"
+        "print(','.join(m for m in ('pymc', 'pytensor') if m in sys.modules))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == ""
