@@ -3,9 +3,11 @@
 Toys and replications run as :class:`~cenns_bayes.parallel.Task` s in worker processes
 (or a remote Dask cluster). A task receives the study as a :class:`StudyRef` (the TOML text
 and overrides, so no file needs to exist on the worker) and builds, once per process, the
-objects it needs: the validated study, its counting model and a nutpie-compiled PyMC model.
-Later tasks in the same process swap the observed counts with
-``compiled.with_data(observed_counts=...)`` and sample again without recompiling.
+objects it needs: the validated study, its counting model and a nutpie model (the
+hand-written log-density of :mod:`cenns_bayes.bayes.direct` for counting studies it
+supports, else the compiled PyMC model). Later tasks in the same process swap the observed
+counts (``direct.with_counts``, or ``compiled.with_data(observed_counts=...)``) and sample
+again without recompiling.
 """
 
 from __future__ import annotations
