@@ -418,6 +418,33 @@ class SmoothSteadyState:
         m = self._cache["m_flat"]
         return 2.0 * (xp.sum(lam - m * xp.log(lam)) + self._cache["const"])
 
+    def counts_jacobian(self, theta: np.ndarray) -> np.ndarray:
+        """D b / d theta of :meth:`counts` (NumPy, exact), shape (size, n_bins).
+
+        With b_ij = P_i q_j: d b / d ln P_i = b on PE bin i (d b / d ln A = b for the
+        control shape); d ln q_j / d lambda = -(t_j - <t>_q) and
+        d ln q_j / d ln(1 + eps) = e_j - <e>_q, averages taken over q.
+        """
+        theta = np.asarray(theta, dtype=float)
+        b = np.asarray(self.counts(theta), dtype=float)
+        pe_of_bin = self._cache["pe_of_bin"]
+        rows = [pe_of_bin.T * b] if self.pe_shape == "free" else [b[None, :]]
+        if self.uses_time:
+            q = self.time_shape(theta)
+            t_of_bin = self._cache["t_of_bin"]
+            t = np.asarray(self.time_lower_edges_us, dtype=float)
+            rows.append((b * (t_of_bin @ (float(q @ t) - t)))[None, :])
+            if self.uses_early:
+                early = self._cache["early"]
+                rows.append((b * (t_of_bin @ (early - float(q @ early))))[None, :])
+        return np.concatenate(rows, axis=0)
+
+    def control_neg2ll_gradient(self, theta: np.ndarray) -> np.ndarray:
+        """D :meth:`control_neg2ll` / d theta (NumPy, exact), shape (size,)."""
+        theta = np.asarray(theta, dtype=float)
+        lam = self.tau * np.asarray(self.counts(theta), dtype=float)
+        return 2.0 * self.tau * (self.counts_jacobian(theta) @ (1.0 - self._cache["m_flat"] / lam))
+
     def log_rate_prior(self, theta, kind: str, xp=np):
         """Ln of a prior density on theta that is ``kind`` in the amplitudes P (flat in the rest).
 
