@@ -407,6 +407,12 @@ class SmoothSteadyState:
     def counts(self, theta, xp=np):
         """Expected steady-state counts per analysis bin in the coincidence window (PE-major)."""
         amp = self._amplitudes(theta, xp)
+        if xp is np:  # the same products without the indicator matrices (fits' inner loop)
+            n_t = self._cache["n_t"]
+            per_pe_np = np.repeat(amp, n_t)
+            if not self.uses_time:
+                return per_pe_np
+            return per_pe_np * np.tile(self.time_shape(theta), self._cache["n_pe"])
         per_pe = xp.sum(self._cache["pe_of_bin"] * amp, axis=1)
         if not self.uses_time:
             return per_pe

@@ -29,16 +29,14 @@ import numpy as np
 
 from ..physics.constants import CHARGE_RADIUS_SHIFT
 from ..rates.coefficients import (
-    flavour_summed_counts,
     parameter_for_flavor,
     polynomial_coefficients,
 )
 
 __all__ = [
-    "cevns_parameter_derivatives",
     "lar_jacobian",
     "response_jacobian",
-    "template_derivative",
+    "template_value_and_derivative",
 ]
 
 
@@ -56,53 +54,48 @@ _PHYSICS = frozenset(
 )
 
 
-def template_derivative(
+def template_value_and_derivative(
     coeffs: np.ndarray, slopes: np.ndarray, lower: float, upper: float, z: float
-) -> np.ndarray:
-    """Derivative in z of sum_{k>=1} coeffs[k] z^k, continued linearly beyond [lower, upper].
+) -> tuple[np.ndarray, np.ndarray]:
+    """Delta(z) and dDelta/dz of a template difference in one Horner pass (NumPy scalar z).
 
-    At z exactly on an end node the polynomial's derivative is returned (it equals the slope
-    there by construction).
+    The same function as ``ShapeTerm.evaluate`` / ``TemplateShift.evaluate``: the polynomial
+    sum_{k>=1} coeffs[k] z^k inside [lower, upper], its value at the end plus the end slope
+    times the distance beyond.
     """
     z = float(z)
-    if z < lower:
-        return slopes[0]
-    if z > upper:
-        return slopes[1]
-    out: Any = 0.0
-    for k in range(coeffs.shape[0] - 1, 1, -1):
-        out = (out + k * coeffs[k]) * z
-    return np.asarray(out + coeffs[1], dtype=float)
+    end = lower if z < lower else upper if z > upper else None
+    at = z if end is None else end
+    value: Any = 0.0
+    slope: Any = 0.0
+    for k in range(coeffs.shape[0] - 1, 0, -1):
+        inner = value + coeffs[k]
+        slope = slope * at + inner
+        value = inner * at
+    if end is None:
+        return np.asarray(value, dtype=float), np.asarray(slope, dtype=float)
+    edge = slopes[0] if z < lower else slopes[1]
+    return np.asarray(value + edge * (z - end), dtype=float), np.asarray(edge, dtype=float)
 
 
-def cevns_parameter_derivatives(
-    rows: np.ndarray,
-    flavors: Sequence[str],
-    value,
-    names: Sequence[str],
-) -> dict[str, np.ndarray]:
-    """Derivatives in theta of the flavour-summed counts N(rows; theta) (signal strength 1).
+def _row_weights(flavors: Sequence[str], value) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-flavour weights of the four coupling rows: N = sum_fr W_fr rows_fr.
 
-    ``value(name)`` gives each physics parameter's value. Only the coupling parameters of
-    :data:`_PHYSICS` are handled (the caller scales N by the signal strength and adds the
-    template-driven parameters, e.g. neutron radii); other names are skipped.
+    Returns W, dW/ds (s the flavour's effective sin^2) and dW/d(mu^2), each (n_flavours, 4),
+    from the polynomial coefficients of unit rows (N is linear in the rows).
     """
+    unit = [polynomial_coefficients(*np.eye(4)[r]) for r in range(4)]  # (c0, c1, c2, c_mu)
     s2 = float(value("sin2_theta_w"))
-    n_bins = rows.shape[-1]
-    out = {name: np.zeros(n_bins) for name in names if name in _PHYSICS}
+    w, dw_ds, dw_dmu2 = (np.empty((len(flavors), 4)) for _ in range(3))
     for i, flavor in enumerate(flavors):
         mu_name, r2_name = parameter_for_flavor(flavor)
-        _, c1, c2, cm = polynomial_coefficients(rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3])
-        slope = c1 + 2.0 * c2 * (s2 + CHARGE_RADIUS_SHIFT * float(value(r2_name)))
-        if "sin2_theta_w" in out:
-            out["sin2_theta_w"] += slope
-        if r2_name in out:
-            out[r2_name] += CHARGE_RADIUS_SHIFT * slope
-        if mu_name in out:
-            out[mu_name] += 2.0 * float(value(mu_name)) * cm
-        if f"{mu_name}_squared" in out:
-            out[f"{mu_name}_squared"] += cm
-    return out
+        s = s2 + CHARGE_RADIUS_SHIFT * float(value(r2_name))
+        mu2 = float(value(mu_name)) ** 2
+        for r, (c0, c1, c2, cm) in enumerate(unit):
+            w[i, r] = c0 + s * (c1 + s * c2) + cm * mu2
+            dw_ds[i, r] = c1 + 2.0 * c2 * s
+            dw_dmu2[i, r] = cm
+    return w, dw_ds, dw_dmu2
 
 
 def _add(out: dict[str, Any], name: str, value: Any) -> None:
@@ -117,26 +110,48 @@ def _cevns_part(
     nuisances: Mapping[str, Any],
     names: Sequence[str],
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """The CEvNS counts and their derivatives (physics, template drivers, normalisations)."""
+    """The CEvNS counts and their derivatives (physics, template drivers, normalisations).
+
+    N and every derivative are contractions of rows (or row derivatives) with the rows'
+    weights (:func:`_row_weights`).
+    """
     value = lambda name: model._value(params, name)  # noqa: E731
-    unit = np.asarray(flavour_summed_counts(rows, model.flavors, value), dtype=float)
+    w, dw_ds, dw_dmu2 = _row_weights(model.flavors, value)
+    unit = np.einsum("fr,frb->b", w, rows)
     strength = float(value("signal_strength"))
     norms = {
         name: float(nuisances[name])
         for name in ("flux_norm", "detector_norm")
         if name in model._nuisance_names
     }
-    scale = strength * float(np.prod(list(norms.values()))) if norms else strength
+    scale = strength * _prod_norms(norms)
     out: dict[str, Any] = {}
-    for name, d in cevns_parameter_derivatives(rows, model.flavors, value, names).items():
-        out[name] = scale * d
+    wanted = [n for n in names if n in _PHYSICS]
+    if wanted:
+        per_flavour_s = np.einsum("fr,frb->fb", dw_ds, rows)
+        per_flavour_mu2 = np.einsum("fr,frb->fb", dw_dmu2, rows)
+        for name in wanted:
+            d = np.zeros(rows.shape[-1])
+            for i, flavor in enumerate(model.flavors):
+                mu_name, r2_name = parameter_for_flavor(flavor)
+                if name == "sin2_theta_w":
+                    d += per_flavour_s[i]
+                elif name == r2_name:
+                    d += CHARGE_RADIUS_SHIFT * per_flavour_s[i]
+                elif name == mu_name:
+                    d += 2.0 * float(value(mu_name)) * per_flavour_mu2[i]
+                elif name == f"{mu_name}_squared":
+                    d += per_flavour_mu2[i]
+            out[name] = scale * d
     if "signal_strength" in names:
         out["signal_strength"] = unit * _prod_norms(norms)
     for name in norms:
         others = _prod_norms({k: v for k, v in norms.items() if k != name})
         out[name] = strength * others * unit
-    for name, d in d_rows.items():
-        _add(out, name, scale * np.asarray(flavour_summed_counts(d, model.flavors, value)))
+    if d_rows:
+        stacked = np.einsum("fr,kfrb->kb", w, np.stack(list(d_rows.values())))
+        for name, d in zip(d_rows, stacked, strict=True):
+            _add(out, name, scale * d)
     return scale * unit, out
 
 
@@ -173,13 +188,11 @@ def response_jacobian(
             v = float(params[term.name])
         else:
             v = float(model.fixed.get(term.name, term.origin))
-        rows = rows + term.evaluate(v, term.coeffs_rows, term.slopes_rows)
-        z = v - term.origin
-        _add(
-            d_rows,
-            term.name,
-            template_derivative(term.coeffs_rows, term.slopes_rows, term.lower, term.upper, z),
+        delta, d = template_value_and_derivative(
+            term.coeffs_rows, term.slopes_rows, term.lower, term.upper, v - term.origin
         )
+        rows = rows + delta
+        _add(d_rows, term.name, d)
     total, out = _cevns_part(model, rows, d_rows, params, nuisances, names)
     if model.neutrons is not None:
         template: Any = model.neutrons
@@ -187,18 +200,15 @@ def response_jacobian(
         for term in model.shape_terms:
             if term.coeffs_neutrons is not None and term.slopes_neutrons is not None:
                 v = float(nuisances[term.name]) if term.name in nuisances else 0.0
-                template = template + term.evaluate(v, term.coeffs_neutrons, term.slopes_neutrons)
-                _add(
-                    d_template,
-                    term.name,
-                    template_derivative(
-                        term.coeffs_neutrons,
-                        term.slopes_neutrons,
-                        term.lower,
-                        term.upper,
-                        v - term.origin,
-                    ),
+                delta, d = template_value_and_derivative(
+                    term.coeffs_neutrons,
+                    term.slopes_neutrons,
+                    term.lower,
+                    term.upper,
+                    v - term.origin,
                 )
+                template = template + delta
+                _add(d_template, term.name, d)
         norm = 1.0
         if "neutron_norm" in model._nuisance_names:
             norm = float(nuisances["neutron_norm"])
@@ -228,24 +238,22 @@ def lar_jacobian(
     d_rows: dict[str, Any] = {}
     for term in model.cevns_terms:
         z = float(model._z(nuisances, term.name))
-        rows = rows + term.evaluate(z)
-        _add(
-            d_rows,
-            term.name,
-            template_derivative(term.coeffs, term.slopes, term.lower, term.upper, z),
+        delta, d = template_value_and_derivative(
+            term.coeffs, term.slopes, term.lower, term.upper, z
         )
+        rows = rows + delta
+        _add(d_rows, term.name, d)
     total, out = _cevns_part(model, rows, d_rows, params, nuisances, names)
     for name in model.backgrounds:
         template: Any = model.backgrounds[name]
         d_template: dict[str, Any] = {}
         for term in model.background_terms.get(name, []):
             z = float(model._z(nuisances, term.name))
-            template = template + term.evaluate(z)
-            _add(
-                d_template,
-                term.name,
-                template_derivative(term.coeffs, term.slopes, term.lower, term.upper, z),
+            delta, d = template_value_and_derivative(
+                term.coeffs, term.slopes, term.lower, term.upper, z
             )
+            template = template + delta
+            _add(d_template, term.name, d)
         norm_name = model._background_norm(name)
         norm = 1.0
         if norm_name in model._nuisance_names:
