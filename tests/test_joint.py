@@ -365,3 +365,31 @@ def test_exact_gradient_fit_reaches_the_numerical_minimum(members):
     assert exact.parameters["sin2_theta_w"] == pytest.approx(
         numeric.parameters["sin2_theta_w"], abs=1e-4
     )
+
+
+@pytest.mark.parametrize("z", [-3.7, -2.0, -0.4, 0.0, 1.3, 2.0, 4.2])
+def test_template_value_and_derivative_beyond_the_nodes(z):
+    """One-pass value and slope equal the interpolation's own evaluation, inside and beyond
+    the outermost nodes (where it continues linearly), and the slope is its derivative."""
+    from cenns_bayes.stats.jacobians import template_value_and_derivative
+    from cenns_bayes.stats.lar import TemplateShift
+
+    nodes = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+    values = np.random.default_rng(5).normal(size=(nodes.size, 3, 7))
+    shift = TemplateShift.from_nodes("x", nodes, values)
+    args = (shift.coeffs, shift.slopes, shift.lower, shift.upper)
+    value, slope = template_value_and_derivative(*args, z)
+    np.testing.assert_allclose(value, shift.evaluate(z), rtol=1e-13, atol=1e-13)
+    h = 1e-6
+    fd = (shift.evaluate(z + h) - shift.evaluate(z - h)) / (2 * h)
+    # at a join the curvature jumps, so a central difference there is only first-order
+    if abs(abs(z) - 2.0) > 1e-9:
+        np.testing.assert_allclose(slope, fd, rtol=0, atol=1e-7 * np.abs(fd).max())
+
+
+def test_joint_fc_command_refuses_an_unknown_fit_in_one_line(capsys):
+    from cenns_bayes.calibration.joint_fc import main
+
+    assert main([str(MODELS / "coherent_joint.toml"), "--fit", "nope", "--parameter", "x"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no [[fits]] entry 'nope'" in err[0]
