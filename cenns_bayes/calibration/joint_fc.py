@@ -73,9 +73,9 @@ def joint_feldman_cousins(
     -------
     dict
         Grid, the data's t on it, critical values and their one-sigma order-statistic band,
-        toys per point, the interval at ``level`` with the intervals of the band's belts
-        (the Monte Carlo range of each end), whether the upper end lies beyond the grid, and
-        the CPU seconds.
+        the toys' t at each grid point, toys per point, the interval at ``level`` with the
+        intervals of the band's belts (the Monte Carlo range of each end), whether the upper
+        end lies beyond the grid, and the CPU seconds.
     """
     from ..stats.joint import fit_bounds, joint_model_for_study
     from ..stats.profile import ProfileFitter, delta_chi2_for
@@ -126,6 +126,7 @@ def joint_feldman_cousins(
         "t_data": t_data,
         "critical": belt.critical[key].tolist(),
         "critical_band_1sigma": band.tolist(),
+        "t_samples": [np.round(t, 8).tolist() for t in samples],
         "toys_per_point": belt.toys_per_point,
         "acceptance_stderr": belt.acceptance_stderr()[key],
         "interval": [lower, upper],
