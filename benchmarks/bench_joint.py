@@ -7,7 +7,8 @@ Prints, each with the load average at its start (the machine is shared):
 * building the three member models and the joint model (with and without the three
   neutron-radius templates);
 * one joint best fit of sin^2(theta_W) (profile engine, every nuisance minimised) and the
-  68 % profile interval; for scale, the same fit of each data set alone;
+  68 % profile interval; for scale, the same fit of each data set alone; each with the
+  exact gradient (the default) and, side by side, with numerical derivatives;
 * one evaluation of the joint expectation (NumPy);
 * with ``--main-job DIR``: ``cenns-bayes study models/coherent_joint.toml --out DIR`` as a
   whole process (wall and CPU time of the child).
@@ -62,15 +63,28 @@ def fits() -> None:
         joint.expected({}, nuis)
     per_call = (time.perf_counter() - t0) / len(inputs)
     print(f"    one joint expectation: {per_call * 1e3:.2f} ms ({joint.observed.size} bins)")
-    fitter = ProfileFitter(joint, ["sin2_theta_w"])
-    timed("joint best fit of sin2_theta_w", fitter.best_fit)
-    timed(
-        "joint 68 % profile interval of sin2_theta_w",
-        lambda: fitter.interval("sin2_theta_w", DELTA_68),
-    )
-    for label in study.members:
-        alone = joint_model_for_study(study, [label])
-        timed(f"{label} alone: best fit", ProfileFitter(alone, ["sin2_theta_w"]).best_fit)
+    # side by side: exact gradients (the default) and numerical derivatives
+    for exact in (True, False):
+        how = "exact gradient" if exact else "numerical derivatives"
+        joint.has_jacobian = exact
+        fitter = ProfileFitter(joint, ["sin2_theta_w"])
+        best = timed(f"joint best fit of sin2_theta_w, {how}", fitter.best_fit)
+        interval = timed(
+            f"joint 68 % profile interval of sin2_theta_w, {how}",
+            lambda fitter=fitter: fitter.interval("sin2_theta_w", DELTA_68),
+        )
+        print(
+            f"    -2 ln L {best.neg2ll:.6f}, sin2 {best.parameters['sin2_theta_w']:.6f}, "
+            f"68 % [{interval[0]:.6f}, {interval[1]:.6f}]"
+        )
+        for label in study.members:
+            alone = joint_model_for_study(study, [label])
+            alone.has_jacobian = exact
+            timed(
+                f"{label} alone: best fit, {how}", ProfileFitter(alone, ["sin2_theta_w"]).best_fit
+            )
+            alone.has_jacobian = True
+    joint.has_jacobian = True
 
 
 def main_job(out: str, draws: int, tune: int, chains: int) -> None:

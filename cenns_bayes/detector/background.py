@@ -404,6 +404,12 @@ class SmoothSteadyState:
     def counts(self, theta, xp=np):
         """Expected steady-state counts per analysis bin in the coincidence window (PE-major)."""
         amp = self._amplitudes(theta, xp)
+        if xp is np:  # the same products without the indicator matrices (fits' inner loop)
+            n_t = self._cache["n_t"]
+            per_pe_np = np.repeat(amp, n_t)
+            if not self.uses_time:
+                return per_pe_np
+            return per_pe_np * np.tile(self.time_shape(theta), self._cache["n_pe"])
         per_pe = xp.sum(self._cache["pe_of_bin"] * amp, axis=1)
         if not self.uses_time:
             return per_pe
@@ -413,6 +419,33 @@ class SmoothSteadyState:
         """Poisson deviance of the pooled control counts against tau * b(theta)."""
         lam = self.tau * self.counts(theta, xp)
         return xp.sum(poisson_deviance_terms(self._cache["m_flat"], lam, xp))
+
+    def counts_jacobian(self, theta: np.ndarray) -> np.ndarray:
+        """D b / d theta of :meth:`counts` (NumPy, exact), shape (size, n_bins).
+
+        With b_ij = P_i q_j: d b / d ln P_i = b on PE bin i (d b / d ln A = b for the
+        control shape); d ln q_j / d lambda = -(t_j - <t>_q) and
+        d ln q_j / d ln(1 + eps) = e_j - <e>_q, averages taken over q.
+        """
+        theta = np.asarray(theta, dtype=float)
+        b = np.asarray(self.counts(theta), dtype=float)
+        pe_of_bin = self._cache["pe_of_bin"]
+        rows = [pe_of_bin.T * b] if self.pe_shape == "free" else [b[None, :]]
+        if self.uses_time:
+            q = self.time_shape(theta)
+            t_of_bin = self._cache["t_of_bin"]
+            t = np.asarray(self.time_lower_edges_us, dtype=float)
+            rows.append((b * (t_of_bin @ (float(q @ t) - t)))[None, :])
+            if self.uses_early:
+                early = self._cache["early"]
+                rows.append((b * (t_of_bin @ (early - float(q @ early))))[None, :])
+        return np.concatenate(rows, axis=0)
+
+    def control_neg2ll_gradient(self, theta: np.ndarray) -> np.ndarray:
+        """D :meth:`control_neg2ll` / d theta (NumPy, exact), shape (size,)."""
+        theta = np.asarray(theta, dtype=float)
+        lam = self.tau * np.asarray(self.counts(theta), dtype=float)
+        return 2.0 * self.tau * (self.counts_jacobian(theta) @ (1.0 - self._cache["m_flat"] / lam))
 
     def log_rate_prior(self, theta, kind: str, xp=np):
         """Ln of a prior density on theta that is ``kind`` in the amplitudes P (flat in the rest).

@@ -149,9 +149,10 @@ def run_joint_study(
             "min_ess_bulk": min((d["min_ess_bulk"] for d in diag_all), default=float("nan")),
         },
         "sampling": {"draws": draws, "tune": tune, "chains": chains, "seed": seed},
-        "feldman_cousins": "not run: one joint fit takes tens of seconds (profile_seconds), a "
-        "Feldman-Cousins belt needs tens of thousands of them; the boundary limits are the "
-        "profile's Delta = 2.706 and the posterior's 90 % quantile",
+        "feldman_cousins": "not part of this job (hundreds of toy fits per grid point); run "
+        "`python -m cenns_bayes.calibration.joint_fc SPEC --fit magnetic_moments --parameter "
+        "mu_nu_mu` (docs/coherent_joint.md). The boundary limits here are the profile's "
+        "Delta = 2.706 and the posterior's 90 % quantile",
         "profile_seconds": profile_seconds,
         "wall_seconds": time.perf_counter() - t_start,
     }

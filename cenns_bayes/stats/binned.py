@@ -266,6 +266,18 @@ class ResponseModel(ModelBase):
         beam = xp.where(beam > _FLOOR, beam, _FLOOR)
         return beam + self.steady_state_counts(nuisances, xp)
 
+    def jacobian(
+        self, params: Mapping[str, Any], nuisances: Mapping[str, Any], names: list[str]
+    ) -> dict[str, Any]:
+        """Exact d expected / d x (:func:`~cenns_bayes.stats.jacobians.response_jacobian`).
+
+        ``has_jacobian`` stays False, so single-study fits keep their numerical
+        derivatives; the joint model (:mod:`.joint`) uses these.
+        """
+        from .jacobians import response_jacobian
+
+        return response_jacobian(self, params, nuisances, names)
+
     # ------------------------------------------------------------------ helpers
     def nominal_nuisances(self) -> dict[str, np.ndarray | float]:
         """Nuisances at their nominal values (scalars as floats; steady state at the AC counts)."""

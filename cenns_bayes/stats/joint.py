@@ -278,6 +278,33 @@ class JointModel(ModelBase):
     fixed: dict[str, float]
     members: list[JointMember]
     notes: dict[str, Any] = field(default_factory=dict)
+    #: Whether :meth:`jacobian` is exact for every member (the fitter then uses it; set
+    #: False for numerical derivatives).
+    has_jacobian: bool = False
+
+    def jacobian(
+        self, params: Mapping[str, Any], nuisances: Mapping[str, Any], names: list[str]
+    ) -> dict[str, np.ndarray]:
+        """Exact d expected / d x for the physics parameters ``names`` and every nuisance.
+
+        Each member's derivatives (:mod:`.jacobians`) placed in its bins: shared physics
+        parameters and the shared flux scale collect every member's, a member's own
+        nuisance only its own. Arrays of shape (n_bins,), (size, n_bins) for vectors.
+        """
+        n_total = self.observed.size
+        out: dict[str, np.ndarray] = {name: np.zeros(n_total) for name in names}
+        for spec in self.nuisances:
+            out[spec.name] = np.zeros((spec.size, n_total) if spec.size > 1 else n_total)
+        for m, sl in zip(self.members, self.member_slices().values(), strict=True):
+            p, n = self.member_inputs(m, params, nuisances)
+            jac = m.model.jacobian(p, n, list(names))
+            for name in names:
+                if name in jac:
+                    out[name][..., sl] += jac[name]
+            for joint_name, own in m.renames.items():
+                if own in jac:
+                    out[joint_name][..., sl] += jac[own]
+        return out
 
     def member_inputs(
         self, member: JointMember, params: Mapping[str, Any], nuisances: Mapping[str, Any]
@@ -343,6 +370,17 @@ class JointModel(ModelBase):
                 for k, v in m.model.components(*self.member_inputs(m, params, nuisances)).items():
                     out[f"{m.label}.{k}"] = v
         return out
+
+
+def _member_has_jacobian(model) -> bool:
+    """Whether :mod:`.jacobians` covers a member model."""
+    if isinstance(model, LArModel):  # CsI2021Model too
+        return True
+    if isinstance(model, ResponseModel):
+        return (
+            model.steady_state is None or model.steady_state_treatment in ("smooth", "exact")
+        ) and not model.additive_poisson
+    return False
 
 
 def _inputs_key(params: Mapping[str, Any], nuisances: Mapping[str, Any]) -> tuple:
@@ -448,6 +486,7 @@ def build_joint_model(
         fixed=all_fixed,
         members=joined,
         notes=notes,
+        has_jacobian=all(_member_has_jacobian(m.model) for m in joined),
     )
 
 

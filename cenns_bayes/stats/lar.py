@@ -205,6 +205,19 @@ class LArModel(ModelBase):
             total = total + self.background(name, nuisances, xp)
         return xp.where(total > _FLOOR, total, _FLOOR)
 
+    def jacobian(
+        self, params: Mapping[str, Any], nuisances: Mapping[str, Any], names: list[str]
+    ) -> dict[str, Any]:
+        """Exact d expected / d x (:func:`~cenns_bayes.stats.jacobians.lar_jacobian`).
+
+        Also for :class:`~cenns_bayes.stats.csi2021.CsI2021Model`. ``has_jacobian`` stays
+        False, so single-study fits keep their numerical derivatives; the joint model
+        (:mod:`.joint`) uses these.
+        """
+        from .jacobians import lar_jacobian
+
+        return lar_jacobian(self, params, nuisances, names)
+
     def components(
         self, params: Mapping[str, Any], nuisances: Mapping[str, Any]
     ) -> dict[str, np.ndarray]:

@@ -452,6 +452,9 @@ class ProfileFitter:
                 grad[k : k + size] = d_value * v + 2.0 * (
                     spec.sigma * v - np.asarray(spec.centre, float)
                 )
+            elif spec.kind == "auxiliary":  # value = centre + sigma z, penalty: control deviance
+                d_penalty = spec.auxiliary.control_neg2ll_gradient(v)
+                grad[k : k + size] = (d_value + d_penalty) * np.asarray(spec.sigma, float)
             else:  # u = z, penalty z^2
                 dv_dz = (
                     spec.sigma * v
