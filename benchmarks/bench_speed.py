@@ -4,7 +4,7 @@ Run:  .venv/bin/python benchmarks/bench_speed.py
       [--only study,fits,curves,kernel,toys,scan,counts,reproduce] [--repeats N]
       [--baseline REV] [--skip-pytensor]
 
-``--baseline REV`` adds, to every whole-process section (study, toys, reproduce), the same
+``--baseline REV`` adds, to every whole-process section (study, toys, scan, reproduce), the same
 command run on the package as it was at git revision REV (``git archive REV`` unpacked in a
 temporary folder and put first on PYTHONPATH; same virtual environment, same compile
 caches), alternating with the current code: before and after side by side in one run.
@@ -30,9 +30,12 @@ Sections (the load average is printed before each, since the machine is shared):
   --workers 1`` (chi^2, profile and Feldman-Cousins intervals, the FC belt, a posterior
   refit per toy) as a whole process, default and ``--set sampling.log_density=pytensor``;
 * ``scan``: a 10-point posterior threshold scan on one worker, as a whole process
-  (``cenns-bayes scan ... --method posterior --workers 1``), then in-process with the
-  compiled model reused across points (the default) and with a compile at every point,
-  counting the files PyTensor's Numba cache gains;
+  (``cenns-bayes scan ... --method posterior --workers 1``): the default (the hand-written
+  log-density of bayes/direct.py, built once, each point's coefficients swapped into its
+  buffer) and ``--set sampling.log_density=pytensor`` (one PyTensor compile, data swapped),
+  alternating (with ``--baseline``, also the baseline revision); then in-process: the
+  default, PyTensor compiled once, PyTensor compiled at every point, with the files
+  PyTensor's Numba cache gains and each variant's limits;
 * ``counts``: the 12 realistic channels at 10^6 parameter points: the previous
   broadcasting formula, :meth:`RateModel.counts`, and the same into a preallocated
   ``out=``; the floor (writing a result of that size) for scale;
@@ -279,43 +282,59 @@ def _cache_files() -> int:
     return sum(sum(1 for p in r.rglob("*") if p.is_file()) for r in roots if r.exists())
 
 
-def bench_scan() -> None:
+def bench_scan(repeats: int = 2, pytensor: bool = True) -> None:
     section("10-point posterior threshold scan, one worker")
     vary = "detectors.Ar.recoil_window_kev.0=0.5:40:10:log"
-    wall, cpu = run_process(
-        [
-            CLI,
-            "scan",
-            "models/argon_1t_20m.toml",
-            "--vary",
-            vary,
-            "--target",
-            "mu_nu_mu",
-            "--method",
-            "posterior",
-            "--workers",
-            "1",
-            "--json",
-        ]
-    )
-    print(
-        f"whole process (`cenns-bayes scan ... --method posterior --workers 1`): "
-        f"{wall:.1f} s wall, {cpu:.1f} s CPU"
-    )
+    base = [
+        CLI,
+        "scan",
+        "models/argon_1t_20m.toml",
+        "--vary",
+        vary,
+        "--target",
+        "mu_nu_mu",
+        "--method",
+        "posterior",
+        "--workers",
+        "1",
+        "--json",
+    ]
+    variants: dict[str, tuple[list[str], dict | None]] = {}
+    if BASELINE:
+        variants[BASELINE["label"]] = ([], baseline_env())
+    variants["hand-written log-density, built once, coefficients swapped (default)"] = ([], None)
+    if pytensor:
+        variants["sampling.log_density = pytensor (compiled once, data swapped)"] = (
+            ["--set", "sampling.log_density=pytensor"],
+            None,
+        )
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label in variants}
+    for _ in range(repeats):
+        for label, (extra, env) in variants.items():
+            runs[label].append(run_process([*base, *extra], env))
+    print("whole process (`cenns-bayes scan ... --method posterior --workers 1`):")
+    for label, times in runs.items():
+        print(f"  {label}: " + ", ".join(f"{w:.1f} s wall ({c:.1f} s CPU)" for w, c in times))
 
     from cenns_bayes.bayes import sampling
     from cenns_bayes.parallel import single_threaded_blas
     from cenns_bayes.scans import ScanAxis, StudyScanner, run_scan
 
-    scanner = StudyScanner.from_file(ROOT / "models" / "argon_1t_20m.toml")
     axis = ScanAxis("detectors.Ar.recoil_window_kev.0", tuple(np.geomspace(0.5, 40, 10)))
     limits = {}
     with single_threaded_blas():
-        for label, size in (
-            ("compiled once, data swapped (default)", 4),
-            ("compiled at every point", 0),
+        for label, setting, size in (
+            ("hand-written log-density (default)", "auto", 4),
+            ("pytensor, compiled once, data swapped", "pytensor", 4),
+            ("pytensor, compiled at every point", "pytensor", 0),
         ):
+            if setting == "pytensor" and not pytensor:
+                continue
+            scanner = StudyScanner.from_file(
+                ROOT / "models" / "argon_1t_20m.toml", {"sampling.log_density": setting}
+            )
             sampling._COMPILED.clear()
+            sampling._DIRECT_COMPILED.clear()
             sampling.COMPILED_CACHE_SIZE = size
             files = _cache_files()
             t0 = time.perf_counter()
@@ -326,8 +345,8 @@ def bench_scan() -> None:
                 f"in-process, {label}: {elapsed:.1f} s; compile-cache files "
                 f"+{_cache_files() - files}"
             )
-    a, b = limits.values()
-    print("posterior limits equal in both: " + str(a == b))
+    for label, values in limits.items():
+        print(f"limits, {label}: " + " ".join(f"{v:.3f}" for v in values))
     print(f"after: {load()}")
 
 
@@ -451,7 +470,7 @@ def main() -> None:
         if "reproduce" in only:
             bench_reproduce(3)
         if "scan" in only:
-            bench_scan()
+            bench_scan(args.repeats, not args.skip_pytensor)
         if "fits" in only:
             bench_fits(args.repeats)
         if "curves" in only:

@@ -301,6 +301,33 @@ class DirectModel:
         columns[:, 7] = [math.lgamma(n + 1.0) for n in counts]
         return buffer
 
+    def buffer_with_counting(self, counting: CountingModel) -> np.ndarray | None:
+        """The buffer for another counting model of the same shape; None if it differs more.
+
+        A scan point changes the count coefficients (c0, c1, c2, c_mu) and, on Asimov
+        data, the observed counts; these columns are swapped in. Everything else (priors,
+        fixed values, flavour and detector of each column, pooling) must equal this
+        model's, else None: the caller builds a new :class:`DirectModel`. The result equals
+        ``DirectModel(study, counting).buffer`` number for number (tested).
+        """
+        c0, c1, c2, cm = (np.asarray(r, dtype=float) for r in counting.rate_model.polynomial)
+        observed = np.asarray(counting.observed, dtype=float)
+        if observed.shape != (self.n_cols,) or counting.radius_slopes is not None:
+            return None
+        buffer = self.buffer.copy()
+        columns = buffer[self.o_cols : self.o_cols + self.n_cols * _COL_WIDTH].reshape(
+            self.n_cols, _COL_WIDTH
+        )  # a view: writing it writes the buffer
+        same_layout = np.array_equal(
+            columns[:, 4], (counting.rate_model.mu_index == 1).astype(float)
+        ) and np.array_equal(columns[:, 5], counting.detector_index.astype(float))
+        if not same_layout:
+            return None
+        columns[:, 0], columns[:, 1], columns[:, 2], columns[:, 3] = c0, c1, c2, cm
+        columns[:, 6] = observed
+        columns[:, 7] = [math.lgamma(n + 1.0) for n in observed]
+        return buffer
+
     def logp_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Log-density and gradient at the unconstrained point ``x`` (for tests)."""
         kernels = _kernels()

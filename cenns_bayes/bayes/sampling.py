@@ -209,6 +209,50 @@ def compile_nutpie(model: pm.Model, *, reuse: bool = False):
     return compiled
 
 
+#: The last direct model built with ``reuse_compiled``: (key, DirectModel, nutpie model).
+_DIRECT_COMPILED: list[tuple[tuple, Any, Any]] = []
+
+
+def _direct_key(study: Study, counting: CountingModel, pooling: str | None) -> tuple:
+    """What a direct model's buffer holds besides the per-column coefficients and counts."""
+    spec = study.spec
+    priors: Any = spec.priors
+    fixed = {**counting.fixed, **study.true_parameters()}
+    return (
+        tuple(study.free_parameters),
+        tuple(repr(priors[name]) for name in study.free_parameters),
+        repr(spec.nuisances),
+        pooling or spec.nuisances.pooling,
+        tuple(sorted((k, float(v)) for k, v in fixed.items())),
+        tuple(counting.detector_names),
+        tuple(counting.bin_labels),
+    )
+
+
+def _direct_reused(study: Study, counting: CountingModel, pooling: str | None):
+    """The direct nutpie model of ``study``, reusing the last one built where possible.
+
+    When the studies differ only in the count coefficients and observed counts (scan
+    points), these are swapped into the earlier model's buffer
+    (:meth:`.direct.DirectModel.buffer_with_counting`) instead of building it anew.
+    """
+    import dataclasses
+
+    from . import direct
+
+    key = _direct_key(study, counting, pooling)
+    if _DIRECT_COMPILED and _DIRECT_COMPILED[-1][0] == key:
+        _, model, compiled = _DIRECT_COMPILED[-1]
+        buffer = model.buffer_with_counting(counting)
+        if buffer is not None:
+            buffer.flags.writeable = False
+            return dataclasses.replace(compiled, user_data=buffer)
+    model = direct.DirectModel(study, counting, pooling)
+    compiled = direct.compile_direct_model(model)
+    _DIRECT_COMPILED[:] = [(key, model, compiled)]
+    return compiled
+
+
 def sample_study(
     study: Study,
     *,
@@ -232,8 +276,9 @@ def sample_study(
     With nutpie, a counting study that :func:`.direct.supported` accepts is sampled
     through the hand-written log-density and gradient of :mod:`.direct` (no PyTensor
     compile; the same posterior), unless the spec says ``sampling.log_density =
-    "pytensor"`` or ``reuse_compiled`` is asked for (scans keep their compiled graph).
-    The idata's ``log_density`` attribute says which path ran.
+    "pytensor"``. With ``reuse_compiled`` that nutpie model is built once per shape and
+    later studies swap their coefficients and counts into its buffer (scan points;
+    :func:`_direct_reused`). The idata's ``log_density`` attribute says which path ran.
     """
     cfg = study.spec.sampling
     draws = cfg.draws if draws is None else draws
@@ -244,12 +289,15 @@ def sample_study(
     backend = choose_backend(backend or cfg.backend)
     compile_with = None
     log_density = "pytensor"
-    if backend == "nutpie" and cfg.log_density == "auto" and not reuse_compiled:
+    if backend == "nutpie" and cfg.log_density == "auto":
         from . import direct
 
         if isinstance(expectation, CountingModel) and direct.supported(study, expectation):
             log_density = "analytic"
-            compile_with = partial(direct.compile_direct, study, expectation, pooling)
+            if reuse_compiled:
+                compile_with = partial(_direct_reused, study, expectation, pooling)
+            else:
+                compile_with = partial(direct.compile_direct, study, expectation, pooling)
     idata, used, t_compile, t_sample = sample_model(
         model,
         draws=draws,
