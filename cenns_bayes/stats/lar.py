@@ -168,6 +168,9 @@ class LArModel(ModelBase):
     #: ``(recoil_grid_kev, A, B)``: the nominal response as a linear map of recoil spectra,
     #: rows[f, r] = (dI_{f r}/dT @ A.T) @ B[f] (:func:`~cenns_bayes.stats.joint.project_spectra`).
     spectrum_projection: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    #: Use the exact :meth:`jacobian` in fits (False: numerical derivatives; see
+    #: :attr:`has_jacobian`).
+    exact_gradients: bool = True
 
     # ------------------------------------------------------------------ evaluation
     @staticmethod
@@ -205,14 +208,31 @@ class LArModel(ModelBase):
             total = total + self.background(name, nuisances, xp)
         return xp.where(total > _FLOOR, total, _FLOOR)
 
+    @property
+    def has_jacobian(self) -> bool:
+        """Whether :meth:`jacobian` covers every parameter and nuisance of this model.
+
+        It does when the physics parameters are coupling parameters or ``signal_strength``
+        (every nuisance is a normalisation, a template driver or the smooth steady state).
+        Assign False to make the fitter use numerical derivatives.
+        """
+        from .jacobians import PHYSICS_PARAMETERS
+
+        return self.exact_gradients and set(self.parameter_names) <= PHYSICS_PARAMETERS | {
+            "signal_strength"
+        }
+
+    @has_jacobian.setter
+    def has_jacobian(self, value: bool) -> None:
+        self.exact_gradients = bool(value)
+
     def jacobian(
         self, params: Mapping[str, Any], nuisances: Mapping[str, Any], names: list[str]
     ) -> dict[str, Any]:
         """Exact d expected / d x (:func:`~cenns_bayes.stats.jacobians.lar_jacobian`).
 
-        Also for :class:`~cenns_bayes.stats.csi2021.CsI2021Model`. ``has_jacobian`` stays
-        False, so single-study fits keep their numerical derivatives; the joint model
-        (:mod:`.joint`) uses these.
+        Also for :class:`~cenns_bayes.stats.csi2021.CsI2021Model`. Single-study fits and the
+        joint model (:mod:`.joint`) use it where :attr:`has_jacobian` is True.
         """
         from .jacobians import lar_jacobian
 
