@@ -55,7 +55,12 @@ from ..rates.coefficients import (
     DetectorSetup,
     differential_coefficients,
 )
-from .model import ModelBase, NuisanceSpec, normalisation_nuisances
+from .model import (
+    ModelBase,
+    NuisanceSpec,
+    normalisation_nuisances,
+    smooth_steady_state_nuisance,
+)
 from .parameters import defaults
 
 __all__ = [
@@ -610,21 +615,15 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
                 from ..specs.errors import SpecPhysicsError
 
                 raise SpecPhysicsError(study.path, "backgrounds.steady_state", str(err)) from None
-            centre, sigma = smooth.fit_control()
             nuisances.append(
-                NuisanceSpec(
-                    "steady_state_smooth",
-                    "auxiliary",
-                    sigma,
-                    centre,
-                    size=smooth.size,
-                    description="smooth steady-state background ("
-                    + ", ".join(smooth.parameter_names)
-                    + f"), constrained by the control samples {ss.samples()} (tau = {tau:.4f})",
-                    auxiliary=smooth,
+                smooth_steady_state_nuisance(
+                    smooth,
+                    f"the control samples {ss.samples()} (tau = {tau:.4f})",
                     prior=ss.rate_prior,
+                    what="smooth steady-state background",
                 )
             )
+            centre = np.asarray(nuisances[-1].centre, dtype=float)
             notes["steady_state_smooth_control_fit"] = dict(
                 zip(smooth.parameter_names, centre.tolist(), strict=True)
             )

@@ -46,7 +46,7 @@ from ..detector.energy_response import trapezoid_weights
 from ..detector.response import ARRIVAL_TIME_COMPONENT
 from ..rates.coefficients import differential_coefficients
 from .lar import _DEFAULTS, _FLOOR, LArModel, TemplateShift, _recoil_grid
-from .model import NuisanceSpec, normalisation_nuisances
+from .model import NuisanceSpec, normalisation_nuisances, smooth_steady_state_nuisance
 
 __all__ = ["CsI2021Model", "build_csi_2021_model", "histogram_events"]
 
@@ -252,19 +252,10 @@ def build_csi_2021_model(study, detector: str | None = None) -> CsI2021Model:
             "detectors.energy_response.pe_bin_width",
             f"{err} (the anticoincidence sample); use wider PE bins",
         ) from None
-    centre, sigma = smooth.fit_control()
     nuisances.append(
-        NuisanceSpec(
-            "steady_state_smooth",
-            "auxiliary",
-            sigma,
-            centre,
-            size=smooth.size,
-            description="steady state ("
-            + ", ".join(smooth.parameter_names)
-            + "), constrained by the "
-            f"{int(ac.sum())} beam-on anticoincidence events (tau = 1)",
-            auxiliary=smooth,
+        smooth_steady_state_nuisance(
+            smooth,
+            f"the {int(ac.sum())} beam-on anticoincidence events (tau = 1)",
             prior="jeffreys",
         )
     )
