@@ -48,7 +48,7 @@ from ..rates.coefficients import (
 from .binned import _DEFAULTS, _FLOOR, interpolation_coefficients
 from .model import ModelBase, NuisanceSpec, normalisation_nuisances
 
-__all__ = ["LArModel", "TemplateShift", "build_lar_model"]
+__all__ = ["LArModel", "TemplateShift", "build_lar_model", "energy_response_detector"]
 
 #: Reconstructed-energy sub-bins for the acceptance, keVee (the acceptance file's 0.5-keVee bins).
 _FINE_WIDTH_KEVEE = 0.5
@@ -324,14 +324,22 @@ def _recoil_grid(setup: DetectorSetup, flavors: list[str], n_points: int) -> np.
     return np.geomspace(lo, hi, n_points)
 
 
+def energy_response_detector(spec: Any, detector: str | None = None) -> Any:
+    """The detector of ``spec`` with ``[detectors.energy_response]``.
+
+    The one named ``detector``, or the first such detector when ``detector`` is None.
+    """
+    return next(
+        d for d in spec.detectors if d.energy_response is not None and (detector in (None, d.name))
+    )
+
+
 def build_lar_model(study, detector: str | None = None) -> LArModel:
     """Build the :class:`LArModel` of a study's detector with ``[detectors.energy_response]``."""
     from ..datasets.coherent_lar import SHAPE_SYSTEMATICS, load_coherent_lar_2020
 
     spec = study.spec
-    det = next(
-        d for d in spec.detectors if d.energy_response is not None and (detector in (None, d.name))
-    )
+    det = energy_response_detector(spec, detector)
     response = det.energy_response
     release = load_coherent_lar_2020()
     flavors = study.flavors
