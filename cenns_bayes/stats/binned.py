@@ -55,7 +55,12 @@ from ..rates.coefficients import (
     DetectorSetup,
     differential_coefficients,
 )
-from .model import ModelBase, NuisanceSpec, normalisation_nuisances
+from .model import (
+    ModelBase,
+    NuisanceSpec,
+    normalisation_nuisances,
+    smooth_steady_state_nuisance,
+)
 from .parameters import defaults
 
 __all__ = [
@@ -213,6 +218,9 @@ class ResponseModel(ModelBase):
     #: ``(recoil_grid_kev, A, B)``: the nominal response as a linear map of recoil spectra,
     #: rows[f, r] = (dI_{f r}/dT @ A.T) @ B[f] (:func:`~cenns_bayes.stats.joint.project_spectra`).
     spectrum_projection: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    #: Use the exact :meth:`jacobian` in fits where it covers the model (False: numerical
+    #: derivatives; see :attr:`has_jacobian`).
+    exact_gradients: bool = True
 
     # ------------------------------------------------------------------ evaluation
     def _rows(self, params: Mapping[str, Any], nuisances: Mapping[str, Any], xp=np):
@@ -266,13 +274,36 @@ class ResponseModel(ModelBase):
         beam = xp.where(beam > _FLOOR, beam, _FLOOR)
         return beam + self.steady_state_counts(nuisances, xp)
 
+    @property
+    def has_jacobian(self) -> bool:
+        """Whether :meth:`jacobian` covers every parameter and nuisance of this model.
+
+        It does for the steady-state treatments ``"smooth"`` and ``"exact"`` (or none), no
+        additive Poisson nuisances, and physics parameters that are coupling parameters,
+        ``signal_strength`` or drive a shape term (``neutron_skin_fm``). Assign False to make
+        the fitter use numerical derivatives.
+        """
+        from .jacobians import PHYSICS_PARAMETERS
+
+        covered = PHYSICS_PARAMETERS | {"signal_strength"} | {t.name for t in self.shape_terms}
+        return (
+            self.exact_gradients
+            and (self.steady_state is None or self.steady_state_treatment in ("smooth", "exact"))
+            and not self.additive_poisson
+            and set(self.parameter_names) <= covered
+        )
+
+    @has_jacobian.setter
+    def has_jacobian(self, value: bool) -> None:
+        self.exact_gradients = bool(value)
+
     def jacobian(
         self, params: Mapping[str, Any], nuisances: Mapping[str, Any], names: list[str]
     ) -> dict[str, Any]:
         """Exact d expected / d x (:func:`~cenns_bayes.stats.jacobians.response_jacobian`).
 
-        ``has_jacobian`` stays False, so single-study fits keep their numerical
-        derivatives; the joint model (:mod:`.joint`) uses these.
+        Single-study fits and the joint model (:mod:`.joint`) use it where
+        :attr:`has_jacobian` is True.
         """
         from .jacobians import response_jacobian
 
@@ -584,21 +615,15 @@ def build_response_model(study, detector: str | None = None) -> ResponseModel:
                 from ..specs.errors import SpecPhysicsError
 
                 raise SpecPhysicsError(study.path, "backgrounds.steady_state", str(err)) from None
-            centre, sigma = smooth.fit_control()
             nuisances.append(
-                NuisanceSpec(
-                    "steady_state_smooth",
-                    "auxiliary",
-                    sigma,
-                    centre,
-                    size=smooth.size,
-                    description="smooth steady-state background ("
-                    + ", ".join(smooth.parameter_names)
-                    + f"), constrained by the control samples {ss.samples()} (tau = {tau:.4f})",
-                    auxiliary=smooth,
+                smooth_steady_state_nuisance(
+                    smooth,
+                    f"the control samples {ss.samples()} (tau = {tau:.4f})",
                     prior=ss.rate_prior,
+                    what="smooth steady-state background",
                 )
             )
+            centre = np.asarray(nuisances[-1].centre, dtype=float)
             notes["steady_state_smooth_control_fit"] = dict(
                 zip(smooth.parameter_names, centre.tolist(), strict=True)
             )

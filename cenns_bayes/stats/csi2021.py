@@ -45,8 +45,15 @@ from ..detector.csi_2021 import (
 from ..detector.energy_response import trapezoid_weights
 from ..detector.response import ARRIVAL_TIME_COMPONENT
 from ..rates.coefficients import differential_coefficients
-from .lar import _DEFAULTS, _FLOOR, LArModel, TemplateShift, _recoil_grid
-from .model import NuisanceSpec, normalisation_nuisances
+from .lar import (
+    _DEFAULTS,
+    _FLOOR,
+    LArModel,
+    TemplateShift,
+    _recoil_grid,
+    energy_response_detector,
+)
+from .model import NuisanceSpec, normalisation_nuisances, smooth_steady_state_nuisance
 
 __all__ = ["CsI2021Model", "build_csi_2021_model", "histogram_events"]
 
@@ -134,9 +141,7 @@ def build_csi_2021_model(study, detector: str | None = None) -> CsI2021Model:
     from ..datasets.coherent_csi_2021 import load_coherent_csi_2021
 
     spec = study.spec
-    det = next(
-        d for d in spec.detectors if d.energy_response is not None and (detector in (None, d.name))
-    )
+    det = energy_response_detector(spec, detector)
     response = det.energy_response
     release = load_coherent_csi_2021()
     flavors = list(study.flavors)
@@ -252,19 +257,10 @@ def build_csi_2021_model(study, detector: str | None = None) -> CsI2021Model:
             "detectors.energy_response.pe_bin_width",
             f"{err} (the anticoincidence sample); use wider PE bins",
         ) from None
-    centre, sigma = smooth.fit_control()
     nuisances.append(
-        NuisanceSpec(
-            "steady_state_smooth",
-            "auxiliary",
-            sigma,
-            centre,
-            size=smooth.size,
-            description="steady state ("
-            + ", ".join(smooth.parameter_names)
-            + "), constrained by the "
-            f"{int(ac.sum())} beam-on anticoincidence events (tau = 1)",
-            auxiliary=smooth,
+        smooth_steady_state_nuisance(
+            smooth,
+            f"the {int(ac.sum())} beam-on anticoincidence events (tau = 1)",
             prior="jeffreys",
         )
     )

@@ -34,6 +34,7 @@ from ..rates.coefficients import (
 )
 
 __all__ = [
+    "PHYSICS_PARAMETERS",
     "lar_jacobian",
     "response_jacobian",
     "template_value_and_derivative",
@@ -41,7 +42,7 @@ __all__ = [
 
 
 #: Parameters entering the flavour-summed polynomial (and the mu^2 coordinates of the fits).
-_PHYSICS = frozenset(
+PHYSICS_PARAMETERS = frozenset(
     {
         "sin2_theta_w",
         "r2_nu_mu",
@@ -126,7 +127,7 @@ def _cevns_part(
     }
     scale = strength * _prod_norms(norms)
     out: dict[str, Any] = {}
-    wanted = [n for n in names if n in _PHYSICS]
+    wanted = [n for n in names if n in PHYSICS_PARAMETERS]
     if wanted:
         per_flavour_s = np.einsum("fr,frb->fb", dw_ds, rows)
         per_flavour_mu2 = np.einsum("fr,frb->fb", dw_dmu2, rows)

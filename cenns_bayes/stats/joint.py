@@ -373,14 +373,8 @@ class JointModel(ModelBase):
 
 
 def _member_has_jacobian(model) -> bool:
-    """Whether :mod:`.jacobians` covers a member model."""
-    if isinstance(model, LArModel):  # CsI2021Model too
-        return True
-    if isinstance(model, ResponseModel):
-        return (
-            model.steady_state is None or model.steady_state_treatment in ("smooth", "exact")
-        ) and not model.additive_poisson
-    return False
+    """Whether :mod:`.jacobians` covers a member model (radius templates included)."""
+    return isinstance(model, LArModel | ResponseModel) and model.has_jacobian
 
 
 def _inputs_key(params: Mapping[str, Any], nuisances: Mapping[str, Any]) -> tuple:

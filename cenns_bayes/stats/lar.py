@@ -48,7 +48,7 @@ from ..rates.coefficients import (
 from .binned import _DEFAULTS, _FLOOR, interpolation_coefficients
 from .model import ModelBase, NuisanceSpec, normalisation_nuisances
 
-__all__ = ["LArModel", "TemplateShift", "build_lar_model"]
+__all__ = ["LArModel", "TemplateShift", "build_lar_model", "energy_response_detector"]
 
 #: Reconstructed-energy sub-bins for the acceptance, keVee (the acceptance file's 0.5-keVee bins).
 _FINE_WIDTH_KEVEE = 0.5
@@ -168,6 +168,9 @@ class LArModel(ModelBase):
     #: ``(recoil_grid_kev, A, B)``: the nominal response as a linear map of recoil spectra,
     #: rows[f, r] = (dI_{f r}/dT @ A.T) @ B[f] (:func:`~cenns_bayes.stats.joint.project_spectra`).
     spectrum_projection: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    #: Use the exact :meth:`jacobian` in fits (False: numerical derivatives; see
+    #: :attr:`has_jacobian`).
+    exact_gradients: bool = True
 
     # ------------------------------------------------------------------ evaluation
     @staticmethod
@@ -205,14 +208,31 @@ class LArModel(ModelBase):
             total = total + self.background(name, nuisances, xp)
         return xp.where(total > _FLOOR, total, _FLOOR)
 
+    @property
+    def has_jacobian(self) -> bool:
+        """Whether :meth:`jacobian` covers every parameter and nuisance of this model.
+
+        It does when the physics parameters are coupling parameters or ``signal_strength``
+        (every nuisance is a normalisation, a template driver or the smooth steady state).
+        Assign False to make the fitter use numerical derivatives.
+        """
+        from .jacobians import PHYSICS_PARAMETERS
+
+        return self.exact_gradients and set(self.parameter_names) <= PHYSICS_PARAMETERS | {
+            "signal_strength"
+        }
+
+    @has_jacobian.setter
+    def has_jacobian(self, value: bool) -> None:
+        self.exact_gradients = bool(value)
+
     def jacobian(
         self, params: Mapping[str, Any], nuisances: Mapping[str, Any], names: list[str]
     ) -> dict[str, Any]:
         """Exact d expected / d x (:func:`~cenns_bayes.stats.jacobians.lar_jacobian`).
 
-        Also for :class:`~cenns_bayes.stats.csi2021.CsI2021Model`. ``has_jacobian`` stays
-        False, so single-study fits keep their numerical derivatives; the joint model
-        (:mod:`.joint`) uses these.
+        Also for :class:`~cenns_bayes.stats.csi2021.CsI2021Model`. Single-study fits and the
+        joint model (:mod:`.joint`) use it where :attr:`has_jacobian` is True.
         """
         from .jacobians import lar_jacobian
 
@@ -304,14 +324,22 @@ def _recoil_grid(setup: DetectorSetup, flavors: list[str], n_points: int) -> np.
     return np.geomspace(lo, hi, n_points)
 
 
+def energy_response_detector(spec: Any, detector: str | None = None) -> Any:
+    """The detector of ``spec`` with ``[detectors.energy_response]``.
+
+    The one named ``detector``, or the first such detector when ``detector`` is None.
+    """
+    return next(
+        d for d in spec.detectors if d.energy_response is not None and (detector in (None, d.name))
+    )
+
+
 def build_lar_model(study, detector: str | None = None) -> LArModel:
     """Build the :class:`LArModel` of a study's detector with ``[detectors.energy_response]``."""
     from ..datasets.coherent_lar import SHAPE_SYSTEMATICS, load_coherent_lar_2020
 
     spec = study.spec
-    det = next(
-        d for d in spec.detectors if d.energy_response is not None and (detector in (None, d.name))
-    )
+    det = energy_response_detector(spec, detector)
     response = det.energy_response
     release = load_coherent_lar_2020()
     flavors = study.flavors

@@ -114,6 +114,28 @@ class NuisanceSpec:
         raise TypeError(f"{self.name}: a poisson nuisance has no standard-normal form")
 
 
+def smooth_steady_state_nuisance(
+    smooth: Any, constraint: str, prior: str, what: str = "steady state"
+) -> NuisanceSpec:
+    """The ``steady_state_smooth`` nuisance of a smooth steady-state model.
+
+    Centred on the control-sample fit of ``smooth`` (a
+    :class:`~cenns_bayes.detector.background.SmoothSteadyState`), whose deviance is its
+    constraint; the description reads "<what> (<parameters>), constrained by <constraint>".
+    """
+    centre, sigma = smooth.fit_control()
+    return NuisanceSpec(
+        "steady_state_smooth",
+        "auxiliary",
+        sigma,
+        centre,
+        size=smooth.size,
+        description=f"{what} ({', '.join(smooth.parameter_names)}), constrained by " + constraint,
+        auxiliary=smooth,
+        prior=prior,
+    )
+
+
 def normalisation_nuisances(
     flux_sigma: float,
     detector_sigma: float,
