@@ -19,7 +19,7 @@ from cenns_bayes.stats.binned import model_for_study
 from cenns_bayes.stats.parameters import step
 from cenns_bayes.stats.profile import DELTA_68, ProfileFitter
 
-from .conftest import MODELS
+from .conftest import MODELS, central_gradient
 
 DATA_SETS = ["coherent_csi_2017", "coherent_csi_2021", "coherent_lar_2020"]
 VARIANTS = ["", "_sin2", "_mu"]
@@ -69,13 +69,7 @@ def test_fit_objective_gradient_matches_central_differences(study_and_model):
         return fitter._value_and_gradient(names, scale, {**fixed, **vals}, nuis, x[k:])
 
     value, grad = value_and_gradient(x0)
-    h = 1e-5
-    fd = np.empty_like(x0)
-    for i in range(x0.size):
-        up, down = x0.copy(), x0.copy()
-        up[i] += h
-        down[i] -= h
-        fd[i] = (value_and_gradient(up)[0] - value_and_gradient(down)[0]) / (2 * h)
+    fd = central_gradient(lambda x: value_and_gradient(x)[0], x0, h=1e-5)
     # central differences err by h^2 f''' / 6 (negligible at h = 1e-5) plus the rounding
     # of -2 ln L (a sum of ~10^3 bins, ~1e-13 relative) over h: ~1e-8 |f|
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-8 * max(1.0, abs(value)))

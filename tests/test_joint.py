@@ -11,7 +11,7 @@ from cenns_bayes.stats.binned import model_for_study
 from cenns_bayes.stats.joint import build_joint_model, isotope_neutron_radius_fm, project_spectra
 from cenns_bayes.stats.profile import ProfileFitter
 
-from .conftest import MODELS
+from .conftest import MODELS, central_gradient
 
 MEMBERS = {
     "csi2017": "coherent_csi_2017_sin2.toml",
@@ -341,13 +341,7 @@ def test_fit_objective_gradient_matches_central_differences(joint):
         )[0],
         rel=1e-12,
     )
-    h = 1e-5
-    fd = np.empty_like(x0)
-    for k in range(x0.size):
-        up, down = x0.copy(), x0.copy()
-        up[k] += h
-        down[k] -= h
-        fd[k] = (value_and_gradient(up)[0] - value_and_gradient(down)[0]) / (2 * h)
+    fd = central_gradient(lambda x: value_and_gradient(x)[0], x0, h=1e-5)
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-4)
     assert np.max(np.abs(fd)) > 1.0
 
