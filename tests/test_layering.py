@@ -97,6 +97,12 @@ def test_each_layer_imports_only_layers_above_it():
     assert not bad, "\n".join(bad)
 
 
+def _printed_by(code: str) -> str:
+    """What ``code`` prints when run in a fresh interpreter (a clean ``sys.modules``)."""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return res.stdout.strip()
+
+
 def test_core_layers_import_without_pymc():
     code = (
         "import sys\n"
@@ -109,8 +115,7 @@ def test_core_layers_import_without_pymc():
         "bad = [m for m in heavy if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert res.stdout.strip() == ""
+    assert _printed_by(code) == ""
 
 
 def test_reproduce_imports_no_scipy():
@@ -124,8 +129,7 @@ def test_reproduce_imports_no_scipy():
         "summarise(reproduce())\n"
         "print(','.join(m for m in sys.modules if m.split('.')[0] == 'scipy'))\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert res.stdout.strip() == ""
+    assert _printed_by(code) == ""
 
 
 def test_posterior_refits_of_the_direct_path_import_no_pymc():
@@ -143,5 +147,4 @@ def test_posterior_refits_of_the_direct_path_import_no_pymc():
         "assert 'model' not in vars(refitter)\n"
         "print(','.join(m for m in ('pymc', 'pytensor') if m in sys.modules))\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert res.stdout.strip() == ""
+    assert _printed_by(code) == ""
